@@ -1,0 +1,46 @@
+// The op kernels of one model: its `<key>.wrapper.json`, parsed and resolved.
+//
+// Every node is resolved eagerly, so a model whose ops cannot all run fails
+// at load with a message naming the node, not at its first call.
+#ifndef AOTI_EXECUTOR_SERVER_KERNELS_KERNEL_SET_H_
+#define AOTI_EXECUTOR_SERVER_KERNELS_KERNEL_SET_H_
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "absl/status/statusor.h"
+#include "server/kernels/op_kernel.h"
+
+namespace aoti_executor {
+
+class KernelSet {
+ public:
+  // Parses the text of an extern-kernel JSON ({"nodes": [...]}). `device` is
+  // the runtime device ("cpu", "cuda:1"); see ArgumentBinder::BindDevice.
+  static absl::StatusOr<KernelSet> Parse(absl::string_view json,
+                                         c10::Device device);
+  // Reads and parses the file at `path`.
+  static absl::StatusOr<KernelSet> Load(const std::string& path,
+                                        c10::Device device);
+
+  // The kernel for `extern_node_index`; InvalidArgument for an index that is
+  // negative or not below size().
+  absl::StatusOr<const OpKernel*> Find(int64_t extern_node_index) const;
+
+  size_t size() const { return kernels_.size(); }
+  c10::Device device() const { return device_; }
+
+ private:
+  explicit KernelSet(c10::Device device) : device_(device) {}
+
+  c10::Device device_;
+  std::vector<OpKernel> kernels_;  // indexed by extern_node_index
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_KERNELS_KERNEL_SET_H_
