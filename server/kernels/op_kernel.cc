@@ -178,9 +178,19 @@ absl::Status OpKernel::BindOutputs(const rapidjson::Value& outputs,
 }
 
 void OpKernel::CountFlatArgs() {
+  const std::vector<c10::Argument>& arguments = schema().arguments();
   for (const DynamicArg& arg : dynamic_) {
-    (arg.takes_tensors() ? num_input_tensors_ : num_input_ints_) +=
-        arg.flat_count();
+    if (!arg.takes_tensors()) {
+      num_input_ints_ += arg.flat_count();
+      continue;
+    }
+    const c10::AliasInfo* alias = arguments[arg.stack_index].alias_info();
+    if (alias != nullptr && alias->isWrite()) {
+      for (int i = 0; i < arg.flat_count(); ++i) {
+        mutated_input_tensors_.push_back(num_input_tensors_ + i);
+      }
+    }
+    num_input_tensors_ += arg.flat_count();
   }
   for (const OutputSlot& slot : outputs_) {
     if (slot.type == OutputType::kTensor || slot.type == OutputType::kTensorList) {

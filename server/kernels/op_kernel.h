@@ -43,6 +43,11 @@ class OpKernel {
   int num_input_ints() const { return num_input_ints_; }
   int num_output_tensors() const { return num_output_tensors_; }
   int num_output_ints() const { return num_output_ints_; }
+  // Indices into the input tensors of Run() that the op writes (Tensor(a!)
+  // arguments): a remote caller copies these back.
+  const std::vector<int>& mutated_input_tensors() const {
+    return mutated_input_tensors_;
+  }
 
  private:
   OpKernel(c10::OperatorHandle op, std::string target, std::string description)
@@ -71,6 +76,7 @@ class OpKernel {
   int num_input_ints_ = 0;
   int num_output_tensors_ = 0;
   int num_output_ints_ = 0;
+  std::vector<int> mutated_input_tensors_;
 };
 
 }  // namespace aoti_executor

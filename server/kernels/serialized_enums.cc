@@ -63,6 +63,17 @@ absl::StatusOr<c10::ScalarType> ScalarTypeFromSerialized(int64_t value) {
   }
 }
 
+absl::StatusOr<int64_t> SerializedFromScalarType(c10::ScalarType type) {
+  // Numbers 1..13, 28..32 are the only ones the schema defines; search them
+  // rather than keep a second table in step with the first.
+  for (int64_t value = 1; value <= 32; ++value) {
+    auto candidate = ScalarTypeFromSerialized(value);
+    if (candidate.ok() && *candidate == type) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "scalar type ", c10::toString(type), " has no serialized number"));
+}
+
 absl::StatusOr<c10::Layout> LayoutFromSerialized(int64_t value) {
   switch (value) {
     case 1: return c10::Layout::Sparse;

@@ -22,6 +22,10 @@ absl::StatusOr<c10::ScalarType> ScalarTypeFromSerialized(int64_t value);
 absl::StatusOr<c10::Layout> LayoutFromSerialized(int64_t value);
 absl::StatusOr<c10::MemoryFormat> MemoryFormatFromSerialized(int64_t value);
 
+// The inverse of ScalarTypeFromSerialized, for tensors on the wire;
+// InvalidArgument for types the schema has no number for (quantized ones).
+absl::StatusOr<int64_t> SerializedFromScalarType(c10::ScalarType type);
+
 }  // namespace aoti_executor
 
 #endif  // AOTI_EXECUTOR_SERVER_KERNELS_SERIALIZED_ENUMS_H_
