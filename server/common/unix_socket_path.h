@@ -1,0 +1,24 @@
+// Unix socket files: what the daemon does before it listens on one.
+#ifndef AOTI_EXECUTOR_SERVER_COMMON_UNIX_SOCKET_PATH_H_
+#define AOTI_EXECUTOR_SERVER_COMMON_UNIX_SOCKET_PATH_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace aoti_executor {
+
+// Makes `path` ready for bind(): checks it fits sockaddr_un (107 bytes),
+// creates its parent directory (mode 0755) if missing, and removes a stale
+// socket file left by a dead daemon. AlreadyExists if a live process still
+// accepts on it, FailedPrecondition if something else than a socket is there.
+absl::Status PrepareSocketPath(const std::string& path);
+
+// PrepareSocketPath, then a listening AF_UNIX socket of `type`
+// (SOCK_STREAM, SOCK_SEQPACKET) bound at `path` with mode 0660. The caller
+// owns the returned fd (O_CLOEXEC).
+absl::StatusOr<int> ListenUnixSocket(const std::string& path, int type);
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_COMMON_UNIX_SOCKET_PATH_H_

@@ -1,0 +1,40 @@
+// aoti-executord's command line.
+#ifndef AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_
+#define AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace aoti_executor {
+
+inline constexpr char kDefaultListen[] = "unix:/tmp/aoti-executor/executor.sock";
+
+struct DaemonFlags {
+  // gRPC addresses as given: "unix:/path" or "tcp:HOST:PORT".
+  std::vector<std::string> listen;
+  std::string attach_socket;  // derived from the first unix --listen if empty
+  std::vector<std::string> load_libraries;
+  std::string log_level = "info";
+  int drain_timeout_ms = 30000;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses argv (both --flag=value and --flag value). InvalidArgument naming
+// the flag for anything unknown or malformed. Fills defaults.
+absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv);
+
+// The --help text.
+std::string DaemonUsage();
+
+// "unix:/p" -> "unix:/p"; "tcp:H:P" -> "H:P" (gRPC's forms), else an error.
+absl::StatusOr<std::string> GrpcAddress(const std::string& listen);
+
+// The socket path of a "unix:" address ("" for tcp).
+std::string UnixPath(const std::string& listen);
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_

@@ -1,0 +1,132 @@
+// aoti-executord: parses flags, loads op libraries, serves, and drains on
+// SIGTERM. Everything else lives in server/service and server/kernels.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "server/common/unix_socket_path.h"
+#include "server/common/version.h"
+#include "server/daemon_flags.h"
+#include "server/kernels/op_library.h"
+#include "server/service/executor_service.h"
+#include "server/service/session_registry.h"
+#include "spdlog/spdlog.h"
+
+namespace aoti_executor {
+namespace {
+
+// Large enough for the JSON of a model with tens of thousands of nodes.
+constexpr int kMaxMessageBytes = 512 << 20;
+
+// Blocks SIGTERM and SIGINT in every thread (call before any thread starts)
+// so that WaitForStopSignal can take them synchronously.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  return signal_number;
+}
+
+std::unique_ptr<grpc::Server> StartGrpc(const DaemonFlags& flags,
+                                        ExecutorService* service) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  for (const std::string& listen : flags.listen) {
+    if (std::string path = UnixPath(listen); !path.empty()) {
+      if (absl::Status ready = PrepareSocketPath(path); !ready.ok()) {
+        spdlog::critical("--listen={}: {}", listen, ready.ToString());
+        return nullptr;
+      }
+    }
+    builder.AddListeningPort(*GrpcAddress(listen), grpc::InsecureServerCredentials());
+  }
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+int Run(const DaemonFlags& flags) {
+  const sigset_t stop_signals = BlockStopSignals();
+  for (const std::string& library : flags.load_libraries) {
+    if (absl::Status loaded = LoadOpLibrary(library); !loaded.ok()) {
+      spdlog::critical("{}", loaded.ToString());
+      return 1;
+    }
+    spdlog::info("loaded op library {}", library);
+  }
+  SessionRegistry sessions;
+  if (absl::Status started = sessions.Start(flags.attach_socket); !started.ok()) {
+    spdlog::critical("attach socket: {}", started.ToString());
+    return 1;
+  }
+  ExecutorService service(&sessions);
+  std::unique_ptr<grpc::Server> server = StartGrpc(flags, &service);
+  if (server == nullptr) {
+    spdlog::critical("cannot serve on the --listen addresses (in use?)");
+    return 1;
+  }
+  for (const std::string& listen : flags.listen) {
+    // gRPC creates the file with the umask's mode; match the attach socket.
+    if (std::string path = UnixPath(listen); !path.empty()) chmod(path.c_str(), 0660);
+    spdlog::info("serving aoti.executor.v1 on {}", listen);
+  }
+  spdlog::info("attach socket {}; aoti-executord {} ready", flags.attach_socket,
+               kDaemonVersion);
+
+  const int signal_number = WaitForStopSignal(stop_signals);
+  spdlog::info("signal {}: draining in-flight calls (up to {} ms)", signal_number,
+               flags.drain_timeout_ms);
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(flags.drain_timeout_ms));
+  server->Wait();
+  sessions.Stop();
+  for (const std::string& listen : flags.listen) {
+    if (std::string path = UnixPath(listen); !path.empty()) unlink(path.c_str());
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace aoti_executor
+
+int main(int argc, char** argv) {
+  auto flags = aoti_executor::ParseDaemonFlags(argc, argv);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "aoti-executord: %s\n", std::string(flags.status().message()).c_str());
+    return 2;
+  }
+  if (flags->help) {
+    std::fputs(aoti_executor::DaemonUsage().c_str(), stdout);
+    return 0;
+  }
+  if (flags->version) {
+    std::printf("aoti-executord %s\n", aoti_executor::kDaemonVersion);
+    return 0;
+  }
+  const auto level = spdlog::level::from_str(flags->log_level);
+  if (level == spdlog::level::off && flags->log_level != "off") {
+    std::fprintf(stderr, "aoti-executord: unknown --log-level=%s\n",
+                 flags->log_level.c_str());
+    return 2;
+  }
+  spdlog::set_level(level);
+  return aoti_executor::Run(*flags);
+}

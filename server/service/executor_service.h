@@ -1,0 +1,69 @@
+// The gRPC service aoti.executor.v1.Executor: sessions, kernel sets,
+// regions and calls (proto/executor.proto).
+//
+// The synchronous API on purpose: ops block for as long as they compute, and
+// gRPC's sync server gives each call a thread from its pool, where the
+// callback API would block its event threads. No lock is held around an op.
+#ifndef AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_
+#define AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proto/executor.grpc.pb.h"
+#include "server/service/kernel_set_cache.h"
+#include "server/service/session_registry.h"
+
+namespace aoti_executor {
+
+class ExecutorService final : public aoti::executor::v1::Executor::Service {
+ public:
+  // `sessions` must outlive the service.
+  explicit ExecutorService(SessionRegistry* sessions);
+
+  grpc::Status Hello(grpc::ServerContext* context,
+                     const aoti::executor::v1::HelloRequest* request,
+                     aoti::executor::v1::HelloResponse* response) override;
+  grpc::Status RegisterKernelSet(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::RegisterKernelSetRequest* request,
+      aoti::executor::v1::RegisterKernelSetResponse* response) override;
+  grpc::Status RegisterRegion(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::RegisterRegionRequest* request,
+      aoti::executor::v1::RegisterRegionResponse* response) override;
+  grpc::Status ReleaseRegion(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::ReleaseRegionRequest* request,
+      aoti::executor::v1::ReleaseRegionResponse* response) override;
+  grpc::Status Call(grpc::ServerContext* context,
+                    const aoti::executor::v1::CallRequest* request,
+                    aoti::executor::v1::CallResponse* response) override;
+  grpc::Status ReleaseOutputs(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::ReleaseOutputsRequest* request,
+      aoti::executor::v1::ReleaseOutputsResponse* response) override;
+  grpc::Status GetStatus(grpc::ServerContext* context,
+                         const aoti::executor::v1::GetStatusRequest* request,
+                         aoti::executor::v1::GetStatusResponse* response) override;
+
+ private:
+  absl::Status DoRegisterKernelSet(
+      const aoti::executor::v1::RegisterKernelSetRequest& request,
+      aoti::executor::v1::RegisterKernelSetResponse* response);
+  absl::Status DoCall(const aoti::executor::v1::CallRequest& request,
+                      aoti::executor::v1::CallResponse* response);
+
+  SessionRegistry* const sessions_;
+  KernelSetCache kernel_sets_;
+  const absl::Time started_ = absl::Now();
+  std::atomic<int64_t> calls_succeeded_{0};
+  std::atomic<int64_t> calls_failed_{0};
+  std::atomic<int64_t> calls_in_flight_{0};
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_

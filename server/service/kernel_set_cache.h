@@ -1,0 +1,39 @@
+// Kernel sets by content: every client of one model shares one KernelSet.
+#ifndef AOTI_EXECUTOR_SERVER_SERVICE_KERNEL_SET_CACHE_H_
+#define AOTI_EXECUTOR_SERVER_SERVICE_KERNEL_SET_CACHE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/kernels/kernel_set.h"
+
+namespace aoti_executor {
+
+class KernelSetCache {
+ public:
+  struct Entry {
+    uint64_t id = 0;
+    std::string content_hash;  // hex SHA-256 of device + '\0' + JSON
+    std::shared_ptr<const KernelSet> kernels;
+  };
+
+  // The cached set for this JSON and device, parsed on first use. A JSON
+  // that fails to parse is not cached: its error comes back every time.
+  absl::StatusOr<Entry> GetOrLoad(absl::string_view json, const std::string& device);
+
+  size_t size() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // by hash
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_SERVICE_KERNEL_SET_CACHE_H_

@@ -1,0 +1,182 @@
+#include "server/service/session_registry.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/random.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "server/common/unix_socket_path.h"
+#include "server/shm/attach_frame.h"
+#include "server/shm/fd_channel.h"
+#include "spdlog/spdlog.h"
+
+namespace aoti_executor {
+namespace {
+
+absl::StatusOr<std::string> MakeSecret() {
+  char bytes[AttachFrame::kSecretLength / 2];
+  if (getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+    return absl::ErrnoToStatus(errno, "getrandom");
+  }
+  return absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
+}
+
+absl::StatusOr<PeerCredentials> ReadPeer(int connection) {
+  struct ucred cred {};
+  socklen_t length = sizeof(cred);
+  if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+    return absl::ErrnoToStatus(errno, "getsockopt(SO_PEERCRED)");
+  }
+  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+}
+
+}  // namespace
+
+SessionRegistry::~SessionRegistry() { Stop(); }
+
+absl::Status SessionRegistry::Start(const std::string& path) {
+  AOTI_ASSIGN_OR_RETURN(listen_fd_, ListenUnixSocket(path, SOCK_SEQPACKET));
+  if (pipe2(wake_fd_, O_CLOEXEC) != 0) {
+    return absl::ErrnoToStatus(errno, "pipe2");
+  }
+  path_ = path;
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+  return absl::OkStatus();
+}
+
+void SessionRegistry::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || listen_fd_ < 0) return;
+    stopping_ = true;
+  }
+  (void)!write(wake_fd_[1], "x", 1);
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    // Wakes each reader: recvmsg returns 0 after shutdown.
+    for (auto& [secret, session] : sessions_) {
+      shutdown(session->attach_fd(), SHUT_RDWR);
+    }
+    mu_.Await(absl::Condition(
+        +[](int* live) { return *live == 0; }, &live_readers_));
+  }
+  close(listen_fd_);
+  close(wake_fd_[0]);
+  close(wake_fd_[1]);
+  unlink(path_.c_str());
+}
+
+void SessionRegistry::AcceptLoop() {
+  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_[0], POLLIN, 0}};
+  while (true) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("attach socket: poll failed: {}", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    const int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (connection < 0) {
+      if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+        spdlog::warn("attach socket: accept failed: {}", std::strerror(errno));
+      }
+      continue;
+    }
+    Open(connection);
+  }
+}
+
+void SessionRegistry::Open(int connection) {
+  auto peer = ReadPeer(connection);
+  auto secret = MakeSecret();
+  if (!peer.ok() || !secret.ok()) {
+    spdlog::warn("attach socket: refusing a connection: {}",
+                 (!peer.ok() ? peer.status() : secret.status()).ToString());
+    close(connection);
+    return;
+  }
+  AttachFrame welcome;
+  welcome.type = AttachFrameType::kWelcome;
+  std::memcpy(welcome.secret, secret->data(), AttachFrame::kSecretLength);
+  if (absl::Status sent = SendFrame(connection, welcome); !sent.ok()) {
+    spdlog::debug("attach socket: pid {} left before its welcome: {}", peer->pid,
+                 sent.ToString());
+    close(connection);
+    return;
+  }
+  auto session = std::make_shared<Session>(*secret, connection, *peer);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;  // the session closes its socket
+  sessions_.emplace(*secret, session);
+  ++live_readers_;
+  std::thread([this, session] { ReadLoop(session); }).detach();
+  spdlog::info("session opened for pid {} uid {} ({} live)", peer->pid,
+               peer->uid, sessions_.size());
+}
+
+void SessionRegistry::ReadLoop(std::shared_ptr<Session> session) {
+  while (true) {
+    auto received = ReceiveFrame(session->attach_fd());
+    if (!received.ok()) {
+      if (!absl::IsUnavailable(received.status())) {
+        spdlog::warn("session of pid {}: bad attach frame, closing: {}",
+                     session->peer().pid, received.status().ToString());
+      }
+      break;
+    }
+    if (received->frame.type != AttachFrameType::kClientRegion ||
+        received->fd < 0) {
+      spdlog::warn("session of pid {}: unexpected attach frame type {}, closing",
+                   session->peer().pid,
+                   static_cast<int>(received->frame.type));
+      if (received->fd >= 0) close(received->fd);
+      break;
+    }
+    session->AddPendingFd(received->frame.id, received->fd,
+                          received->frame.size);
+  }
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(session->secret());
+  spdlog::info("session of pid {} closed ({} live)", session->peer().pid,
+               sessions_.size());
+  --live_readers_;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionRegistry::Find(
+    const std::string& secret) const {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(secret);
+  if (it == sessions_.end()) {
+    return absl::PermissionDeniedError(
+        "unknown session: connect to the attach socket for a session secret");
+  }
+  return it->second;
+}
+
+size_t SessionRegistry::size() const {
+  absl::MutexLock lock(&mu_);
+  return sessions_.size();
+}
+
+void SessionRegistry::Totals(int64_t* regions, int64_t* mapped_bytes,
+                             int64_t* output_bytes) const {
+  absl::MutexLock lock(&mu_);
+  *regions = *mapped_bytes = *output_bytes = 0;
+  for (const auto& [secret, session] : sessions_) {
+    *regions += session->region_count();
+    *mapped_bytes += session->mapped_bytes();
+    *output_bytes += session->outputs().bytes_in_use();
+  }
+}
+
+}  // namespace aoti_executor

@@ -1,0 +1,63 @@
+// All live sessions, and the attach socket that creates them.
+//
+// Connecting to the attach socket opens a session: the registry reads the
+// peer's credentials, makes a secret, sends it in a kWelcome frame, and
+// reads the connection until it closes, which ends the session. One thread
+// accepts; one thread per session reads (sessions are few: one per client
+// process and model).
+#ifndef AOTI_EXECUTOR_SERVER_SERVICE_SESSION_REGISTRY_H_
+#define AOTI_EXECUTOR_SERVER_SERVICE_SESSION_REGISTRY_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/service/session.h"
+
+namespace aoti_executor {
+
+class SessionRegistry {
+ public:
+  SessionRegistry() = default;
+  ~SessionRegistry();  // Stop()
+  SessionRegistry(const SessionRegistry&) = delete;
+  SessionRegistry& operator=(const SessionRegistry&) = delete;
+
+  // Binds the attach socket at `path` (mode 0660; a stale socket file is
+  // replaced, a live one is an error) and starts accepting.
+  absl::Status Start(const std::string& path);
+  // Stops accepting, ends every session and joins the threads.
+  void Stop();
+
+  const std::string& path() const { return path_; }
+
+  // The session whose secret is `secret`. PermissionDenied if none: a
+  // secret is the only way to name a session.
+  absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& secret) const;
+
+  size_t size() const;
+  // Sums over live sessions, for GetStatus.
+  void Totals(int64_t* regions, int64_t* mapped_bytes, int64_t* output_bytes) const;
+
+ private:
+  void AcceptLoop();
+  void Open(int connection);
+  void ReadLoop(std::shared_ptr<Session> session);
+
+  std::string path_;
+  int listen_fd_ = -1;
+  int wake_fd_[2] = {-1, -1};  // a pipe that interrupts AcceptLoop's poll
+  std::thread acceptor_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  int live_readers_ ABSL_GUARDED_BY(mu_) = 0;  // detached ReadLoop threads
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_SERVICE_SESSION_REGISTRY_H_
