@@ -10,7 +10,8 @@ namespace {
 
 bool IsValueFlag(const std::string& name) {
   return name == "listen" || name == "attach-socket" || name == "load-library" ||
-         name == "log-level" || name == "drain-timeout-ms";
+         name == "log-level" || name == "drain-timeout-ms" ||
+         name == "health-check";
 }
 
 // Flags that take a value, and where it goes.
@@ -22,6 +23,12 @@ absl::Status SetFlag(const std::string& name, const std::string& value,
           "--listen=", value, ": expected unix:/path or tcp:HOST:PORT"));
     }
     flags->listen.push_back(value);
+  } else if (name == "health-check") {
+    if (!GrpcAddress(value).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--health-check=", value, ": expected unix:/path or tcp:HOST:PORT"));
+    }
+    flags->health_check = value;
   } else if (name == "attach-socket") {
     flags->attach_socket = value;
   } else if (name == "load-library") {
@@ -129,6 +136,9 @@ std::string DaemonUsage() {
       "(default info)\n"
       "  --drain-timeout-ms=N   on SIGTERM, how long in-flight calls may finish "
       "(default 30000)\n"
+      "  --health-check=ADDR    ask the daemon at ADDR whether it serves; exit 0 "
+      "if so, 1\n"
+      "                         if not (for probes)\n"
       "  --version              print the version and exit\n"
       "  --help                 print this and exit\n");
 }

@@ -18,6 +18,8 @@ struct DaemonFlags {
   std::vector<std::string> load_libraries;
   std::string log_level = "info";
   int drain_timeout_ms = 30000;
+  // --health-check=ADDR: probe a running daemon instead of serving.
+  std::string health_check;
   bool help = false;
   bool version = false;
 };

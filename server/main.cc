@@ -14,6 +14,7 @@
 #include "server/common/unix_socket_path.h"
 #include "server/common/version.h"
 #include "server/daemon_flags.h"
+#include "server/health_check.h"
 #include "server/kernels/op_library.h"
 #include "server/service/executor_service.h"
 #include "server/service/session_registry.h"
@@ -120,6 +121,12 @@ int main(int argc, char** argv) {
   if (flags->version) {
     std::printf("aoti-executord %s\n", aoti_executor::kDaemonVersion);
     return 0;
+  }
+  if (!flags->health_check.empty()) {
+    absl::Status health =
+        aoti_executor::CheckHealth(flags->health_check, absl::Seconds(5));
+    std::printf("%s\n", health.ok() ? "SERVING" : health.ToString().c_str());
+    return health.ok() ? 0 : 1;
   }
   const auto level = spdlog::level::from_str(flags->log_level);
   if (level == spdlog::level::off && flags->log_level != "off") {
