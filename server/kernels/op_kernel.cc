@@ -213,6 +213,10 @@ absl::StatusOr<std::vector<at::Tensor>> OpKernel::Run(
         absl::StrCat(description_, " raised: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return absl::UnknownError(absl::StrCat(description_, " raised: ", e.what()));
+  } catch (...) {
+    // A custom op may throw anything; it must never escape the engine.
+    return absl::UnknownError(absl::StrCat(
+        description_, " raised an exception that is not a std::exception"));
   }
   return CollectOutputs(ints.subspan(num_input_ints_), &stack);
 }
