@@ -35,6 +35,9 @@ class OutputArena {
 
   OutputArena(PublishFn publish, RetireFn retire,
               uint64_t region_size = kDefaultRegionSize);
+  // Drops the arena's reference to every region (without calling
+  // `retire`). Out of line, where Region is a complete type.
+  ~OutputArena();
 
   struct Block {
     uint64_t region_id;
@@ -50,6 +53,8 @@ class OutputArena {
   // InvalidArgument if no such block is allocated (a double release).
   absl::Status Release(uint64_t region_id, uint64_t offset);
 
+  // Bytes of blocks handed out and not yet released, each counted at its
+  // size rounded up to kAlignment (so a 0-byte block counts kAlignment).
   uint64_t bytes_in_use() const;
   size_t region_count() const;
 

@@ -1,0 +1,120 @@
+// Helpers for the shared-memory tests: open-fd counting, seqpacket socket
+// pairs and sealed memfds made with raw system calls (so that the code under
+// test is not used to build its own inputs).
+#ifndef AOTI_EXECUTOR_TESTS_SHM_SHM_TEST_UTIL_H_
+#define AOTI_EXECUTOR_TESTS_SHM_SHM_TEST_UTIL_H_
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "gtest/gtest.h"
+
+namespace aoti_executor {
+namespace testing_util {
+
+// Entries of /proc/self/fd, not counting the directory's own fd.
+inline int CountOpenFds() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) {
+    return -1;
+  }
+  int count = 0;
+  while (struct dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') {
+      ++count;
+    }
+  }
+  closedir(dir);
+  return count - 1;
+}
+
+// True if `fd` is open in this process.
+inline bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
+
+// An owned fd, closed on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    Reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A connected AF_UNIX SOCK_SEQPACKET pair.
+struct SocketPair {
+  UniqueFd a;
+  UniqueFd b;
+};
+
+inline SocketPair MakeSocketPair() {
+  int fds[2];
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  return SocketPair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// A memfd of `size` bytes, created with `flags`, with `seals` added (if any).
+inline UniqueFd MakeMemfd(uint64_t size, unsigned flags, int seals) {
+  UniqueFd fd(memfd_create("shm-test", flags));
+  EXPECT_GE(fd.get(), 0);
+  EXPECT_EQ(ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+  if (seals != 0) {
+    EXPECT_EQ(fcntl(fd.get(), F_ADD_SEALS, seals), 0);
+  }
+  return fd;
+}
+
+inline UniqueFd MakeSealedMemfd(uint64_t size) {
+  return MakeMemfd(size, MFD_CLOEXEC | MFD_ALLOW_SEALING,
+                   F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+}
+
+// Sends `size` raw bytes and the `fd_count` fds in `fds` (SCM_RIGHTS),
+// bypassing SendFrame so that malformed messages can be made.
+inline ssize_t SendRaw(int socket, const void* data, size_t size,
+                       const int* fds = nullptr, int fd_count = 0) {
+  struct iovec iov = {const_cast<void*>(data), size};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    struct cmsghdr align;
+  } control = {};
+  if (fd_count > 0) {
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+    memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * fd_count);
+  }
+  return sendmsg(socket, &msg, MSG_NOSIGNAL);
+}
+
+}  // namespace testing_util
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_TESTS_SHM_SHM_TEST_UTIL_H_
