@@ -1,0 +1,105 @@
+/* libaoti_remote: runs the extern-kernel calls of an AOTInductor model in
+ * aoti-executord, a separate process, instead of in-process.
+ *
+ * Conventions:
+ * 1. Ownership. aoti_remote_executor_create makes an executor that the caller
+ *    owns and frees with aoti_remote_executor_delete. Every other argument is
+ *    borrowed for the duration of the call. Tensor handles are at::Tensor*,
+ *    exactly as in PyTorch's AOTI C shim: output handles are assigned, never
+ *    freed, and the tensors they then hold keep their shared memory alive by
+ *    themselves, also after the executor is deleted or the daemon dies.
+ * 2. Errors. Every function returns AOTI_TORCH_SUCCESS or AOTI_TORCH_FAILURE;
+ *    nothing crosses this boundary as an exception, and nothing aborts. After
+ *    a failure, aoti_remote_last_error() says why. A NULL handle or a NULL
+ *    required argument is a failure, never a crash.
+ * 3. Threads. One executor may be used by many threads at once, except that
+ *    delete must not race any other use of the same executor. The last error
+ *    is per thread: a failure in one thread never changes another's message.
+ * 4. Deadlines. Nothing blocks forever. create waits at most the connect
+ *    timeout (5000 ms; $AOTI_EXECUTOR_CONNECT_TIMEOUT_MS) for the daemon;
+ *    each call_function at most the call timeout (30000 ms;
+ *    $AOTI_EXECUTOR_CALL_TIMEOUT_MS). Both are read once, at create.
+ * 5. Endpoints: "unix:/abs/path", "unix:///abs/path", "/abs/path" (a Unix
+ *    socket) or "tcp:HOST:PORT". NULL or "" means $AOTI_EXECUTOR_ENDPOINT, or
+ *    if that is unset or empty, "unix:/tmp/aoti-executor/executor.sock".
+ * 6. A lost daemon fails the calls in flight within their deadline; the next
+ *    call opens a new session when the daemon is back and re-registers the
+ *    model's kernels, with nothing for the host to do.
+ */
+#ifndef AOTI_REMOTE_EXECUTOR_H_
+#define AOTI_REMOTE_EXECUTOR_H_
+
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AOTI_REMOTE_EXPORT __attribute__((visibility("default")))
+#else
+#define AOTI_REMOTE_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The types of PyTorch's AOTI C shim (torch/csrc/inductor/aoti_torch/c/
+ * macros.h), declared here only if its headers have not been included, so
+ * both may be used in one translation unit. An AtenTensorHandle is an
+ * at::Tensor*. */
+#ifndef AOTI_TORCH_SUCCESS
+struct AtenTensorOpaque;
+typedef struct AtenTensorOpaque* AtenTensorHandle;
+struct AOTIProxyExecutorOpaque;
+typedef struct AOTIProxyExecutorOpaque* AOTIProxyExecutorHandle;
+typedef int32_t AOTITorchError;
+#define AOTI_TORCH_SUCCESS 0
+#define AOTI_TORCH_FAILURE 1
+
+/* PyTorch's entry point for extern kernels, as AOTI's generated code calls
+ * it. This library defines it (forwarding to
+ * aoti_remote_executor_call_function) when built against a libtorch without
+ * the AOTI shim, such as 1.13; with libtorch 2.2 or later, libtorch defines
+ * it and an aoti_remote executor handle is a
+ * torch::aot_inductor::ProxyExecutor, so it works there too. */
+AOTI_REMOTE_EXPORT AOTITorchError aoti_torch_proxy_executor_call_function(
+    AOTIProxyExecutorHandle proxy_executor, int extern_node_index, int num_ints,
+    int64_t* flatten_int_args, int num_tensors,
+    AtenTensorHandle* flatten_tensor_args);
+#endif /* AOTI_TORCH_SUCCESS */
+
+/* Connects to the daemon at `endpoint` (see convention 5), reads
+ * `extern_kernels_json_path` (the model's <key>.wrapper.json) and registers
+ * its kernels for `device` ("cpu", "cuda", "cuda:1"; NULL means "cpu"). Fails,
+ * naming the path, the endpoint or the node, if the file cannot be read, the
+ * daemon cannot be reached within the connect timeout, or a node cannot be
+ * resolved. On success, *out is the new executor; on failure it is set to
+ * NULL. */
+AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_executor_create(
+    const char* endpoint, const char* extern_kernels_json_path,
+    const char* device, AOTIProxyExecutorHandle* out);
+
+/* Closes the executor's session and frees it. Output tensors it returned stay
+ * valid. Fails for NULL. */
+AOTI_REMOTE_EXPORT AOTITorchError
+aoti_remote_executor_delete(AOTIProxyExecutorHandle executor);
+
+/* Runs extern node `extern_node_index`, with exactly the meaning of PyTorch's
+ * aoti_torch_proxy_executor_call_function: `flatten_tensor_args` holds the
+ * input tensors in schema order, then one handle per output tensor, which
+ * arrives undefined and leaves holding the result; `flatten_int_args` holds
+ * the ints in schema order, then the specialized value of each int return.
+ * Inputs the op mutates are mutated in place. On failure no output handle is
+ * assigned. */
+AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_executor_call_function(
+    AOTIProxyExecutorHandle executor, int extern_node_index, int num_ints,
+    int64_t* flatten_int_args, int num_tensors,
+    AtenTensorHandle* flatten_tensor_args);
+
+/* Why this thread's last failing aoti_remote call failed ("" if none did).
+ * Valid until this thread's next failing call. */
+AOTI_REMOTE_EXPORT const char* aoti_remote_last_error(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* AOTI_REMOTE_EXECUTOR_H_ */

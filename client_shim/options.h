@@ -1,0 +1,46 @@
+// What an executor is configured with: its endpoint, device and deadlines,
+// from create's arguments and the environment (read once, at create).
+#ifndef AOTI_EXECUTOR_CLIENT_SHIM_OPTIONS_H_
+#define AOTI_EXECUTOR_CLIENT_SHIM_OPTIONS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client_shim/endpoint.h"
+
+namespace aoti_executor {
+namespace client {
+
+inline constexpr char kCallTimeoutEnvVar[] = "AOTI_EXECUTOR_CALL_TIMEOUT_MS";
+inline constexpr char kConnectTimeoutEnvVar[] =
+    "AOTI_EXECUTOR_CONNECT_TIMEOUT_MS";
+inline constexpr int64_t kDefaultCallTimeoutMs = 30000;
+inline constexpr int64_t kDefaultConnectTimeoutMs = 5000;
+
+struct ExecutorOptions {
+  Endpoint endpoint;
+  // The runtime device the kernels are registered for.
+  std::string device = "cpu";
+  // Deadline of each call_function, from its start.
+  absl::Duration call_timeout = absl::Milliseconds(kDefaultCallTimeoutMs);
+  // How long create waits for the daemon to answer.
+  absl::Duration connect_timeout = absl::Milliseconds(kDefaultConnectTimeoutMs);
+};
+
+// Options from create's arguments (`endpoint` and `device` may be NULL) and
+// the environment. InvalidArgument, naming the variable, for a timeout that
+// is not a positive number of milliseconds.
+absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
+                                                       const char* device);
+
+// `value` (the text of `name`) as a positive number of milliseconds, or
+// `fallback` if `value` is NULL or empty.
+absl::StatusOr<absl::Duration> ParseTimeoutMs(const char* name,
+                                              const char* value,
+                                              int64_t fallback);
+
+}  // namespace client
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_CLIENT_SHIM_OPTIONS_H_
