@@ -80,6 +80,14 @@ absl::optional<KnownRegion> OutputRegions::Find(const void* p,
   return KnownRegion{it->second, region};
 }
 
+void OutputRegions::Forget(uint64_t region_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(region_id);
+  if (it == by_id_.end()) return;
+  by_address_.erase(reinterpret_cast<uintptr_t>(it->second->data()));
+  by_id_.erase(it);
+}
+
 size_t OutputRegions::size() const {
   absl::MutexLock lock(&mu_);
   return by_id_.size();

@@ -48,6 +48,9 @@ class OutputRegions {
   // The mapped region that holds all of [p, p + n), if any. Thread-safe.
   absl::optional<KnownRegion> Find(const void* p, uint64_t n) const;
 
+  // Unmaps region `region_id` once no tensor uses it (the daemon retired it).
+  void Forget(uint64_t region_id);
+
   size_t size() const;
 
  private:

@@ -229,6 +229,9 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
   for (size_t i = 0; i < outputs.size(); ++i) {
     *outputs[i] = std::move(results[i]);
   }
+  for (uint64_t region_id : response.retired_regions()) {
+    outputs_->Forget(region_id);
+  }
   return absl::OkStatus();
 }
 

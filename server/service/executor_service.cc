@@ -153,10 +153,20 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
   for (size_t i = 0; i < outputs.size(); ++i) {
     auto ref = RefFromOutput(*session, outputs[i]);
     if (!ref.ok()) {
+      // The client never hears of the blocks given so far: free them.
+      for (const v1::TensorRef& given : response->outputs()) {
+        if (given.owned()) {
+          (void)session->outputs().Release(given.region_id(), given.offset());
+        }
+      }
+      response->clear_outputs();
       return WithContext(ref.status(), absl::StrCat(kernel->description(),
                                                     ", output tensor ", i));
     }
     *response->add_outputs() = *std::move(ref);
+  }
+  for (uint64_t region_id : session->TakeRetiredRegions()) {
+    response->add_retired_regions(region_id);
   }
   return absl::OkStatus();
 }

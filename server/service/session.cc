@@ -151,7 +151,8 @@ absl::StatusOr<uint64_t> Session::PublishOutputRegion(
     sent = SendFrame(attach_fd_, frame, fd);
   }
   if (!sent.ok()) {
-    RetireOutputRegion(id);
+    absl::MutexLock lock(&mu_);
+    regions_.erase(id);
     return WithContext(sent, "sending an output region to the client");
   }
   return id;
@@ -159,7 +160,14 @@ absl::StatusOr<uint64_t> Session::PublishOutputRegion(
 
 void Session::RetireOutputRegion(uint64_t region_id) {
   absl::MutexLock lock(&mu_);
-  regions_.erase(region_id);
+  if (regions_.erase(region_id) > 0) retired_regions_.push_back(region_id);
+}
+
+std::vector<uint64_t> Session::TakeRetiredRegions() {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> retired;
+  retired.swap(retired_regions_);
+  return retired;
 }
 
 }  // namespace aoti_executor

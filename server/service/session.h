@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -65,6 +66,8 @@ class Session {
   absl::StatusOr<std::shared_ptr<const KernelSet>> FindKernelSet(uint64_t id) const;
 
   OutputArena& outputs() { return outputs_; }
+  // Output regions dropped since the last call, for CallResponse; clears.
+  std::vector<uint64_t> TakeRetiredRegions();
 
   size_t region_count() const;
   uint64_t mapped_bytes() const;
@@ -93,6 +96,7 @@ class Session {
   };
   std::map<uint64_t, RegionEntry> regions_ ABSL_GUARDED_BY(mu_);
   uint64_t next_region_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<uint64_t> retired_regions_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::shared_ptr<const KernelSet>> kernel_sets_
       ABSL_GUARDED_BY(mu_);
 

@@ -105,19 +105,29 @@ void SessionRegistry::Open(int connection) {
     close(connection);
     return;
   }
+  // Registered before the client learns its secret: the client's first
+  // RegisterKernelSet may arrive the moment the welcome does.
+  auto session = std::make_shared<Session>(*secret, connection, *peer);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;  // the session closes its socket
+    sessions_.emplace(*secret, session);
+  }
   AttachFrame welcome;
   welcome.type = AttachFrameType::kWelcome;
   std::memcpy(welcome.secret, secret->data(), AttachFrame::kSecretLength);
   if (absl::Status sent = SendFrame(connection, welcome); !sent.ok()) {
     spdlog::debug("attach socket: pid {} left before its welcome: {}", peer->pid,
-                 sent.ToString());
-    close(connection);
+                  sent.ToString());
+    absl::MutexLock lock(&mu_);
+    sessions_.erase(*secret);
     return;
   }
-  auto session = std::make_shared<Session>(*secret, connection, *peer);
   absl::MutexLock lock(&mu_);
-  if (stopping_) return;  // the session closes its socket
-  sessions_.emplace(*secret, session);
+  if (stopping_) {
+    sessions_.erase(*secret);
+    return;
+  }
   ++live_readers_;
   std::thread([this, session] { ReadLoop(session); }).detach();
   spdlog::info("session opened for pid {} uid {} ({} live)", peer->pid,

@@ -1,0 +1,109 @@
+#include "tests/e2e/daemon_process.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "server/health_check.h"
+
+namespace aoti_executor {
+namespace e2e {
+
+std::string RunfilePath(const std::string& relative) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir != nullptr && workspace != nullptr) {
+    return absl::StrCat(srcdir, "/", workspace, "/", relative);
+  }
+  return relative;
+}
+
+DaemonProcess::DaemonProcess(std::string dir, std::vector<std::string> flags)
+    : dir_(std::move(dir)),
+      endpoint_(absl::StrCat("unix:", dir_, "/executor.sock")),
+      flags_(std::move(flags)) {}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
+    const std::vector<std::string>& extra_flags) {
+  // Not $TEST_TMPDIR: its paths are too long for sockaddr_un.
+  char dir[] = "/tmp/aoti-e2e.XXXXXX";
+  if (mkdtemp(dir) == nullptr) {
+    return absl::ErrnoToStatus(errno, "mkdtemp");
+  }
+  std::vector<std::string> flags = {
+      absl::StrCat("--listen=unix:", dir, "/executor.sock"),
+      absl::StrCat("--load-library=", RunfilePath("tests/ops/libaoti_test_ops.so")),
+      "--log-level=warn"};
+  flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+  std::unique_ptr<DaemonProcess> daemon(new DaemonProcess(dir, std::move(flags)));
+  if (absl::Status launched = daemon->Launch(); !launched.ok()) return launched;
+  return daemon;
+}
+
+absl::Status DaemonProcess::Launch() {
+  const std::string binary = RunfilePath("server/aoti-executord");
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (std::string& flag : flags_) argv.push_back(flag.data());
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid_ == 0) {
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  absl::Status health;
+  while (std::chrono::steady_clock::now() < give_up) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(
+          absl::StrCat("aoti-executord exited during start, status ", status));
+    }
+    health = CheckHealth(endpoint_, absl::Seconds(1));
+    if (health.ok()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("aoti-executord did not become healthy: ", health.ToString()));
+}
+
+int DaemonProcess::KillAndWait(int signal) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+absl::Status DaemonProcess::Restart() { return Launch(); }
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > give_up) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+}  // namespace e2e
+}  // namespace aoti_executor
