@@ -31,19 +31,21 @@ Percentiles TimeEach(int warmup, int iterations, Fn&& fn) {
     const auto start = std::chrono::steady_clock::now();
     fn();
     const auto end = std::chrono::steady_clock::now();
-    samples.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+    samples.push_back(
+        std::chrono::duration<double, std::micro>(end - start).count());
   }
   return ComputePercentiles(std::move(samples));
 }
 
-inline void PrintRow(const char* name, const Percentiles& p, double baseline_p50) {
+inline void PrintRow(const char* name, const Percentiles& p,
+                     double baseline_p50) {
   std::printf("%-44s %10.2f %10.2f %10.2f %8.2fx\n", name, p.p50_us, p.p90_us,
               p.p99_us, p.p50_us / baseline_p50);
 }
 
 inline void PrintHeader() {
-  std::printf("%-44s %10s %10s %10s %9s\n", "case", "p50 us", "p90 us", "p99 us",
-              "vs base");
+  std::printf("%-44s %10s %10s %10s %9s\n", "case", "p50 us", "p90 us",
+              "p99 us", "vs base");
 }
 
 }  // namespace aoti_executor

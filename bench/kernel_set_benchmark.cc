@@ -2,13 +2,13 @@
 // OpKernel::Run of a one-element aten::add costs over callBoxed itself.
 //
 //   bazel run -c opt //bench:kernel_set_benchmark
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_stats.h"
@@ -22,10 +22,12 @@ namespace {
 // a default).
 std::string AddNode(int i) {
   return absl::StrCat(
-      R"({"name": "buf)", i, R"(", "node": {"target": "aten::add.Tensor", "inputs": [)",
+      R"({"name": "buf)", i,
+      R"(", "node": {"target": "aten::add.Tensor", "inputs": [)",
       R"({"name": "self", "arg": {"as_tensor": {"name": "arg0_1"}}, "kind": 1},)",
       R"({"name": "other", "arg": {"as_tensor": {"name": "arg1_1"}}, "kind": 1}],)",
-      R"("outputs": [{"as_tensor": {"name": "buf)", i, R"("}}], "metadata": {},)",
+      R"("outputs": [{"as_tensor": {"name": "buf)", i,
+      R"("}}], "metadata": {},)",
       R"("is_hop_single_tensor_return": null, "name": null}})");
 }
 
@@ -44,13 +46,14 @@ int Main() {
   const auto start = std::chrono::steady_clock::now();
   auto set = KernelSet::Parse(json, c10::Device("cpu"));
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (!set.ok()) {
     std::fprintf(stderr, "%s\n", set.status().ToString().c_str());
     return 1;
   }
-  std::printf("load %d nodes (%.1f MiB JSON): %.1f ms, %.0f nodes/s\n\n", kNodes,
-              json.size() / 1048576.0, seconds * 1e3, kNodes / seconds);
+  std::printf("load %d nodes (%.1f MiB JSON): %.1f ms, %.0f nodes/s\n\n",
+              kNodes, json.size() / 1048576.0, seconds * 1e3, kNodes / seconds);
 
   const at::Tensor a = at::ones({1});
   const at::Tensor b = at::ones({1});
@@ -62,9 +65,8 @@ int Main() {
   });
   const OpKernel* kernel = *set->Find(0);
   const std::vector<at::Tensor> inputs{a, b};
-  const Percentiles run = TimeEach(10000, 200000, [&] {
-    (void)kernel->Run({}, inputs).value();
-  });
+  const Percentiles run =
+      TimeEach(10000, 200000, [&] { (void)kernel->Run({}, inputs).value(); });
   at::Tensor x = a, y = b, out;
   at::Tensor* handles[] = {&x, &y, &out};
   const Percentiles handle = TimeEach(10000, 200000, [&] {

@@ -9,9 +9,9 @@ namespace aoti_executor {
 namespace {
 
 bool IsValueFlag(const std::string& name) {
-  return name == "listen" || name == "attach-socket" || name == "load-library" ||
-         name == "log-level" || name == "drain-timeout-ms" ||
-         name == "health-check";
+  return name == "listen" || name == "attach-socket" ||
+         name == "load-library" || name == "log-level" ||
+         name == "drain-timeout-ms" || name == "health-check";
 }
 
 // Flags that take a value, and where it goes.
@@ -38,8 +38,8 @@ absl::Status SetFlag(const std::string& name, const std::string& value,
   } else if (name == "drain-timeout-ms") {
     if (!absl::SimpleAtoi(value, &flags->drain_timeout_ms) ||
         flags->drain_timeout_ms < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--drain-timeout-ms=", value, ": expected milliseconds"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--drain-timeout-ms=", value, ": expected milliseconds"));
     }
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
@@ -98,7 +98,8 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " needs a value"));
     }
     if (absl::Status set = SetFlag(name, value, &flags); !set.ok()) return set;
   }
@@ -134,9 +135,11 @@ std::string DaemonUsage() {
       "                         torch.ops.load_library)\n"
       "  --log-level=LEVEL      trace, debug, info, warn, error, critical, off "
       "(default info)\n"
-      "  --drain-timeout-ms=N   on SIGTERM, how long in-flight calls may finish "
+      "  --drain-timeout-ms=N   on SIGTERM, how long in-flight calls may "
+      "finish "
       "(default 30000)\n"
-      "  --health-check=ADDR    ask the daemon at ADDR whether it serves; exit 0 "
+      "  --health-check=ADDR    ask the daemon at ADDR whether it serves; exit "
+      "0 "
       "if so, 1\n"
       "                         if not (for probes)\n"
       "  --version              print the version and exit\n"

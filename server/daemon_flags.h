@@ -9,7 +9,8 @@
 
 namespace aoti_executor {
 
-inline constexpr char kDefaultListen[] = "unix:/tmp/aoti-executor/executor.sock";
+inline constexpr char kDefaultListen[] =
+    "unix:/tmp/aoti-executor/executor.sock";
 
 struct DaemonFlags {
   // gRPC addresses as given: "unix:/path" or "tcp:HOST:PORT".

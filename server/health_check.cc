@@ -12,7 +12,8 @@ namespace aoti_executor {
 absl::Status CheckHealth(const std::string& listen, absl::Duration timeout) {
   auto address = GrpcAddress(listen);
   if (!address.ok()) return address.status();
-  auto channel = grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -24,9 +25,10 @@ absl::Status CheckHealth(const std::string& listen, absl::Duration timeout) {
         absl::StrCat(listen, ": ", status.error_message()));
   }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(
-        listen, " is ",
-        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())));
+    return absl::UnavailableError(
+        absl::StrCat(listen, " is ",
+                     grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                         response.status())));
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,7 @@
 // aoti-executord: parses flags, loads op libraries, serves, and drains on
 // SIGTERM. Everything else lives in server/service and server/kernels.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,9 +9,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "server/common/unix_socket_path.h"
 #include "server/common/version.h"
@@ -57,7 +56,8 @@ std::unique_ptr<grpc::Server> StartGrpc(const DaemonFlags& flags,
         return nullptr;
       }
     }
-    builder.AddListeningPort(*GrpcAddress(listen), grpc::InsecureServerCredentials());
+    builder.AddListeningPort(*GrpcAddress(listen),
+                             grpc::InsecureServerCredentials());
   }
   builder.RegisterService(service);
   return builder.BuildAndStart();
@@ -73,7 +73,8 @@ int Run(const DaemonFlags& flags) {
     spdlog::info("loaded op library {}", library);
   }
   SessionRegistry sessions;
-  if (absl::Status started = sessions.Start(flags.attach_socket); !started.ok()) {
+  if (absl::Status started = sessions.Start(flags.attach_socket);
+      !started.ok()) {
     spdlog::critical("attach socket: {}", started.ToString());
     return 1;
   }
@@ -85,21 +86,23 @@ int Run(const DaemonFlags& flags) {
   }
   for (const std::string& listen : flags.listen) {
     // gRPC creates the file with the umask's mode; match the attach socket.
-    if (std::string path = UnixPath(listen); !path.empty()) chmod(path.c_str(), 0660);
+    if (std::string path = UnixPath(listen); !path.empty())
+      chmod(path.c_str(), 0660);
     spdlog::info("serving aoti.executor.v1 on {}", listen);
   }
   spdlog::info("attach socket {}; aoti-executord {} ready", flags.attach_socket,
                kDaemonVersion);
 
   const int signal_number = WaitForStopSignal(stop_signals);
-  spdlog::info("signal {}: draining in-flight calls (up to {} ms)", signal_number,
-               flags.drain_timeout_ms);
+  spdlog::info("signal {}: draining in-flight calls (up to {} ms)",
+               signal_number, flags.drain_timeout_ms);
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(flags.drain_timeout_ms));
   server->Wait();
   sessions.Stop();
   for (const std::string& listen : flags.listen) {
-    if (std::string path = UnixPath(listen); !path.empty()) unlink(path.c_str());
+    if (std::string path = UnixPath(listen); !path.empty())
+      unlink(path.c_str());
   }
   spdlog::info("stopped");
   return 0;
@@ -111,7 +114,8 @@ int Run(const DaemonFlags& flags) {
 int main(int argc, char** argv) {
   auto flags = aoti_executor::ParseDaemonFlags(argc, argv);
   if (!flags.ok()) {
-    std::fprintf(stderr, "aoti-executord: %s\n", std::string(flags.status().message()).c_str());
+    std::fprintf(stderr, "aoti-executord: %s\n",
+                 std::string(flags.status().message()).c_str());
     return 2;
   }
   if (flags->help) {

@@ -1,8 +1,8 @@
 // Early-return helpers for absl::Status and absl::StatusOr, and context for
 // messages.
 //
-// Debian's abseil (20220623) ships no RETURN_IF_ERROR / ASSIGN_OR_RETURN, so the
-// project defines them once, here.
+// Debian's abseil (20220623) ships no RETURN_IF_ERROR / ASSIGN_OR_RETURN, so
+// the project defines them once, here.
 #ifndef AOTI_EXECUTOR_SERVER_COMMON_STATUS_MACROS_H_
 #define AOTI_EXECUTOR_SERVER_COMMON_STATUS_MACROS_H_
 
@@ -12,10 +12,10 @@
 #include "absl/strings/string_view.h"
 
 // Returns from the enclosing function with `expr`'s status if it is not OK.
-#define AOTI_RETURN_IF_ERROR(expr)                \
-  do {                                            \
-    ::absl::Status aoti_status_ = (expr);         \
-    if (!aoti_status_.ok()) return aoti_status_;  \
+#define AOTI_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status aoti_status_ = (expr);        \
+    if (!aoti_status_.ok()) return aoti_status_; \
   } while (0)
 
 #define AOTI_STATUS_CONCAT_INNER_(a, b) a##b
@@ -23,11 +23,12 @@
 
 // `AOTI_ASSIGN_OR_RETURN(auto x, F())` declares `x` from F()'s value, or
 // returns F()'s status from the enclosing function.
-#define AOTI_ASSIGN_OR_RETURN(lhs, expr) \
-  AOTI_ASSIGN_OR_RETURN_IMPL_(AOTI_STATUS_CONCAT_(aoti_statusor_, __LINE__), lhs, expr)
+#define AOTI_ASSIGN_OR_RETURN(lhs, expr)                                     \
+  AOTI_ASSIGN_OR_RETURN_IMPL_(AOTI_STATUS_CONCAT_(aoti_statusor_, __LINE__), \
+                              lhs, expr)
 
-#define AOTI_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                \
+#define AOTI_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

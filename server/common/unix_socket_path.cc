@@ -19,9 +19,9 @@ absl::StatusOr<sockaddr_un> MakeAddress(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(address.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unix socket path '", path, "' must be 1 to ",
-        sizeof(address.sun_path) - 1, " bytes long"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unix socket path '", path, "' must be 1 to ",
+                     sizeof(address.sun_path) - 1, " bytes long"));
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   return address;
@@ -42,14 +42,15 @@ bool SomeoneListens(const sockaddr_un& address, int type) {
 absl::Status PrepareSocketPath(const std::string& path) {
   auto address = MakeAddress(path);
   if (!address.ok()) return address.status();
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::filesystem::path parent =
+      std::filesystem::path(path).parent_path();
   std::error_code error;
   if (!parent.empty() && !std::filesystem::exists(parent, error)) {
     std::filesystem::create_directories(parent, error);
     if (error) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot create socket directory '", parent.string(), "': ",
-          error.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create socket directory '", parent.string(),
+                       "': ", error.message()));
     }
     chmod(parent.c_str(), 0755);
   }
@@ -61,11 +62,12 @@ absl::Status PrepareSocketPath(const std::string& path) {
   }
   if (SomeoneListens(*address, SOCK_STREAM) ||
       SomeoneListens(*address, SOCK_SEQPACKET)) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "another process is listening on '", path, "'"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("another process is listening on '", path, "'"));
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("unlink stale socket '", path, "'"));
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("unlink stale socket '", path, "'"));
   }
   return absl::OkStatus();
 }
@@ -79,7 +81,8 @@ absl::StatusOr<int> ListenUnixSocket(const std::string& path, int type) {
   // Mode before bind (no window in which the file is wider open) would need
   // fchmod on the socket, which Linux ignores; bind then chmod, with the
   // parent directory's mode as the real gate.
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof(*address)) != 0 ||
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&*address),
+           sizeof(*address)) != 0 ||
       chmod(path.c_str(), 0660) != 0 || listen(fd, 128) != 0) {
     const int error = errno;
     close(fd);

@@ -1,13 +1,13 @@
 #include "server/kernels/argument_binder.h"
 
-#include <string>
-#include "absl/strings/string_view.h"
-#include <utility>
-
 #include <ATen/core/List.h>
 #include <ATen/core/jit_type.h>
 
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/common/status_macros.h"
 #include "server/kernels/serialized_argument.h"
 #include "server/kernels/serialized_enums.h"
@@ -49,7 +49,7 @@ absl::StatusOr<int> DynamicListLength(const rapidjson::Value& payload) {
 
 template <typename T, typename ReadFn>
 absl::StatusOr<c10::List<T>> ReadStaticList(const rapidjson::Value& payload,
-                                           ReadFn read) {
+                                            ReadFn read) {
   AOTI_ASSIGN_OR_RETURN(const rapidjson::Value* array, ReadArray(payload));
   c10::List<T> list;
   list.reserve(array->Size());
@@ -63,8 +63,8 @@ absl::StatusOr<c10::List<T>> ReadStaticList(const rapidjson::Value& payload,
 // A `Scalar[]` must reach the kernel as a list of numbers: libtorch's
 // unboxing refuses a typed int or float list there.
 template <typename ReadFn>
-absl::StatusOr<c10::IValue> ReadStaticNumberList(const rapidjson::Value& payload,
-                                                 ReadFn read) {
+absl::StatusOr<c10::IValue> ReadStaticNumberList(
+    const rapidjson::Value& payload, ReadFn read) {
   AOTI_ASSIGN_OR_RETURN(const rapidjson::Value* array, ReadArray(payload));
   c10::impl::GenericList list(c10::NumberType::get());
   list.reserve(array->Size());
@@ -93,7 +93,8 @@ absl::StatusOr<std::vector<bool>> ReadOptionalTensorItems(
 
 absl::Status BindList(const c10::TypePtr& type, SerializedArgument arg,
                       const Target& target) {
-  const c10::TypePtr& element = type->expectRef<c10::ListType>().getElementType();
+  const c10::TypePtr& element =
+      type->expectRef<c10::ListType>().getElementType();
   const absl::string_view key = arg.key;
   const rapidjson::Value& payload = *arg.payload;
   switch (element->kind()) {
@@ -121,7 +122,8 @@ absl::Status BindList(const c10::TypePtr& type, SerializedArgument arg,
     }
     case c10::TypeKind::BoolType: {
       if (key != "as_bools") return WrongKey(type, key, "as_bools");
-      AOTI_ASSIGN_OR_RETURN(*target.slot, ReadStaticList<bool>(payload, ReadBool));
+      AOTI_ASSIGN_OR_RETURN(*target.slot,
+                            ReadStaticList<bool>(payload, ReadBool));
       return absl::OkStatus();
     }
     case c10::TypeKind::StringType: {
@@ -137,11 +139,13 @@ absl::Status BindList(const c10::TypePtr& type, SerializedArgument arg,
         return absl::OkStatus();
       }
       if (key == "as_floats") {
-        AOTI_ASSIGN_OR_RETURN(*target.slot, ReadStaticNumberList(payload, ReadDouble));
+        AOTI_ASSIGN_OR_RETURN(*target.slot,
+                              ReadStaticNumberList(payload, ReadDouble));
         return absl::OkStatus();
       }
       if (key == "as_bools") {
-        AOTI_ASSIGN_OR_RETURN(*target.slot, ReadStaticNumberList(payload, ReadBool));
+        AOTI_ASSIGN_OR_RETURN(*target.slot,
+                              ReadStaticNumberList(payload, ReadBool));
         return absl::OkStatus();
       }
       return WrongKey(type, key, "as_ints, as_floats or as_bools");
@@ -172,9 +176,8 @@ absl::Status BindList(const c10::TypePtr& type, SerializedArgument arg,
   }
 }
 
-absl::Status BindScalar(const c10::TypePtr& type,
-                                        SerializedArgument arg,
-                                        const Target& target) {
+absl::Status BindScalar(const c10::TypePtr& type, SerializedArgument arg,
+                        const Target& target) {
   // Int Scalars are run-time values in the flat int array; floats and bools
   // are not passed by the call site and come from the JSON alone.
   if (arg.key == "as_int" || arg.key == "as_sym_int") {
@@ -194,9 +197,8 @@ absl::Status BindScalar(const c10::TypePtr& type,
   return WrongKey(type, arg.key, "as_int, as_sym_int, as_float or as_bool");
 }
 
-absl::Status BindAny(const c10::TypePtr& type,
-                                     SerializedArgument arg,
-                                     const Target& target) {
+absl::Status BindAny(const c10::TypePtr& type, SerializedArgument arg,
+                     const Target& target) {
   const absl::string_view key = arg.key;
   if (key == "as_tensor") {
     target.AddDynamic(DynamicArgType::kTensor, 1);
@@ -214,24 +216,26 @@ absl::Status BindAny(const c10::TypePtr& type,
     AOTI_ASSIGN_OR_RETURN(std::string value, ReadString(*arg.payload));
     *target.slot = std::move(value);
   } else {
-    return WrongKey(type, key,
-                    "as_tensor, as_int, as_float, as_bool, as_string or as_none");
+    return WrongKey(
+        type, key,
+        "as_tensor, as_int, as_float, as_bool, as_string or as_none");
   }
   return absl::OkStatus();
 }
 
-absl::Status BindEnum(const c10::TypePtr& type,
-                                      SerializedArgument arg,
-                                      c10::IValue* slot) {
+absl::Status BindEnum(const c10::TypePtr& type, SerializedArgument arg,
+                      c10::IValue* slot) {
   const c10::TypeKind kind = type->kind();
-  const char* expected = kind == c10::TypeKind::ScalarTypeType ? "as_scalar_type"
-                         : kind == c10::TypeKind::LayoutType   ? "as_layout"
-                                                               : "as_memory_format";
+  const char* expected =
+      kind == c10::TypeKind::ScalarTypeType ? "as_scalar_type"
+      : kind == c10::TypeKind::LayoutType   ? "as_layout"
+                                            : "as_memory_format";
   if (arg.key != expected) return WrongKey(type, arg.key, expected);
   AOTI_ASSIGN_OR_RETURN(int64_t serialized, ReadInt(*arg.payload));
   // libtorch carries these enums as ints on the stack.
   if (kind == c10::TypeKind::ScalarTypeType) {
-    AOTI_ASSIGN_OR_RETURN(c10::ScalarType value, ScalarTypeFromSerialized(serialized));
+    AOTI_ASSIGN_OR_RETURN(c10::ScalarType value,
+                          ScalarTypeFromSerialized(serialized));
     *slot = static_cast<int64_t>(value);
   } else if (kind == c10::TypeKind::LayoutType) {
     AOTI_ASSIGN_OR_RETURN(c10::Layout value, LayoutFromSerialized(serialized));
@@ -310,9 +314,9 @@ absl::Status ArgumentBinder::BindInput(const c10::TypePtr& type,
     case c10::TypeKind::AnyType:
       return BindAny(type, arg, target);
     case c10::TypeKind::ClassType:
-      return absl::UnimplementedError(absl::StrCat(
-          "torchbind object arguments ('", type->str(), "', ", key,
-          ") are not supported yet"));
+      return absl::UnimplementedError(
+          absl::StrCat("torchbind object arguments ('", type->str(), "', ", key,
+                       ") are not supported yet"));
     default:
       return Unsupported(type, "argument");
   }
@@ -320,7 +324,8 @@ absl::Status ArgumentBinder::BindInput(const c10::TypePtr& type,
 
 absl::StatusOr<c10::Device> ArgumentBinder::BindDevice(
     const rapidjson::Value& payload) const {
-  AOTI_ASSIGN_OR_RETURN(std::string type_name, GetStringMember(payload, "type"));
+  AOTI_ASSIGN_OR_RETURN(std::string type_name,
+                        GetStringMember(payload, "type"));
   c10::Device serialized(c10::DeviceType::CPU);
   try {
     serialized = c10::Device(type_name);
@@ -335,13 +340,15 @@ absl::StatusOr<c10::Device> ArgumentBinder::BindDevice(
       return absl::InvalidArgumentError(
           absl::StrCat("device index ", value, " is out of range"));
     }
-    serialized = c10::Device(serialized.type(), static_cast<c10::DeviceIndex>(value));
+    serialized =
+        c10::Device(serialized.type(), static_cast<c10::DeviceIndex>(value));
   }
   // A model compiled for cuda:0 may run on cuda:1: a device of the runtime
   // device's type follows the runtime device. A device of another type (a
   // copy to the CPU inside a CUDA model) keeps what was serialized, where
   // OSSProxyExecutor would wrongly replace it too.
-  if (serialized.type() == device_.type() && device_.has_index()) return device_;
+  if (serialized.type() == device_.type() && device_.has_index())
+    return device_;
   return serialized;
 }
 
@@ -369,7 +376,8 @@ absl::StatusOr<OutputSlot> ArgumentBinder::BindOutput(
       return OutputSlot{OutputType::kTensorList, length};
     }
     case c10::TypeKind::OptionalType: {
-      const auto& element = type->expectRef<c10::OptionalType>().getElementType();
+      const auto& element =
+          type->expectRef<c10::OptionalType>().getElementType();
       if (element->kind() != c10::TypeKind::TensorType) {
         return Unsupported(type, "return");
       }

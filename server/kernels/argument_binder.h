@@ -7,11 +7,11 @@
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_ARGUMENT_BINDER_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_ARGUMENT_BINDER_H_
 
-#include <vector>
-
 #include <ATen/core/function_schema.h>
 #include <ATen/core/ivalue.h>
 #include <c10/core/Device.h>
+
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,8 +34,8 @@ class ArgumentBinder {
                          std::vector<DynamicArg>* dynamic) const;
 
   // Describes how one schema return fills the output handles and ints.
-  absl::StatusOr<OutputSlot> BindOutput(const c10::TypePtr& type,
-                                        const rapidjson::Value& serialized) const;
+  absl::StatusOr<OutputSlot> BindOutput(
+      const c10::TypePtr& type, const rapidjson::Value& serialized) const;
 
  private:
   // A serialized {"type": "cuda", "index": 0 | null}, reconciled with the

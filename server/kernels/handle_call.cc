@@ -15,7 +15,8 @@ absl::Status CheckArrays(int num_ints, const int64_t* ints, int num_tensors,
     return absl::InvalidArgumentError(absl::StrCat(
         "negative count: num_ints=", num_ints, ", num_tensors=", num_tensors));
   }
-  if ((num_ints > 0 && ints == nullptr) || (num_tensors > 0 && tensors == nullptr)) {
+  if ((num_ints > 0 && ints == nullptr) ||
+      (num_tensors > 0 && tensors == nullptr)) {
     return absl::InvalidArgumentError("a non-empty flat array is NULL");
   }
   for (int i = 0; i < num_tensors; ++i) {
@@ -33,14 +34,15 @@ absl::Status CallWithHandles(const KernelSet& kernels, int extern_node_index,
                              int num_ints, const int64_t* ints, int num_tensors,
                              at::Tensor* const* tensors) {
   AOTI_RETURN_IF_ERROR(CheckArrays(num_ints, ints, num_tensors, tensors));
-  AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel, kernels.Find(extern_node_index));
+  AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel,
+                        kernels.Find(extern_node_index));
   const int num_inputs = kernel->num_input_tensors();
   const int expected = num_inputs + kernel->num_output_tensors();
   if (num_tensors != expected) {
     return absl::InvalidArgumentError(absl::StrCat(
-        kernel->description(), ": expected ", expected, " tensors (", num_inputs,
-        " inputs + ", kernel->num_output_tensors(), " outputs), got ",
-        num_tensors));
+        kernel->description(), ": expected ", expected, " tensors (",
+        num_inputs, " inputs + ", kernel->num_output_tensors(),
+        " outputs), got ", num_tensors));
   }
   std::vector<at::Tensor> inputs;
   inputs.reserve(num_inputs);

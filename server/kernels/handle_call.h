@@ -4,9 +4,9 @@
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_HANDLE_CALL_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_HANDLE_CALL_H_
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "server/kernels/kernel_set.h"

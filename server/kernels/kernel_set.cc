@@ -28,8 +28,9 @@ absl::StatusOr<KernelSet> KernelSet::Parse(absl::string_view json,
   KernelSet set(device);
   set.kernels_.reserve((*nodes)->Size());
   for (rapidjson::SizeType i = 0; i < (*nodes)->Size(); ++i) {
-    AOTI_ASSIGN_OR_RETURN(OpKernel kernel,
-                          OpKernel::FromJson(static_cast<int>(i), (**nodes)[i], device));
+    AOTI_ASSIGN_OR_RETURN(
+        OpKernel kernel,
+        OpKernel::FromJson(static_cast<int>(i), (**nodes)[i], device));
     set.kernels_.push_back(std::move(kernel));
   }
   return set;
@@ -49,13 +50,13 @@ absl::StatusOr<KernelSet> KernelSet::Load(const std::string& path,
   return set;
 }
 
-absl::StatusOr<const OpKernel*> KernelSet::Find(int64_t extern_node_index) const {
+absl::StatusOr<const OpKernel*> KernelSet::Find(
+    int64_t extern_node_index) const {
   if (extern_node_index < 0 ||
       extern_node_index >= static_cast<int64_t>(kernels_.size())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("extern node index ", extern_node_index,
-                     " is out of range: the kernel set has ", kernels_.size(),
-                     " nodes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "extern node index ", extern_node_index,
+        " is out of range: the kernel set has ", kernels_.size(), " nodes"));
   }
   return &kernels_[extern_node_index];
 }

@@ -5,14 +5,14 @@
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_KERNEL_SET_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_KERNEL_SET_H_
 
-#include <cstdint>
-#include <string>
-#include "absl/strings/string_view.h"
-#include <vector>
-
 #include <c10/core/Device.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/kernels/op_kernel.h"
 
 namespace aoti_executor {

@@ -1,14 +1,14 @@
 #include "server/kernels/op_kernel.h"
 
-#include <algorithm>
-#include "absl/strings/string_view.h"
-#include <utility>
-
 #include <ATen/core/List.h>
 #include <ATen/core/jit_type.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/common/status_macros.h"
 #include "server/kernels/argument_binder.h"
 #include "server/kernels/serialized_argument.h"
@@ -25,8 +25,8 @@ bool IsPythonOnlyCustomOp(const rapidjson::Value& node) {
 }
 
 // `target` is OpOverload.name(): "ns::op" or "ns::op.overload".
-absl::StatusOr<c10::OperatorHandle> ResolveOperator(const std::string& target,
-                                                    const rapidjson::Value& node) {
+absl::StatusOr<c10::OperatorHandle> ResolveOperator(
+    const std::string& target, const rapidjson::Value& node) {
   if (target == "call_torchbind") {
     return absl::UnimplementedError(
         "torchbind method calls (call_torchbind) are not supported yet");
@@ -36,8 +36,9 @@ absl::StatusOr<c10::OperatorHandle> ResolveOperator(const std::string& target,
   const std::string overload =
       dot == std::string::npos ? "" : target.substr(dot + 1);
   if (overload.find('.') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "target '", target, "' has more than one '.'; expected ns::op[.overload]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("target '", target,
+                     "' has more than one '.'; expected ns::op[.overload]"));
   }
   if (op_name.find("::") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -102,8 +103,8 @@ absl::StatusOr<OpKernel> OpKernel::FromJson(int node_index,
       inputs.ok() ? kernel.BindInputs(**inputs, device) : inputs.status();
   if (status.ok()) {
     auto outputs = GetArrayMember(**node, "outputs");
-    status = outputs.ok() ? kernel.BindOutputs(**outputs, device)
-                          : outputs.status();
+    status =
+        outputs.ok() ? kernel.BindOutputs(**outputs, device) : outputs.status();
   }
   if (!status.ok()) return WithContext(status, kernel.description_);
   kernel.CountFlatArgs();
@@ -133,10 +134,10 @@ absl::Status OpKernel::BindInputs(const rapidjson::Value& inputs,
           absl::StrCat("argument '", *name, "' is serialized twice"));
     }
     bound[index] = true;
-    AOTI_RETURN_IF_ERROR(WithContext(
-        binder.BindInput(arguments[index].real_type(), **arg, index,
-                         &stack_[index], &dynamic_),
-        absl::StrCat("argument '", *name, "'")));
+    AOTI_RETURN_IF_ERROR(
+        WithContext(binder.BindInput(arguments[index].real_type(), **arg, index,
+                                     &stack_[index], &dynamic_),
+                    absl::StrCat("argument '", *name, "'")));
   }
   for (size_t i = 0; i < arguments.size(); ++i) {
     if (bound[i]) continue;
@@ -193,7 +194,8 @@ void OpKernel::CountFlatArgs() {
     num_input_tensors_ += arg.flat_count();
   }
   for (const OutputSlot& slot : outputs_) {
-    if (slot.type == OutputType::kTensor || slot.type == OutputType::kTensorList) {
+    if (slot.type == OutputType::kTensor ||
+        slot.type == OutputType::kTensorList) {
       num_output_tensors_ += slot.length;
     } else if (slot.type == OutputType::kInt) {
       num_output_ints_ += 1;
@@ -212,7 +214,8 @@ absl::StatusOr<std::vector<at::Tensor>> OpKernel::Run(
     return absl::UnknownError(
         absl::StrCat(description_, " raised: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    return absl::UnknownError(absl::StrCat(description_, " raised: ", e.what()));
+    return absl::UnknownError(
+        absl::StrCat(description_, " raised: ", e.what()));
   } catch (...) {
     // A custom op may throw anything; it must never escape the engine.
     return absl::UnknownError(absl::StrCat(
@@ -250,7 +253,8 @@ void OpKernel::FillDynamicArgs(absl::Span<const int64_t> ints,
       case DynamicArgType::kTensorList: {
         c10::List<at::Tensor> list;
         list.reserve(arg.length);
-        for (int i = 0; i < arg.length; ++i) list.push_back(inputs[next_tensor++]);
+        for (int i = 0; i < arg.length; ++i)
+          list.push_back(inputs[next_tensor++]);
         slot = std::move(list);
         break;
       }
@@ -258,8 +262,9 @@ void OpKernel::FillDynamicArgs(absl::Span<const int64_t> ints,
         c10::List<c10::optional<at::Tensor>> list;
         list.reserve(arg.length);
         for (bool present : arg.present) {
-          list.push_back(present ? c10::optional<at::Tensor>(inputs[next_tensor++])
-                                 : c10::nullopt);
+          list.push_back(present
+                             ? c10::optional<at::Tensor>(inputs[next_tensor++])
+                             : c10::nullopt);
         }
         slot = std::move(list);
         break;
@@ -286,11 +291,12 @@ void OpKernel::FillDynamicArgs(absl::Span<const int64_t> ints,
 }
 
 absl::StatusOr<std::vector<at::Tensor>> OpKernel::CollectOutputs(
-    absl::Span<const int64_t> output_ints, std::vector<c10::IValue>* stack) const {
+    absl::Span<const int64_t> output_ints,
+    std::vector<c10::IValue>* stack) const {
   if (stack->size() != outputs_.size()) {
-    return absl::InternalError(absl::StrCat(description_, " returned ",
-                                            stack->size(), " values, its schema has ",
-                                            outputs_.size(), " returns"));
+    return absl::InternalError(
+        absl::StrCat(description_, " returned ", stack->size(),
+                     " values, its schema has ", outputs_.size(), " returns"));
   }
   std::vector<at::Tensor> tensors;
   tensors.reserve(num_output_tensors_);
@@ -308,15 +314,15 @@ absl::StatusOr<std::vector<at::Tensor>> OpKernel::CollectOutputs(
         break;
       case OutputType::kTensorList: {
         if (!value.isTensorList()) {
-          return absl::InternalError(
-              absl::StrCat(description_, ": return ", k, " is ",
-                           value.tagKind(), ", the node expects a tensor list"));
+          return absl::InternalError(absl::StrCat(
+              description_, ": return ", k, " is ", value.tagKind(),
+              ", the node expects a tensor list"));
         }
         c10::List<at::Tensor> list = std::move(value).toTensorList();
         if (list.size() != static_cast<size_t>(outputs_[k].length)) {
-          return absl::InternalError(absl::StrCat(
-              description_, ": return ", k, " has ", list.size(),
-              " tensors, the node expects ", outputs_[k].length));
+          return absl::InternalError(
+              absl::StrCat(description_, ": return ", k, " has ", list.size(),
+                           " tensors, the node expects ", outputs_[k].length));
         }
         for (const at::Tensor& t : list) tensors.push_back(t);
         break;

@@ -3,13 +3,13 @@
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_OP_KERNEL_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_OP_KERNEL_H_
 
-#include <string>
-#include <vector>
-
+#include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/ivalue.h>
-#include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -32,7 +32,8 @@ class OpKernel {
   // schema order. Returns the output tensors in return order, one per output
   // handle of the call site. Thread-safe: each call copies the stack.
   absl::StatusOr<std::vector<at::Tensor>> Run(
-      absl::Span<const int64_t> ints, absl::Span<const at::Tensor> inputs) const;
+      absl::Span<const int64_t> ints,
+      absl::Span<const at::Tensor> inputs) const;
 
   // "extern node 3 'buf5' (mylib::fused)": how every message names this node.
   const std::string& description() const { return description_; }
@@ -64,14 +65,15 @@ class OpKernel {
                        absl::Span<const at::Tensor> inputs,
                        std::vector<c10::IValue>* stack) const;
   absl::StatusOr<std::vector<at::Tensor>> CollectOutputs(
-      absl::Span<const int64_t> output_ints, std::vector<c10::IValue>* stack) const;
+      absl::Span<const int64_t> output_ints,
+      std::vector<c10::IValue>* stack) const;
 
   c10::OperatorHandle op_;
   std::string target_;
   std::string description_;
-  std::vector<c10::IValue> stack_;     // static values; dynamic slots are None
-  std::vector<DynamicArg> dynamic_;    // sorted by stack_index (schema order)
-  std::vector<OutputSlot> outputs_;    // one per schema return
+  std::vector<c10::IValue> stack_;   // static values; dynamic slots are None
+  std::vector<DynamicArg> dynamic_;  // sorted by stack_index (schema order)
+  std::vector<OutputSlot> outputs_;  // one per schema return
   int num_input_tensors_ = 0;
   int num_input_ints_ = 0;
   int num_output_tensors_ = 0;

@@ -9,8 +9,8 @@ namespace aoti_executor {
 absl::Status LoadOpLibrary(const std::string& path) {
   if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
     const char* reason = dlerror();
-    return absl::NotFoundError(absl::StrCat("cannot load op library '", path,
-                                            "': ", reason ? reason : "unknown"));
+    return absl::NotFoundError(absl::StrCat(
+        "cannot load op library '", path, "': ", reason ? reason : "unknown"));
   }
   return absl::OkStatus();
 }

@@ -9,25 +9,32 @@ namespace aoti_executor {
 
 const char* JsonTypeName(const rapidjson::Value& value) {
   switch (value.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a bool";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
+    case rapidjson::kTrueType:
+      return "a bool";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
   }
   return "an unknown JSON value";
 }
 
-absl::StatusOr<SerializedArgument> UnpackArgument(const rapidjson::Value& value) {
+absl::StatusOr<SerializedArgument> UnpackArgument(
+    const rapidjson::Value& value) {
   if (!value.IsObject() || value.MemberCount() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "a serialized argument must be an object with exactly one key "
         "(e.g. {\"as_tensor\": ...}), got ",
-        value.IsObject() ? absl::StrCat("an object with ", value.MemberCount(),
-                                        " keys")
-                         : JsonTypeName(value)));
+        value.IsObject()
+            ? absl::StrCat("an object with ", value.MemberCount(), " keys")
+            : JsonTypeName(value)));
   }
   const auto& member = *value.MemberBegin();
   return SerializedArgument{
@@ -35,11 +42,12 @@ absl::StatusOr<SerializedArgument> UnpackArgument(const rapidjson::Value& value)
       &member.value};
 }
 
-absl::StatusOr<const rapidjson::Value*> GetMember(const rapidjson::Value& object,
-                                                   const char* key) {
+absl::StatusOr<const rapidjson::Value*> GetMember(
+    const rapidjson::Value& object, const char* key) {
   if (!object.IsObject()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected an object with key \"", key, "\", got ", JsonTypeName(object)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected an object with key \"", key, "\", got ",
+                     JsonTypeName(object)));
   }
   auto it = object.FindMember(key);
   if (it == object.MemberEnd()) {
@@ -110,7 +118,8 @@ absl::StatusOr<std::string> ReadString(const rapidjson::Value& payload) {
   return std::string(payload.GetString(), payload.GetStringLength());
 }
 
-absl::StatusOr<const rapidjson::Value*> ReadArray(const rapidjson::Value& payload) {
+absl::StatusOr<const rapidjson::Value*> ReadArray(
+    const rapidjson::Value& payload) {
   if (!payload.IsArray()) {
     return absl::InvalidArgumentError(
         absl::StrCat("expected an array, got ", JsonTypeName(payload)));

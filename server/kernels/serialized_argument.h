@@ -8,9 +8,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rapidjson/document.h"
 
 namespace aoti_executor {
@@ -22,11 +22,12 @@ struct SerializedArgument {
 };
 
 // Unpacks {"as_x": payload}. Fails unless `value` is an object with one key.
-absl::StatusOr<SerializedArgument> UnpackArgument(const rapidjson::Value& value);
+absl::StatusOr<SerializedArgument> UnpackArgument(
+    const rapidjson::Value& value);
 
 // Members of an object, with errors naming `key`.
-absl::StatusOr<const rapidjson::Value*> GetMember(const rapidjson::Value& object,
-                                                   const char* key);
+absl::StatusOr<const rapidjson::Value*> GetMember(
+    const rapidjson::Value& object, const char* key);
 absl::StatusOr<const rapidjson::Value*> GetArrayMember(
     const rapidjson::Value& object, const char* key);
 absl::StatusOr<std::string> GetStringMember(const rapidjson::Value& object,
@@ -39,7 +40,8 @@ absl::StatusOr<int64_t> ReadInt(const rapidjson::Value& payload);
 absl::StatusOr<double> ReadDouble(const rapidjson::Value& payload);
 absl::StatusOr<bool> ReadBool(const rapidjson::Value& payload);
 absl::StatusOr<std::string> ReadString(const rapidjson::Value& payload);
-absl::StatusOr<const rapidjson::Value*> ReadArray(const rapidjson::Value& payload);
+absl::StatusOr<const rapidjson::Value*> ReadArray(
+    const rapidjson::Value& payload);
 
 // A short description of a JSON value's type, for messages ("a string").
 const char* JsonTypeName(const rapidjson::Value& value);

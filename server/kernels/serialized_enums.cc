@@ -27,39 +27,63 @@ absl::Status NotInThisBuild(const char* name) {
 
 absl::StatusOr<c10::ScalarType> ScalarTypeFromSerialized(int64_t value) {
   switch (value) {
-    case 1: return c10::ScalarType::Byte;
-    case 2: return c10::ScalarType::Char;
-    case 3: return c10::ScalarType::Short;
-    case 4: return c10::ScalarType::Int;
-    case 5: return c10::ScalarType::Long;
-    case 6: return c10::ScalarType::Half;
-    case 7: return c10::ScalarType::Float;
-    case 8: return c10::ScalarType::Double;
-    case 9: return c10::ScalarType::ComplexHalf;
-    case 10: return c10::ScalarType::ComplexFloat;
-    case 11: return c10::ScalarType::ComplexDouble;
-    case 12: return c10::ScalarType::Bool;
-    case 13: return c10::ScalarType::BFloat16;
+    case 1:
+      return c10::ScalarType::Byte;
+    case 2:
+      return c10::ScalarType::Char;
+    case 3:
+      return c10::ScalarType::Short;
+    case 4:
+      return c10::ScalarType::Int;
+    case 5:
+      return c10::ScalarType::Long;
+    case 6:
+      return c10::ScalarType::Half;
+    case 7:
+      return c10::ScalarType::Float;
+    case 8:
+      return c10::ScalarType::Double;
+    case 9:
+      return c10::ScalarType::ComplexHalf;
+    case 10:
+      return c10::ScalarType::ComplexFloat;
+    case 11:
+      return c10::ScalarType::ComplexDouble;
+    case 12:
+      return c10::ScalarType::Bool;
+    case 13:
+      return c10::ScalarType::BFloat16;
 #if AOTI_TORCH_AT_LEAST(2, 3)
-    case 28: return c10::ScalarType::UInt16;
+    case 28:
+      return c10::ScalarType::UInt16;
 #else
-    case 28: return NotInThisBuild("UINT16");
+    case 28:
+      return NotInThisBuild("UINT16");
 #endif
 #if AOTI_TORCH_AT_LEAST(2, 1)
-    case 29: return c10::ScalarType::Float8_e4m3fn;
-    case 30: return c10::ScalarType::Float8_e5m2;
+    case 29:
+      return c10::ScalarType::Float8_e4m3fn;
+    case 30:
+      return c10::ScalarType::Float8_e5m2;
 #else
-    case 29: return NotInThisBuild("FLOAT8E4M3FN");
-    case 30: return NotInThisBuild("FLOAT8E5M2");
+    case 29:
+      return NotInThisBuild("FLOAT8E4M3FN");
+    case 30:
+      return NotInThisBuild("FLOAT8E5M2");
 #endif
 #if AOTI_TORCH_AT_LEAST(2, 2)
-    case 31: return c10::ScalarType::Float8_e4m3fnuz;
-    case 32: return c10::ScalarType::Float8_e5m2fnuz;
+    case 31:
+      return c10::ScalarType::Float8_e4m3fnuz;
+    case 32:
+      return c10::ScalarType::Float8_e5m2fnuz;
 #else
-    case 31: return NotInThisBuild("FLOAT8E4M3FNUZ");
-    case 32: return NotInThisBuild("FLOAT8E5M2FNUZ");
+    case 31:
+      return NotInThisBuild("FLOAT8E4M3FNUZ");
+    case 32:
+      return NotInThisBuild("FLOAT8E5M2FNUZ");
 #endif
-    default: return OutOfRange("ScalarType", value);
+    default:
+      return OutOfRange("ScalarType", value);
   }
 }
 
@@ -76,24 +100,37 @@ absl::StatusOr<int64_t> SerializedFromScalarType(c10::ScalarType type) {
 
 absl::StatusOr<c10::Layout> LayoutFromSerialized(int64_t value) {
   switch (value) {
-    case 1: return c10::Layout::Sparse;
-    case 2: return c10::Layout::SparseCsr;
-    case 3: return c10::Layout::SparseCsc;
-    case 4: return c10::Layout::SparseBsr;
-    case 5: return c10::Layout::SparseBsc;
-    case 6: return c10::Layout::Mkldnn;
-    case 7: return c10::Layout::Strided;
-    default: return OutOfRange("Layout", value);
+    case 1:
+      return c10::Layout::Sparse;
+    case 2:
+      return c10::Layout::SparseCsr;
+    case 3:
+      return c10::Layout::SparseCsc;
+    case 4:
+      return c10::Layout::SparseBsr;
+    case 5:
+      return c10::Layout::SparseBsc;
+    case 6:
+      return c10::Layout::Mkldnn;
+    case 7:
+      return c10::Layout::Strided;
+    default:
+      return OutOfRange("Layout", value);
   }
 }
 
 absl::StatusOr<c10::MemoryFormat> MemoryFormatFromSerialized(int64_t value) {
   switch (value) {
-    case 1: return c10::MemoryFormat::Contiguous;
-    case 2: return c10::MemoryFormat::ChannelsLast;
-    case 3: return c10::MemoryFormat::ChannelsLast3d;
-    case 4: return c10::MemoryFormat::Preserve;
-    default: return OutOfRange("MemoryFormat", value);
+    case 1:
+      return c10::MemoryFormat::Contiguous;
+    case 2:
+      return c10::MemoryFormat::ChannelsLast;
+    case 3:
+      return c10::MemoryFormat::ChannelsLast3d;
+    case 4:
+      return c10::MemoryFormat::Preserve;
+    default:
+      return OutOfRange("MemoryFormat", value);
   }
 }
 

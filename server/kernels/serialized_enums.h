@@ -6,11 +6,11 @@
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_SERIALIZED_ENUMS_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_SERIALIZED_ENUMS_H_
 
-#include <cstdint>
-
 #include <c10/core/Layout.h>
 #include <c10/core/MemoryFormat.h>
 #include <c10/core/ScalarType.h>
+
+#include <cstdint>
 
 #include "absl/status/statusor.h"
 

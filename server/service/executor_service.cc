@@ -1,10 +1,10 @@
 #include "server/service/executor_service.h"
 
+#include <c10/core/InferenceMode.h>
+
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <c10/core/InferenceMode.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -46,9 +46,11 @@ void DescribeNode(const OpKernel& kernel, v1::NodeInfo* node) {
 
 }  // namespace
 
-ExecutorService::ExecutorService(SessionRegistry* sessions) : sessions_(sessions) {}
+ExecutorService::ExecutorService(SessionRegistry* sessions)
+    : sessions_(sessions) {}
 
-grpc::Status ExecutorService::Hello(grpc::ServerContext*, const v1::HelloRequest*,
+grpc::Status ExecutorService::Hello(grpc::ServerContext*,
+                                    const v1::HelloRequest*,
                                     v1::HelloResponse* response) {
   response->set_protocol_version(kProtocolVersion);
   response->set_attach_socket_path(sessions_->path());
@@ -60,7 +62,8 @@ grpc::Status ExecutorService::RegisterKernelSet(
     grpc::ServerContext*, const v1::RegisterKernelSetRequest* request,
     v1::RegisterKernelSetResponse* response) {
   absl::Status status = DoRegisterKernelSet(*request, response);
-  if (!status.ok()) spdlog::warn("RegisterKernelSet failed: {}", status.ToString());
+  if (!status.ok())
+    spdlog::warn("RegisterKernelSet failed: {}", status.ToString());
   return ToGrpcStatus(status);
 }
 
@@ -85,13 +88,13 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   return absl::OkStatus();
 }
 
-grpc::Status ExecutorService::RegisterRegion(grpc::ServerContext* context,
-                                             const v1::RegisterRegionRequest* request,
-                                             v1::RegisterRegionResponse* response) {
+grpc::Status ExecutorService::RegisterRegion(
+    grpc::ServerContext* context, const v1::RegisterRegionRequest* request,
+    v1::RegisterRegionResponse* response) {
   auto session = sessions_->Find(request->session());
   if (!session.ok()) return ToGrpcStatus(session.status());
-  auto region_id =
-      (*session)->RegisterClientRegion(request->attach_id(), DeadlineOf(*context));
+  auto region_id = (*session)->RegisterClientRegion(request->attach_id(),
+                                                    DeadlineOf(*context));
   if (!region_id.ok()) return ToGrpcStatus(region_id.status());
   auto region = (*session)->FindRegion(*region_id);
   response->set_region_id(*region_id);
@@ -99,15 +102,16 @@ grpc::Status ExecutorService::RegisterRegion(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ExecutorService::ReleaseRegion(grpc::ServerContext*,
-                                            const v1::ReleaseRegionRequest* request,
-                                            v1::ReleaseRegionResponse*) {
+grpc::Status ExecutorService::ReleaseRegion(
+    grpc::ServerContext*, const v1::ReleaseRegionRequest* request,
+    v1::ReleaseRegionResponse*) {
   auto session = sessions_->Find(request->session());
   if (!session.ok()) return ToGrpcStatus(session.status());
   return ToGrpcStatus((*session)->ReleaseClientRegion(request->region_id()));
 }
 
-grpc::Status ExecutorService::Call(grpc::ServerContext*, const v1::CallRequest* request,
+grpc::Status ExecutorService::Call(grpc::ServerContext*,
+                                   const v1::CallRequest* request,
                                    v1::CallResponse* response) {
   ++calls_in_flight_;
   absl::Status status = DoCall(*request, response);
@@ -128,11 +132,13 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
   for (const v1::OutputRelease& release : request.releases()) {
     absl::Status released =
         session->outputs().Release(release.region_id(), release.offset());
-    if (!released.ok()) spdlog::warn("pid {}: {}", session->peer().pid, released.ToString());
+    if (!released.ok())
+      spdlog::warn("pid {}: {}", session->peer().pid, released.ToString());
   }
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<const KernelSet> kernels,
                         session->FindKernelSet(request.kernel_set_id()));
-  AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel, kernels->Find(request.node_index()));
+  AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel,
+                        kernels->Find(request.node_index()));
 
   // Ops run like AOTI's generated code runs them: without autograd.
   c10::InferenceMode inference_mode;
@@ -146,10 +152,10 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
     }
     inputs.push_back(*std::move(tensor));
   }
-  AOTI_ASSIGN_OR_RETURN(
-      std::vector<at::Tensor> outputs,
-      kernel->Run(absl::MakeConstSpan(request.ints().data(), request.ints_size()),
-                  inputs));
+  AOTI_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs,
+                        kernel->Run(absl::MakeConstSpan(request.ints().data(),
+                                                        request.ints_size()),
+                                    inputs));
   for (size_t i = 0; i < outputs.size(); ++i) {
     auto ref = RefFromOutput(*session, outputs[i]);
     if (!ref.ok()) {
@@ -171,9 +177,9 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status ExecutorService::ReleaseOutputs(grpc::ServerContext*,
-                                             const v1::ReleaseOutputsRequest* request,
-                                             v1::ReleaseOutputsResponse*) {
+grpc::Status ExecutorService::ReleaseOutputs(
+    grpc::ServerContext*, const v1::ReleaseOutputsRequest* request,
+    v1::ReleaseOutputsResponse*) {
   auto session = sessions_->Find(request->session());
   if (!session.ok()) return ToGrpcStatus(session.status());
   absl::Status first_error;
@@ -185,7 +191,8 @@ grpc::Status ExecutorService::ReleaseOutputs(grpc::ServerContext*,
   return ToGrpcStatus(first_error);
 }
 
-grpc::Status ExecutorService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
+                                        const v1::GetStatusRequest*,
                                         v1::GetStatusResponse* response) {
   int64_t regions = 0, mapped = 0, output_bytes = 0;
   sessions_->Totals(&regions, &mapped, &output_bytes);

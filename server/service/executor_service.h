@@ -45,9 +45,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
       grpc::ServerContext* context,
       const aoti::executor::v1::ReleaseOutputsRequest* request,
       aoti::executor::v1::ReleaseOutputsResponse* response) override;
-  grpc::Status GetStatus(grpc::ServerContext* context,
-                         const aoti::executor::v1::GetStatusRequest* request,
-                         aoti::executor::v1::GetStatusResponse* response) override;
+  grpc::Status GetStatus(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::GetStatusRequest* request,
+      aoti::executor::v1::GetStatusResponse* response) override;
 
  private:
   absl::Status DoRegisterKernelSet(

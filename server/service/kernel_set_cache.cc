@@ -27,8 +27,8 @@ absl::StatusOr<c10::Device> ParseDevice(const std::string& device) {
   try {
     return c10::Device(device.empty() ? std::string("cpu") : device);
   } catch (const std::exception&) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", device, "' is not a device (e.g. cpu, cuda, cuda:1)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", device, "' is not a device (e.g. cpu, cuda, cuda:1)"));
   }
 }
 

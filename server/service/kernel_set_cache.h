@@ -24,7 +24,8 @@ class KernelSetCache {
 
   // The cached set for this JSON and device, parsed on first use. A JSON
   // that fails to parse is not cached: its error comes back every time.
-  absl::StatusOr<Entry> GetOrLoad(absl::string_view json, const std::string& device);
+  absl::StatusOr<Entry> GetOrLoad(absl::string_view json,
+                                  const std::string& device);
 
   size_t size() const;
 

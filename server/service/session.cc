@@ -62,8 +62,8 @@ absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
                    /*is_output=*/false);
 }
 
-absl::StatusOr<uint64_t> Session::AddRegion(std::shared_ptr<SharedRegion> region,
-                                            bool is_output) {
+absl::StatusOr<uint64_t> Session::AddRegion(
+    std::shared_ptr<SharedRegion> region, bool is_output) {
   absl::MutexLock lock(&mu_);
   if (regions_.size() >= kMaxRegions) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -118,8 +118,8 @@ absl::StatusOr<std::shared_ptr<const KernelSet>> Session::FindKernelSet(
   absl::MutexLock lock(&mu_);
   auto it = kernel_sets_.find(id);
   if (it == kernel_sets_.end()) {
-    return absl::NotFoundError(absl::StrCat(
-        "kernel set ", id, " is not registered in this session"));
+    return absl::NotFoundError(
+        absl::StrCat("kernel set ", id, " is not registered in this session"));
   }
   return it->second;
 }

@@ -56,14 +56,16 @@ class Session {
   absl::Status ReleaseClientRegion(uint64_t region_id);
 
   // The region `region_id` of this session, client or output.
-  absl::StatusOr<std::shared_ptr<SharedRegion>> FindRegion(uint64_t region_id) const;
+  absl::StatusOr<std::shared_ptr<SharedRegion>> FindRegion(
+      uint64_t region_id) const;
   // The region whose mapping holds [p, p + n), with its id; null if none.
   std::shared_ptr<SharedRegion> FindRegionContaining(const void* p, uint64_t n,
                                                      uint64_t* region_id) const;
 
   // Kernel sets this session registered, by id.
   void AddKernelSet(uint64_t id, std::shared_ptr<const KernelSet> set);
-  absl::StatusOr<std::shared_ptr<const KernelSet>> FindKernelSet(uint64_t id) const;
+  absl::StatusOr<std::shared_ptr<const KernelSet>> FindKernelSet(
+      uint64_t id) const;
 
   OutputArena& outputs() { return outputs_; }
   // Output regions dropped since the last call, for CallResponse; clears.
@@ -81,7 +83,8 @@ class Session {
   absl::StatusOr<uint64_t> AddRegion(std::shared_ptr<SharedRegion> region,
                                      bool is_output);
   // OutputArena's publish hook: registers the region and sends its fd.
-  absl::StatusOr<uint64_t> PublishOutputRegion(std::shared_ptr<SharedRegion> region);
+  absl::StatusOr<uint64_t> PublishOutputRegion(
+      std::shared_ptr<SharedRegion> region);
   void RetireOutputRegion(uint64_t region_id);
 
   const std::string secret_;

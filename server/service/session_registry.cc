@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/random.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,7 +24,8 @@ namespace {
 
 absl::StatusOr<std::string> MakeSecret() {
   char bytes[AttachFrame::kSecretLength / 2];
-  if (getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+  if (getrandom(bytes, sizeof(bytes), 0) !=
+      static_cast<ssize_t>(sizeof(bytes))) {
     return absl::ErrnoToStatus(errno, "getrandom");
   }
   return absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
@@ -117,8 +118,8 @@ void SessionRegistry::Open(int connection) {
   welcome.type = AttachFrameType::kWelcome;
   std::memcpy(welcome.secret, secret->data(), AttachFrame::kSecretLength);
   if (absl::Status sent = SendFrame(connection, welcome); !sent.ok()) {
-    spdlog::debug("attach socket: pid {} left before its welcome: {}", peer->pid,
-                  sent.ToString());
+    spdlog::debug("attach socket: pid {} left before its welcome: {}",
+                  peer->pid, sent.ToString());
     absl::MutexLock lock(&mu_);
     sessions_.erase(*secret);
     return;
@@ -146,9 +147,9 @@ void SessionRegistry::ReadLoop(std::shared_ptr<Session> session) {
     }
     if (received->frame.type != AttachFrameType::kClientRegion ||
         received->fd < 0) {
-      spdlog::warn("session of pid {}: unexpected attach frame type {}, closing",
-                   session->peer().pid,
-                   static_cast<int>(received->frame.type));
+      spdlog::warn(
+          "session of pid {}: unexpected attach frame type {}, closing",
+          session->peer().pid, static_cast<int>(received->frame.type));
       if (received->fd >= 0) close(received->fd);
       break;
     }

@@ -36,11 +36,13 @@ class SessionRegistry {
 
   // The session whose secret is `secret`. PermissionDenied if none: a
   // secret is the only way to name a session.
-  absl::StatusOr<std::shared_ptr<Session>> Find(const std::string& secret) const;
+  absl::StatusOr<std::shared_ptr<Session>> Find(
+      const std::string& secret) const;
 
   size_t size() const;
   // Sums over live sessions, for GetStatus.
-  void Totals(int64_t* regions, int64_t* mapped_bytes, int64_t* output_bytes) const;
+  void Totals(int64_t* regions, int64_t* mapped_bytes,
+              int64_t* output_bytes) const;
 
  private:
   void AcceptLoop();
@@ -53,7 +55,8 @@ class SessionRegistry {
   std::thread acceptor_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Session>> sessions_
+      ABSL_GUARDED_BY(mu_);
   int live_readers_ ABSL_GUARDED_BY(mu_) = 0;  // detached ReadLoop threads
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };

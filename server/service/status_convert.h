@@ -3,9 +3,9 @@
 #ifndef AOTI_EXECUTOR_SERVER_SERVICE_STATUS_CONVERT_H_
 #define AOTI_EXECUTOR_SERVER_SERVICE_STATUS_CONVERT_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 

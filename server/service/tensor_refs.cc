@@ -1,9 +1,9 @@
 #include "server/service/tensor_refs.h"
 
+#include <ATen/ops/from_blob.h>
+
 #include <cstring>
 #include <vector>
-
-#include <ATen/ops/from_blob.h>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
@@ -20,7 +20,8 @@ absl::StatusOr<at::Tensor> TensorFromRef(const Session& session,
     return absl::UnimplementedError(absl::StrCat(
         "tensors on device '", ref.device(), "' are not supported yet"));
   }
-  AOTI_ASSIGN_OR_RETURN(c10::ScalarType dtype, ScalarTypeFromSerialized(ref.dtype()));
+  AOTI_ASSIGN_OR_RETURN(c10::ScalarType dtype,
+                        ScalarTypeFromSerialized(ref.dtype()));
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
                         session.FindRegion(ref.region_id()));
   TensorLayout layout;
@@ -40,16 +41,18 @@ absl::StatusOr<at::Tensor> TensorFromRef(const Session& session,
       .make_tensor();
 }
 
-absl::StatusOr<TensorRef> RefFromOutput(Session& session, const at::Tensor& output) {
+absl::StatusOr<TensorRef> RefFromOutput(Session& session,
+                                        const at::Tensor& output) {
   if (!output.defined()) {
     return absl::InternalError("the op returned an undefined tensor");
   }
   if (!output.device().is_cpu() || output.layout() != c10::kStrided) {
-    return absl::UnimplementedError(absl::StrCat(
-        "outputs on ", output.device().str(), " with layout ",
-        c10::toString(output.layout()), " are not supported yet"));
+    return absl::UnimplementedError(
+        absl::StrCat("outputs on ", output.device().str(), " with layout ",
+                     c10::toString(output.layout()), " are not supported yet"));
   }
-  AOTI_ASSIGN_OR_RETURN(int64_t dtype, SerializedFromScalarType(output.scalar_type()));
+  AOTI_ASSIGN_OR_RETURN(int64_t dtype,
+                        SerializedFromScalarType(output.scalar_type()));
   TensorRef ref;
   ref.set_dtype(static_cast<int32_t>(dtype));
   ref.set_device("cpu");
@@ -59,8 +62,8 @@ absl::StatusOr<TensorRef> RefFromOutput(Session& session, const at::Tensor& outp
   const c10::Storage& storage = output.storage();
   uint64_t region_id = 0;
   auto* storage_begin = static_cast<const uint8_t*>(storage.data());
-  if (auto region = session.FindRegionContaining(storage_begin, storage.nbytes(),
-                                                 &region_id)) {
+  if (auto region = session.FindRegionContaining(
+          storage_begin, storage.nbytes(), &region_id)) {
     ref.set_region_id(region_id);
     ref.set_offset(storage_begin - region->data());
     ref.set_byte_size(storage.nbytes());
@@ -74,7 +77,8 @@ absl::StatusOr<TensorRef> RefFromOutput(Session& session, const at::Tensor& outp
   layout.sizes.assign(output.sizes().begin(), output.sizes().end());
   layout.strides.assign(output.strides().begin(), output.strides().end());
   const uint64_t extent = TensorExtentBytes(layout);
-  AOTI_ASSIGN_OR_RETURN(OutputArena::Block block, session.outputs().Allocate(extent));
+  AOTI_ASSIGN_OR_RETURN(OutputArena::Block block,
+                        session.outputs().Allocate(extent));
   if (extent > 0) std::memcpy(block.data, output.data_ptr(), extent);
   ref.set_region_id(block.region_id);
   ref.set_offset(block.offset);

@@ -14,8 +14,8 @@ namespace aoti_executor {
 // Validates `ref` against the session's region (ValidateTensorLayout) and
 // wraps the memory it names. The tensor keeps the region mapped while it
 // lives, so releasing the region mid-call is safe.
-absl::StatusOr<at::Tensor> TensorFromRef(const Session& session,
-                                         const aoti::executor::v1::TensorRef& ref);
+absl::StatusOr<at::Tensor> TensorFromRef(
+    const Session& session, const aoti::executor::v1::TensorRef& ref);
 
 // An output whose storage lies in one of the session's regions (an op that
 // returns a view of, or writes into, its input) is described by reference,

@@ -39,10 +39,12 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
   }
   std::vector<std::string> flags = {
       absl::StrCat("--listen=unix:", dir, "/executor.sock"),
-      absl::StrCat("--load-library=", RunfilePath("tests/ops/libaoti_test_ops.so")),
+      absl::StrCat("--load-library=",
+                   RunfilePath("tests/ops/libaoti_test_ops.so")),
       "--log-level=warn"};
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
-  std::unique_ptr<DaemonProcess> daemon(new DaemonProcess(dir, std::move(flags)));
+  std::unique_ptr<DaemonProcess> daemon(
+      new DaemonProcess(dir, std::move(flags)));
   if (absl::Status launched = daemon->Launch(); !launched.ok()) return launched;
   return daemon;
 }
@@ -59,7 +61,8 @@ absl::Status DaemonProcess::Launch() {
     execv(binary.c_str(), argv.data());
     _exit(127);
   }
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
   absl::Status health;
   while (std::chrono::steady_clock::now() < give_up) {
     int status = 0;
@@ -72,8 +75,8 @@ absl::Status DaemonProcess::Launch() {
     if (health.ok()) return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("aoti-executord did not become healthy: ", health.ToString()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "aoti-executord did not become healthy: ", health.ToString()));
 }
 
 int DaemonProcess::KillAndWait(int signal) {
@@ -90,7 +93,8 @@ absl::Status DaemonProcess::Restart() { return Launch(); }
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
     int status = 0;
     while (waitpid(pid_, &status, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() > give_up) {
