@@ -1,191 +1,41 @@
 #include "server/shm/fd_channel.h"
 
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <climits>
 #include <cstring>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/shm/packet_channel.h"
 
 namespace aoti_executor {
-namespace {
-
-// Room for a few fds, so that a peer sending more than one is detected (and
-// its fds closed) rather than reported as MSG_CTRUNC.
-constexpr int kMaxReceivedFds = 4;
-
-bool IsPeerGone(int error) {
-  return error == EPIPE || error == ECONNRESET || error == ENOTCONN;
-}
-
-void CloseAll(const std::vector<int>& fds) {
-  for (int fd : fds) {
-    close(fd);
-  }
-}
-
-// Waits until `socket` is readable or `deadline` passes. OK means readable
-// (or hung up or in error: recvmsg tells which).
-absl::Status WaitReadable(int socket, absl::Time deadline) {
-  while (true) {
-    int timeout_ms = -1;
-    if (deadline != absl::InfiniteFuture()) {
-      const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) {
-        timeout_ms = 0;
-      } else {
-        // Round up, so that we never wake before the deadline and spin.
-        const int64_t ms =
-            absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
-        timeout_ms = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-      }
-    }
-    struct pollfd pfd = {socket, POLLIN, 0};
-    const int ready = poll(&pfd, 1, timeout_ms);
-    if (ready < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return absl::ErrnoToStatus(errno, "poll");
-    }
-    if (ready == 0) {
-      if (timeout_ms == 0 || absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(
-            "no attach frame arrived before the deadline");
-      }
-      continue;
-    }
-    if (pfd.revents & POLLNVAL) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("attach socket ", socket, " is not an open fd"));
-    }
-    return absl::OkStatus();
-  }
-}
-
-}  // namespace
 
 absl::Status SendFrame(int socket, const AttachFrame& frame, int fd) {
-  if (socket < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid attach socket ", socket));
+  absl::Status sent = SendPacket(socket, &frame, sizeof(frame), fd);
+  if (!sent.ok()) {
+    return absl::Status(sent.code(),
+                        absl::StrCat("attach socket: ", sent.message()));
   }
-  AttachFrame copy = frame;
-  struct iovec iov = {&copy, sizeof(copy)};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  if (fd >= 0) {
-    std::memset(&control, 0, sizeof(control));
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof(control.buf);
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  }
-
-  while (true) {
-    const ssize_t sent = sendmsg(socket, &msg, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      if (IsPeerGone(errno)) {
-        return absl::UnavailableError(absl::StrCat(
-            "attach socket peer closed: sendmsg: ", std::strerror(errno)));
-      }
-      return absl::ErrnoToStatus(errno, "sendmsg");
-    }
-    if (static_cast<size_t>(sent) != sizeof(copy)) {
-      // SOCK_SEQPACKET sends whole records; anything else is a misuse.
-      return absl::InternalError(
-          absl::StrCat("sendmsg sent ", sent, " of ", sizeof(copy), " bytes"));
-    }
-    return absl::OkStatus();
-  }
+  return sent;
 }
 
 absl::StatusOr<ReceivedFrame> ReceiveFrame(int socket, absl::Time deadline) {
-  if (socket < 0) {
-    // poll() would ignore a negative fd and sleep until the deadline.
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid attach socket ", socket));
+  auto packet = ReceivePacket(socket, sizeof(AttachFrame), deadline);
+  if (!packet.ok()) {
+    return absl::Status(
+        packet.status().code(),
+        absl::StrCat("attach socket: ", packet.status().message()));
   }
-  while (true) {
-    absl::Status ready = WaitReadable(socket, deadline);
-    if (!ready.ok()) {
-      return ready;
-    }
-
-    ReceivedFrame received;
-    struct iovec iov = {&received.frame, sizeof(received.frame)};
-    union {
-      char buf[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
-      struct cmsghdr align;
-    } control;
-    std::memset(&control, 0, sizeof(control));
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof(control.buf);
-
-    // MSG_DONTWAIT: poll said readable, but should another reader have taken
-    // the frame we must go back to poll and its deadline, not block here.
-    const ssize_t n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
-        continue;
-      }
-      if (IsPeerGone(errno)) {
-        return absl::UnavailableError(absl::StrCat(
-            "attach socket peer closed: recvmsg: ", std::strerror(errno)));
-      }
-      return absl::ErrnoToStatus(errno, "recvmsg");
-    }
-
-    // Take every fd that arrived before looking at anything else, so that
-    // each error path below closes them.
-    std::vector<int> fds;
-    for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr;
-         cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
-        continue;
-      }
-      const size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        fds.push_back(fd);
-      }
-    }
-
-    absl::Status error;
-    if (n == 0) {
-      error = absl::UnavailableError("attach socket peer closed");
-    } else if (msg.msg_flags & MSG_CTRUNC) {
-      error = absl::ResourceExhaustedError(
-          "attach frame's file descriptors were dropped (MSG_CTRUNC): too "
-          "many fds sent, or the receiver is at RLIMIT_NOFILE");
-    } else if (msg.msg_flags & MSG_TRUNC) {
-      error = absl::InvalidArgumentError(absl::StrCat(
-          "attach frame longer than ", sizeof(AttachFrame), " bytes"));
-    } else if (static_cast<size_t>(n) != sizeof(AttachFrame)) {
-      error = absl::InvalidArgumentError(absl::StrCat(
-          "short attach frame: ", n, " of ", sizeof(AttachFrame), " bytes"));
-    } else if (received.frame.magic != AttachFrame::kMagic) {
+  ReceivedFrame received;
+  received.fd = packet->fd;
+  absl::Status error;
+  if (packet->bytes.size() != sizeof(AttachFrame)) {
+    error = absl::InvalidArgumentError(
+        absl::StrCat("short attach frame: ", packet->bytes.size(), " of ",
+                     sizeof(AttachFrame), " bytes"));
+  } else {
+    std::memcpy(&received.frame, packet->bytes.data(), sizeof(AttachFrame));
+    if (received.frame.magic != AttachFrame::kMagic) {
       error = absl::InvalidArgumentError(absl::StrCat(
           "attach frame has bad magic 0x", absl::Hex(received.frame.magic),
           ", expected 0x", absl::Hex(AttachFrame::kMagic)));
@@ -193,19 +43,13 @@ absl::StatusOr<ReceivedFrame> ReceiveFrame(int socket, absl::Time deadline) {
       error = absl::InvalidArgumentError(
           absl::StrCat("attach frame has version ", received.frame.version,
                        ", expected ", AttachFrame::kVersion));
-    } else if (fds.size() > 1) {
-      error = absl::InvalidArgumentError(absl::StrCat(
-          "attach frame carries ", fds.size(), " fds, at most 1 is allowed"));
     }
-    if (!error.ok()) {
-      CloseAll(fds);
-      return error;
-    }
-    if (!fds.empty()) {
-      received.fd = fds[0];
-    }
-    return received;
   }
+  if (!error.ok()) {
+    if (received.fd >= 0) close(received.fd);
+    return error;
+  }
+  return received;
 }
 
 }  // namespace aoti_executor
