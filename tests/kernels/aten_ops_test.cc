@@ -1,21 +1,26 @@
-// The engine on ATen ops (tests/fixtures/aten_ops.json): each node through
-// both OpKernel::Run and CallWithHandles, compared bitwise with the same op
-// called directly through ATen's C++ API.
+// The engine on ATen ops (tests/fixtures/aten_ops.json): each node compared
+// bitwise with the same op called directly through ATen's C++ API.
+//
+// Built twice: aten_ops_test runs every call in-process (OpKernel::Run and
+// CallWithHandles); aten_ops_remote_test runs the same calls through the real
+// aoti-executord and the client shim (remote_backend.h), each checked bitwise
+// against in-process OpKernel::Run.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <vector>
 
-#include "server/kernels/kernel_set.h"
 #include "tests/kernels/test_util.h"
 
 namespace aoti_executor {
 namespace {
 
 using ::aoti_executor::kernel_test::LoadFixture;
+using ::aoti_executor::kernel_test::NodeInfo;
 using ::aoti_executor::kernel_test::RunBothWays;
 using ::aoti_executor::kernel_test::SameTensor;
+using ::aoti_executor::kernel_test::TestKernels;
 using at::Tensor;
 
 // Node indices of tests/fixtures/aten_ops.json.
@@ -42,7 +47,7 @@ class AtenOpsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     auto set = LoadFixture("aten_ops.json");
     ASSERT_TRUE(set.ok()) << set.status();
-    kernels_ = new KernelSet(*std::move(set));
+    kernels_ = new TestKernels(*std::move(set));
   }
   static void TearDownTestSuite() {
     delete kernels_;
@@ -50,7 +55,7 @@ class AtenOpsTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_NE(kernels_, nullptr); }
 
-  const KernelSet& kernels() const { return *kernels_; }
+  const TestKernels& kernels() const { return *kernels_; }
 
   const Tensor arg0_1_ = at::arange(6, at::kFloat).reshape({2, 3});
   const Tensor arg1_1_ = at::full({2, 3}, 2.5, at::kFloat);
@@ -58,10 +63,10 @@ class AtenOpsTest : public ::testing::Test {
   const Tensor arg3_1_ = at::arange(5, at::kLong) * 3 - 4;
 
  private:
-  static KernelSet* kernels_;
+  static TestKernels* kernels_;
 };
 
-KernelSet* AtenOpsTest::kernels_ = nullptr;
+TestKernels* AtenOpsTest::kernels_ = nullptr;
 
 TEST_F(AtenOpsTest, FixtureTargetsAndFlatCounts) {
   struct Expected {
@@ -84,16 +89,17 @@ TEST_F(AtenOpsTest, FixtureTargetsAndFlatCounts) {
       {"aten::_foreach_add.ScalarList", 2, 0, 2, 0},
       {"aten::sum.dim_IntList", 1, 1, 1, 0},
   };
-  ASSERT_EQ(kernels().size(), static_cast<size_t>(kNumFixtureNodes));
+  ASSERT_EQ(kernels().backend().num_nodes(),
+            static_cast<size_t>(kNumFixtureNodes));
   for (int i = 0; i < kNumFixtureNodes; ++i) {
     SCOPED_TRACE(::testing::Message() << "node " << i);
-    auto kernel = kernels().Find(i);
-    ASSERT_TRUE(kernel.ok()) << kernel.status();
-    EXPECT_EQ((*kernel)->target(), expected[i].target);
-    EXPECT_EQ((*kernel)->num_input_tensors(), expected[i].input_tensors);
-    EXPECT_EQ((*kernel)->num_input_ints(), expected[i].input_ints);
-    EXPECT_EQ((*kernel)->num_output_tensors(), expected[i].output_tensors);
-    EXPECT_EQ((*kernel)->num_output_ints(), expected[i].output_ints);
+    absl::StatusOr<NodeInfo> node = kernels().backend().Describe(i);
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ(node->target, expected[i].target);
+    EXPECT_EQ(node->input_tensors, expected[i].input_tensors);
+    EXPECT_EQ(node->input_ints, expected[i].input_ints);
+    EXPECT_EQ(node->output_tensors, expected[i].output_tensors);
+    EXPECT_EQ(node->output_ints, expected[i].output_ints);
   }
 }
 

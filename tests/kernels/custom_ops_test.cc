@@ -1,8 +1,12 @@
 // The engine on custom ops (//tests/ops:libaoti_test_ops.so), from the
 // fixture tests/fixtures/custom_ops.json: every argument and return kind,
-// through both OpKernel::Run and CallWithHandles, against the same op called
-// directly through the dispatcher or against the values the op must have
-// received (record ops, tests/ops/record.h).
+// against the same op called directly through the dispatcher or against the
+// values the op must have received (record ops, tests/ops/record.h).
+//
+// Built twice: custom_ops_test runs every call in-process (OpKernel::Run and
+// CallWithHandles); custom_ops_remote_test runs the same calls through the
+// real aoti-executord and the client shim (remote_backend.h), each checked
+// bitwise against in-process OpKernel::Run.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
@@ -15,7 +19,7 @@
 #include <tuple>
 #include <vector>
 
-#include "server/kernels/kernel_set.h"
+#include "tests/kernels/pr110526_call.h"
 #include "tests/kernels/test_util.h"
 #include "tests/ops/record.h"
 
@@ -25,9 +29,12 @@ namespace {
 using ::aoti_executor::kernel_test::AotiCall;
 using ::aoti_executor::kernel_test::LoadFixture;
 using ::aoti_executor::kernel_test::LoadTestOps;
+using ::aoti_executor::kernel_test::NodeInfo;
+using ::aoti_executor::kernel_test::Pr110526Call;
 using ::aoti_executor::kernel_test::RunBothWays;
 using ::aoti_executor::kernel_test::RunNode;
 using ::aoti_executor::kernel_test::SameTensor;
+using ::aoti_executor::kernel_test::TestKernels;
 using ::aoti_test::kNone;
 using ::aoti_test::Record;
 using at::Tensor;
@@ -89,7 +96,7 @@ class CustomOpsTest : public ::testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded;
     auto set = LoadFixture("custom_ops.json");
     ASSERT_TRUE(set.ok()) << set.status();
-    kernels_ = new KernelSet(*std::move(set));
+    kernels_ = new TestKernels(*std::move(set));
   }
   static void TearDownTestSuite() {
     delete kernels_;
@@ -97,7 +104,7 @@ class CustomOpsTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_NE(kernels_, nullptr); }
 
-  const KernelSet& kernels() const { return *kernels_; }
+  const TestKernels& kernels() const { return *kernels_; }
 
   // Distinct sums (15, 12, 2), so a record tells them apart.
   const Tensor arg0_1_ = at::arange(6, at::kFloat).reshape({2, 3});
@@ -105,10 +112,10 @@ class CustomOpsTest : public ::testing::Test {
   const Tensor arg2_1_ = at::full({4}, 0.5, at::kFloat);
 
  private:
-  static KernelSet* kernels_;
+  static TestKernels* kernels_;
 };
 
-KernelSet* CustomOpsTest::kernels_ = nullptr;
+TestKernels* CustomOpsTest::kernels_ = nullptr;
 
 TEST_F(CustomOpsTest, FixtureTargetsAndFlatCounts) {
   struct Expected {
@@ -155,16 +162,17 @@ TEST_F(CustomOpsTest, FixtureTargetsAndFlatCounts) {
       {"aoti_test::always_throws", 1, 0, 1, 0},
       {"aoti_test::throws_non_std", 1, 0, 1, 0},
   };
-  ASSERT_EQ(kernels().size(), static_cast<size_t>(kNumFixtureNodes));
+  ASSERT_EQ(kernels().backend().num_nodes(),
+            static_cast<size_t>(kNumFixtureNodes));
   for (int i = 0; i < kNumFixtureNodes; ++i) {
     SCOPED_TRACE(::testing::Message() << "node " << i);
-    auto kernel = kernels().Find(i);
-    ASSERT_TRUE(kernel.ok()) << kernel.status();
-    EXPECT_EQ((*kernel)->target(), expected[i].target);
-    EXPECT_EQ((*kernel)->num_input_tensors(), expected[i].input_tensors);
-    EXPECT_EQ((*kernel)->num_input_ints(), expected[i].input_ints);
-    EXPECT_EQ((*kernel)->num_output_tensors(), expected[i].output_tensors);
-    EXPECT_EQ((*kernel)->num_output_ints(), expected[i].output_ints);
+    absl::StatusOr<NodeInfo> node = kernels().backend().Describe(i);
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ(node->target, expected[i].target);
+    EXPECT_EQ(node->input_tensors, expected[i].input_tensors);
+    EXPECT_EQ(node->input_ints, expected[i].input_ints);
+    EXPECT_EQ(node->output_tensors, expected[i].output_tensors);
+    EXPECT_EQ(node->output_ints, expected[i].output_ints);
   }
 }
 
@@ -177,9 +185,9 @@ TEST_F(CustomOpsTest, MutatedInputTensorsAreTheWrittenArguments) {
       {kMixOutputs, {}},
   };
   for (const auto& [node, mutated] : cases) {
-    auto kernel = kernels().Find(node);
-    ASSERT_TRUE(kernel.ok()) << kernel.status();
-    EXPECT_EQ((*kernel)->mutated_input_tensors(), mutated) << "node " << node;
+    absl::StatusOr<NodeInfo> info = kernels().backend().Describe(node);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->mutated_input_tensors, mutated) << "node " << node;
   }
 }
 
@@ -188,62 +196,23 @@ TEST_F(CustomOpsTest, MutatedInputTensorsAreTheWrittenArguments) {
 //   45, 67, 16, 17, s2*s3, s2*s3, s0 + s1, 89, 910}, 7, {arg0_1, arg0_1,
 //   arg1_1, buf2, arg0_1, arg1_1, buf4});
 TEST_F(CustomOpsTest, FnWithAllInputsPr110526Call) {
-  const int64_t s0 = 3, s1 = 4, s2 = 2, s3 = 5;
-  const std::vector<int64_t> ints = {42,      16, 17, s0 + s1, s0 + s1, s2 * s3,
-                                     45,      67, 16, 17,      s2 * s3, s2 * s3,
-                                     s0 + s1, 89, 910};
-  const Tensor buf2 = at::full({4}, 0.25, at::kFloat);  // sum 1
-  const std::vector<Tensor> inputs = {arg0_1_, arg0_1_, arg1_1_,
-                                      buf2,    arg0_1_, arg1_1_};
-
-  // What the kernel must receive, argument by argument in schema order.
-  Record expected;
-  expected.Add(15);                                   // tensor
-  expected.Add(2).Add(15).Add(12);                    // tensors
-  expected.Add(2).AddNone().Add(1);                   // optional_tensors
-  expected.AddBool(false);                            // b8
-  expected.Add(2).AddBool(true).AddBool(false);       // b8s
-  expected.Add(42);                                   // i64
-  expected.AddList(std::vector<int64_t>{16, 17});     // i64s
-  expected.Add(7);                                    // symint
-  expected.AddList(std::vector<int64_t>{7, 10});      // symints
-  expected.Add(1.5);                                  // f64
-  expected.AddList(std::vector<double>{2.25, -3.5});  // f64s
-  expected.Add(aoti_test::kTagFloat).Add(1.23);       // scalar
-  expected.Add(2).Add(aoti_test::kTagInt).Add(45);    // scalars
-  expected.Add(aoti_test::kTagInt).Add(67);
-  expected.AddString("hello");                           // string
-  expected.Add(2).AddString("ab").AddString("cde");      // strings
-  expected.Add(static_cast<double>(c10::kCPU)).Add(-1);  // device
-  expected.AddNone();                                    // o_tensor
-  expected.Add(2).Add(15).Add(12);                       // o_tensors
-  expected.AddBool(true);                                // o_b8
-  expected.Add(1).AddBool(false);                        // o_b8s
-  expected.AddNone();                                    // o_i64
-  expected.AddList(std::vector<int64_t>{16, 17});        // o_i64s
-  expected.Add(10);                                      // o_symint
-  expected.AddList(std::vector<int64_t>{10, 7});         // o_symints
-  expected.Add(4.75);                                    // o_f64
-  expected.AddNone();                                    // o_f64s
-  expected.AddNone();                                    // o_scalar
-  expected.Add(2).Add(aoti_test::kTagInt).Add(89);       // o_scalars
-  expected.Add(aoti_test::kTagInt).Add(910);
-  expected.AddString("opt");       // o_string
-  expected.Add(1).AddString("x");  // o_strings
-  expected.AddNone();              // o_device
+  const Pr110526Call pr;
+  const std::vector<int64_t> ints = pr.ints();
+  ASSERT_EQ(ints.size(), 15u);
+  const Tensor expected = pr.ExpectedRecord();
 
   // The AOTI way: 7 handles, the last one an undefined tensor for buf4.
-  AotiCall call(inputs, /*num_outputs=*/1);
+  AotiCall call(pr.inputs(), /*num_outputs=*/1);
   ASSERT_EQ(call.num_handles(), 7);
   ASSERT_FALSE(call.handle(6)->defined());
   absl::Status status = call.Call(kernels(), kAllInputs, ints);
   ASSERT_TRUE(status.ok()) << status;
-  EXPECT_TRUE(SameTensor(*call.handle(6), expected.ToTensor()));
+  EXPECT_TRUE(SameTensor(*call.handle(6), expected));
 
-  auto run = RunNode(kernels(), kAllInputs, ints, inputs);
+  auto run = RunNode(kernels(), kAllInputs, ints, pr.inputs());
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->size(), 1u);
-  EXPECT_TRUE(SameTensor((*run)[0], expected.ToTensor()));
+  EXPECT_TRUE(SameTensor((*run)[0], expected));
 }
 
 TEST_F(CustomOpsTest, FnWithDefaultInputFillsTheSchemaDefault) {
@@ -431,7 +400,7 @@ TEST_F(CustomOpsTest, DeviceArgumentFollowsTheRuntimeDeviceOfItsType) {
   auto expect_device = [&](const char* runtime, c10::DeviceType type,
                            int index) {
     SCOPED_TRACE(runtime);
-    auto set = KernelSet::Parse(json, c10::Device(runtime));
+    auto set = kernel_test::ParseJson(json, c10::Device(runtime));
     ASSERT_TRUE(set.ok()) << set.status();
     Record expected;
     expected.Add(1.0).AddBool(false).AddString("");

@@ -521,7 +521,7 @@ class CallErrorsTest : public ErrorsTest {
              {TensorArg("buf10")}),
     }));
     ASSERT_TRUE(set.ok()) << set.status();
-    kernels_ = std::make_unique<KernelSet>(*std::move(set));
+    kernels_ = std::make_unique<kernel_test::TestKernels>(*std::move(set));
   }
 
   // Every output handle of `call` is still undefined.
@@ -531,7 +531,7 @@ class CallErrorsTest : public ErrorsTest {
     }
   }
 
-  std::unique_ptr<KernelSet> kernels_;
+  std::unique_ptr<kernel_test::TestKernels> kernels_;
   const Tensor a_ = at::ones({2, 2});
   const Tensor b_ = at::full({2, 2}, 3.0);
 };
@@ -601,25 +601,26 @@ TEST_F(CallErrorsTest, NullHandlesAndArrays) {
   Tensor input = a_;
   Tensor output;
   at::Tensor* null_output[] = {&input, nullptr};
-  ExpectError(CallWithHandles(*kernels_, 0, 1, ints, 2, null_output),
+  ExpectError(CallWithHandles(kernels_->set(), 0, 1, ints, 2, null_output),
               absl::StatusCode::kInvalidArgument, {"tensor handle 1 is NULL"});
   at::Tensor* null_input[] = {nullptr, &output};
-  ExpectError(CallWithHandles(*kernels_, 0, 1, ints, 2, null_input),
+  ExpectError(CallWithHandles(kernels_->set(), 0, 1, ints, 2, null_input),
               absl::StatusCode::kInvalidArgument, {"tensor handle 0 is NULL"});
   at::Tensor* handles[] = {&input, &output};
-  ExpectError(CallWithHandles(*kernels_, 0, 1, nullptr, 2, handles),
+  ExpectError(CallWithHandles(kernels_->set(), 0, 1, nullptr, 2, handles),
               absl::StatusCode::kInvalidArgument, {"NULL"});
-  ExpectError(CallWithHandles(*kernels_, 0, 1, ints, 2, nullptr),
+  ExpectError(CallWithHandles(kernels_->set(), 0, 1, ints, 2, nullptr),
               absl::StatusCode::kInvalidArgument, {"NULL"});
-  ExpectError(CallWithHandles(*kernels_, 0, -1, ints, 2, handles),
+  ExpectError(CallWithHandles(kernels_->set(), 0, -1, ints, 2, handles),
               absl::StatusCode::kInvalidArgument,
               {"negative count", "num_ints=-1"});
-  ExpectError(CallWithHandles(*kernels_, 0, 1, ints, -2, handles),
+  ExpectError(CallWithHandles(kernels_->set(), 0, 1, ints, -2, handles),
               absl::StatusCode::kInvalidArgument,
               {"negative count", "num_tensors=-2"});
   EXPECT_FALSE(output.defined());
   // The same arrays, correct, succeed.
-  absl::Status status = CallWithHandles(*kernels_, 0, 1, ints, 2, handles);
+  absl::Status status =
+      CallWithHandles(kernels_->set(), 0, 1, ints, 2, handles);
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_TRUE(at::equal(output, a_ * 2));
 }

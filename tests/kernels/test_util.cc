@@ -2,7 +2,8 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,13 +29,96 @@ absl::Status LoadTestOps() {
   return *status;
 }
 
-absl::StatusOr<KernelSet> LoadFixture(const std::string& file_name) {
-  return KernelSet::Load(RunfilePath("tests/fixtures/" + file_name),
-                         c10::Device(c10::kCPU));
+namespace {
+
+// The engine itself: OpKernel::Run and CallWithHandles on the KernelSet.
+class InProcessModel final : public BackendModel {
+ public:
+  explicit InProcessModel(std::shared_ptr<const KernelSet> set)
+      : set_(std::move(set)) {}
+
+  size_t num_nodes() const override { return set_->size(); }
+
+  absl::StatusOr<NodeInfo> Describe(int index) const override {
+    absl::StatusOr<const OpKernel*> kernel = set_->Find(index);
+    if (!kernel.ok()) return kernel.status();
+    NodeInfo info;
+    info.target = (*kernel)->target();
+    info.input_tensors = (*kernel)->num_input_tensors();
+    info.input_ints = (*kernel)->num_input_ints();
+    info.output_tensors = (*kernel)->num_output_tensors();
+    info.output_ints = (*kernel)->num_output_ints();
+    info.mutated_input_tensors = (*kernel)->mutated_input_tensors();
+    return info;
+  }
+
+  absl::Status Call(int index, int num_ints, const int64_t* ints,
+                    int num_tensors,
+                    at::Tensor* const* tensors) const override {
+    return CallWithHandles(*set_, index, num_ints, ints, num_tensors, tensors);
+  }
+
+  absl::StatusOr<std::vector<at::Tensor>> Run(
+      int index, const std::vector<int64_t>& ints,
+      const std::vector<at::Tensor>& inputs) const override {
+    absl::StatusOr<const OpKernel*> kernel = set_->Find(index);
+    if (!kernel.ok()) return kernel.status();
+    return (*kernel)->Run(ints, inputs);
+  }
+
+ private:
+  std::shared_ptr<const KernelSet> set_;
+};
+
+class InProcessBackend final : public Backend {
+ public:
+  std::string name() const override { return "in-process"; }
+  absl::StatusOr<std::shared_ptr<const BackendModel>> Open(
+      const std::string& /*json*/,
+      std::shared_ptr<const KernelSet> parsed) override {
+    return std::make_shared<InProcessModel>(std::move(parsed));
+  }
+};
+
+std::unique_ptr<Backend>& BackendSlot() {
+  static auto* slot = new std::unique_ptr<Backend>();
+  return *slot;
 }
 
-absl::StatusOr<KernelSet> ParseJson(const std::string& json) {
-  return KernelSet::Parse(json, c10::Device(c10::kCPU));
+}  // namespace
+
+Backend& CurrentBackend() {
+  static auto* in_process = new InProcessBackend();
+  std::unique_ptr<Backend>& slot = BackendSlot();
+  return slot != nullptr ? *slot : *in_process;
+}
+
+void SetBackend(std::unique_ptr<Backend> backend) {
+  BackendSlot() = std::move(backend);
+}
+
+absl::StatusOr<TestKernels> ParseJson(const std::string& json,
+                                      c10::Device device) {
+  absl::StatusOr<KernelSet> parsed = KernelSet::Parse(json, device);
+  if (!parsed.ok()) return parsed.status();
+  auto set = std::make_shared<const KernelSet>(*std::move(parsed));
+  absl::StatusOr<std::shared_ptr<const BackendModel>> opened =
+      CurrentBackend().Open(json, set);
+  if (!opened.ok()) {
+    return absl::Status(
+        opened.status().code(),
+        absl::StrCat(CurrentBackend().name(), ": ", opened.status().message()));
+  }
+  return TestKernels(std::move(set), *std::move(opened));
+}
+
+absl::StatusOr<TestKernels> LoadFixture(const std::string& file_name) {
+  const std::string path = RunfilePath("tests/fixtures/" + file_name);
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream json;
+  json << file.rdbuf();
+  return ParseJson(json.str());
 }
 
 std::string TensorArg(const std::string& name) {
@@ -70,11 +154,9 @@ std::string Nodes(const std::vector<std::string>& nodes) {
 }
 
 absl::StatusOr<std::vector<at::Tensor>> RunNode(
-    const KernelSet& kernels, int index, const std::vector<int64_t>& ints,
+    const TestKernels& kernels, int index, const std::vector<int64_t>& ints,
     const std::vector<at::Tensor>& inputs) {
-  auto kernel = kernels.Find(index);
-  if (!kernel.ok()) return kernel.status();
-  return (*kernel)->Run(ints, inputs);
+  return kernels.backend().Run(index, ints, inputs);
 }
 
 AotiCall::AotiCall(const std::vector<at::Tensor>& inputs, int num_outputs)
@@ -87,13 +169,13 @@ AotiCall::AotiCall(const std::vector<at::Tensor>& inputs, int num_outputs)
   }
 }
 
-absl::Status AotiCall::Call(const KernelSet& kernels, int index,
+absl::Status AotiCall::Call(const TestKernels& kernels, int index,
                             std::vector<int64_t> ints) {
   std::vector<at::Tensor*> tensors;
   for (const auto& handle : handles_) tensors.push_back(handle.get());
-  return CallWithHandles(kernels, index, static_cast<int>(ints.size()),
-                         ints.data(), static_cast<int>(tensors.size()),
-                         tensors.data());
+  return kernels.backend().Call(index, static_cast<int>(ints.size()),
+                                ints.data(), static_cast<int>(tensors.size()),
+                                tensors.data());
 }
 
 std::vector<at::Tensor> AotiCall::outputs() const {
@@ -104,21 +186,28 @@ std::vector<at::Tensor> AotiCall::outputs() const {
   return outputs;
 }
 
-std::vector<at::Tensor> RunBothWays(const KernelSet& kernels, int index,
+std::vector<at::Tensor> RunBothWays(const TestKernels& kernels, int index,
                                     const std::vector<int64_t>& ints,
                                     const std::vector<at::Tensor>& inputs) {
-  auto run = RunNode(kernels, index, ints, inputs);
-  EXPECT_TRUE(run.ok()) << "Run: " << run.status();
-  if (!run.ok()) return {};
-  AotiCall call(inputs, static_cast<int>(run->size()));
+  absl::StatusOr<const OpKernel*> kernel = kernels.Find(index);
+  EXPECT_TRUE(kernel.ok()) << kernel.status();
+  if (!kernel.ok()) return {};
+  auto reference = (*kernel)->Run(ints, inputs);
+  EXPECT_TRUE(reference.ok())
+      << "in-process OpKernel::Run: " << reference.status();
+  if (!reference.ok()) return {};
+  const std::string backend = CurrentBackend().name();
+  AotiCall call(inputs, static_cast<int>(reference->size()));
   absl::Status status = call.Call(kernels, index, ints);
-  EXPECT_TRUE(status.ok()) << "CallWithHandles: " << status;
-  std::vector<at::Tensor> handles = call.outputs();
-  for (size_t i = 0; i < run->size(); ++i) {
-    EXPECT_TRUE(SameTensor(handles[i], (*run)[i]))
-        << "output " << i << ": CallWithHandles differs from Run";
+  EXPECT_TRUE(status.ok()) << backend << " handle call: " << status;
+  if (!status.ok()) return {};
+  std::vector<at::Tensor> outputs = call.outputs();
+  for (size_t i = 0; i < reference->size(); ++i) {
+    EXPECT_TRUE(SameTensor(outputs[i], (*reference)[i]))
+        << "output " << i << ": the " << backend
+        << " handle call differs from in-process OpKernel::Run";
   }
-  return *std::move(run);
+  return outputs;
 }
 
 ::testing::AssertionResult SameTensor(const at::Tensor& actual,
