@@ -193,11 +193,21 @@ absl::Status RemoteExecutor::Call(int extern_node_index, int num_ints,
                         CheckNode((*session)->nodes(), json_path_,
                                   extern_node_index, num_ints, num_tensors));
   auto* handles = reinterpret_cast<at::Tensor* const*>(tensors);
-  return WithContext(
-      (*session)->Call(extern_node_index, *node,
-                       absl::MakeConstSpan(ints, num_ints),
-                       absl::MakeConstSpan(handles, num_tensors), deadline),
-      name);
+  absl::Status status = (*session)->Call(
+      extern_node_index, *node, absl::MakeConstSpan(ints, num_ints),
+      absl::MakeConstSpan(handles, num_tensors), deadline);
+  if (MayHaveRunUnseen(status)) Retire(*session);
+  return WithContext(status, name);
+}
+
+bool RemoteExecutor::MayHaveRunUnseen(const absl::Status& status) {
+  return absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status) ||
+         absl::IsCancelled(status);
+}
+
+void RemoteExecutor::Retire(const std::shared_ptr<Session>& session) {
+  absl::MutexLock lock(&mu_);
+  if (session_ == session) session_.reset();
 }
 
 #if AOTI_REMOTE_HAS_PROXY_EXECUTOR

@@ -2,7 +2,9 @@
 // registered with aoti-executord, and the calls into them.
 //
 // It owns the model's JSON and options and the current Session; when the
-// daemon goes away, the next call opens a new session (Hello, attach socket,
+// daemon goes away, or a call misses its deadline or loses its connection
+// (so that the daemon's and the client's view of the session's output blocks
+// may differ), the next call opens a new session (Hello, attach socket,
 // RegisterKernelSet) before it runs. With libtorch 2.2+ it is a
 // torch::aot_inductor::ProxyExecutor, so its handle can be passed straight to
 // AOTInductorModelContainerRun.
@@ -95,6 +97,17 @@ class RemoteExecutor final : public ExecutorBase {
         json_(std::move(json)) {}
 
   Session::Nodes nodes() const;
+  // Whether a failed call may have run in the daemon, or reached it, without
+  // the client knowing: a missed deadline or a lost connection. Such a call
+  // may have allocated output blocks the client never heard of, or lost the
+  // releases it carried, and resending those could free a block that was
+  // handed out again.
+  static bool MayHaveRunUnseen(const absl::Status& status);
+  // Makes the next call open a new session if `session` is still the
+  // current one. The daemon frees every block of a session when its attach
+  // socket closes (once the calls in flight on it let go); outputs the client
+  // holds keep their memory.
+  void Retire(const std::shared_ptr<Session>& session);
 
   const ExecutorOptions options_;
   const std::string json_path_;

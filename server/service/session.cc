@@ -28,15 +28,25 @@ Session::~Session() {
   close(attach_fd_);
 }
 
-void Session::AddPendingFd(uint64_t attach_id, int fd, uint64_t size) {
+absl::Status Session::AddPendingFd(uint64_t attach_id, int fd, uint64_t size) {
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = pending_fds_.emplace(attach_id, PendingFd{fd, size});
-  if (!inserted) {
+  auto it = pending_fds_.find(attach_id);
+  if (it != pending_fds_.end()) {
     // A client reusing an attach id before registering the first: keep the
     // newest, as the client's RegisterRegion will mean that one.
     close(it->second.fd);
     it->second = PendingFd{fd, size};
+    return absl::OkStatus();
   }
+  if (pending_fds_.size() >= kMaxPendingFds) {
+    close(fd);
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pending_fds_.size(),
+                     " memfds sent on the attach socket are waiting for "
+                     "their RegisterRegion (the limit)"));
+  }
+  pending_fds_.emplace(attach_id, PendingFd{fd, size});
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,

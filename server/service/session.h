@@ -34,6 +34,9 @@ class Session {
  public:
   // Most regions a session may hold (client regions and output regions).
   static constexpr size_t kMaxRegions = 4096;
+  // Most memfds a session may have sent and not registered yet. The shim has
+  // at most one per call in flight; each holds an fd of the daemon.
+  static constexpr size_t kMaxPendingFds = 256;
 
   // Takes ownership of the connected attach socket `attach_fd`.
   Session(std::string secret, int attach_fd, PeerCredentials peer);
@@ -46,8 +49,10 @@ class Session {
   int attach_fd() const { return attach_fd_; }
 
   // A memfd that arrived on the attach socket as kClientRegion, waiting for
-  // its RegisterRegion. Takes ownership of `fd`.
-  void AddPendingFd(uint64_t attach_id, int fd, uint64_t size);
+  // its RegisterRegion. Takes ownership of `fd` (closing it on failure).
+  // ResourceExhausted if kMaxPendingFds are already waiting: the client is
+  // flooding the daemon with fds, and its session should end.
+  absl::Status AddPendingFd(uint64_t attach_id, int fd, uint64_t size);
   // Maps the memfd sent with `attach_id` (waiting for it until `deadline`)
   // and returns the new region's id.
   absl::StatusOr<uint64_t> RegisterClientRegion(uint64_t attach_id,

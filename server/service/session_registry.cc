@@ -153,8 +153,13 @@ void SessionRegistry::ReadLoop(std::shared_ptr<Session> session) {
       if (received->fd >= 0) close(received->fd);
       break;
     }
-    session->AddPendingFd(received->frame.id, received->fd,
-                          received->frame.size);
+    if (absl::Status added = session->AddPendingFd(
+            received->frame.id, received->fd, received->frame.size);
+        !added.ok()) {
+      spdlog::warn("session of pid {}: {}, closing", session->peer().pid,
+                   added.ToString());
+      break;
+    }
   }
   absl::MutexLock lock(&mu_);
   sessions_.erase(session->secret());
