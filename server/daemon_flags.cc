@@ -1,5 +1,8 @@
 #include "server/daemon_flags.h"
 
+#include <functional>
+#include <map>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -8,43 +11,78 @@
 namespace aoti_executor {
 namespace {
 
-bool IsValueFlag(const std::string& name) {
-  return name == "listen" || name == "attach-socket" ||
-         name == "load-library" || name == "log-level" ||
-         name == "drain-timeout-ms" || name == "health-check";
+using Setter =
+    std::function<bool(const std::string& value, DaemonFlags* flags)>;
+
+Setter Address(std::string DaemonFlags::*field) {
+  return [field](const std::string& value, DaemonFlags* flags) {
+    if (!GrpcAddress(value).ok()) return false;
+    flags->*field = value;
+    return true;
+  };
 }
 
-// Flags that take a value, and where it goes.
-absl::Status SetFlag(const std::string& name, const std::string& value,
-                     DaemonFlags* flags) {
-  if (name == "listen") {
-    if (!GrpcAddress(value).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--listen=", value, ": expected unix:/path or tcp:HOST:PORT"));
-    }
-    flags->listen.push_back(value);
-  } else if (name == "health-check") {
-    if (!GrpcAddress(value).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--health-check=", value, ": expected unix:/path or tcp:HOST:PORT"));
-    }
-    flags->health_check = value;
-  } else if (name == "attach-socket") {
-    flags->attach_socket = value;
-  } else if (name == "load-library") {
-    flags->load_libraries.push_back(value);
-  } else if (name == "log-level") {
-    flags->log_level = value;
-  } else if (name == "drain-timeout-ms") {
-    if (!absl::SimpleAtoi(value, &flags->drain_timeout_ms) ||
-        flags->drain_timeout_ms < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--drain-timeout-ms=", value, ": expected milliseconds"));
-    }
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-  }
-  return absl::OkStatus();
+Setter Text(std::string DaemonFlags::*field) {
+  return [field](const std::string& value, DaemonFlags* flags) {
+    flags->*field = value;
+    return true;
+  };
+}
+
+Setter Number(int64_t DaemonFlags::*field, int64_t min) {
+  return [field, min](const std::string& value, DaemonFlags* flags) {
+    return absl::SimpleAtoi(value, &(flags->*field)) && flags->*field >= min;
+  };
+}
+
+// Every flag that takes a value, and what a valid value is.
+const std::map<std::string, std::pair<Setter, const char*>>& ValueFlags() {
+  static const auto* flags =
+      new std::map<std::string, std::pair<Setter, const char*>>{
+          {"listen",
+           {[](const std::string& value, DaemonFlags* f) {
+              if (!GrpcAddress(value).ok()) return false;
+              f->listen.push_back(value);
+              return true;
+            },
+            "unix:/path or tcp:HOST:PORT"}},
+          {"load-library",
+           {[](const std::string& value, DaemonFlags* f) {
+              f->load_libraries.push_back(value);
+              return !value.empty();
+            },
+            "a path"}},
+          {"attach-socket", {Text(&DaemonFlags::attach_socket), "a path"}},
+          {"log-level", {Text(&DaemonFlags::log_level), "a level"}},
+          {"drain-timeout-ms",
+           {Number(&DaemonFlags::drain_timeout_ms, 0), "milliseconds"}},
+          {"call-timeout-ms",
+           {Number(&DaemonFlags::call_timeout_ms, 1), "milliseconds"}},
+          {"worker-threads",
+           {Number(&DaemonFlags::worker_threads, 1), "a count >= 1"}},
+          {"worker-memory-limit-mb",
+           {Number(&DaemonFlags::worker_memory_limit_mb, 0),
+            "MiB, 0 for none"}},
+          {"quarantine-crashes",
+           {Number(&DaemonFlags::quarantine_crashes, 1), "a count >= 1"}},
+          {"quarantine-window-s",
+           {Number(&DaemonFlags::quarantine_window_s, 1), "seconds"}},
+          {"health-check",
+           {Address(&DaemonFlags::health_check),
+            "unix:/path or tcp:HOST:PORT"}},
+          {"status",
+           {Address(&DaemonFlags::status), "unix:/path or tcp:HOST:PORT"}},
+          {"clear-quarantine",
+           {Address(&DaemonFlags::clear_quarantine),
+            "unix:/path or tcp:HOST:PORT"}},
+          {"worker-fd", {Number(&DaemonFlags::worker_fd, 0), "an fd"}},
+          {"region-id-base",
+           {[](const std::string& value, DaemonFlags* f) {
+              return absl::SimpleAtoi(value, &f->region_id_base);
+            },
+            "an id"}},
+      };
+  return *flags;
 }
 
 }  // namespace
@@ -78,17 +116,14 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument '", argv[i], "'; see --help"));
     }
-    if (arg == "help") {
-      flags.help = true;
-      continue;
-    }
-    if (arg == "version") {
-      flags.version = true;
+    if (arg == "help" || arg == "version") {
+      (arg == "help" ? flags.help : flags.version) = true;
       continue;
     }
     const size_t equals = arg.find('=');
-    std::string name(arg.substr(0, equals));
-    if (!IsValueFlag(name)) {
+    const std::string name(arg.substr(0, equals));
+    auto flag = ValueFlags().find(name);
+    if (flag == ValueFlags().end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown flag --", name, "; see --help"));
     }
@@ -101,7 +136,11 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", name, " needs a value"));
     }
-    if (absl::Status set = SetFlag(name, value, &flags); !set.ok()) return set;
+    const auto& [set, expected] = flag->second;
+    if (!set(value, &flags)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, "=", value, ": expected ", expected));
+    }
   }
   if (flags.listen.empty()) flags.listen.push_back(kDefaultListen);
   if (flags.attach_socket.empty()) {
@@ -121,29 +160,46 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
 std::string DaemonUsage() {
   return absl::StrCat(
       "aoti-executord: runs AOTInductor extern-kernel calls for client "
-      "processes.\n\n"
+      "processes,\n"
+      "each client's ops in a worker process of its own.\n\n"
       "Usage: aoti-executord [flags]\n\n"
-      "  --listen=ADDR          gRPC address, repeatable: unix:/path or "
+      "  --listen=ADDR             gRPC address, repeatable: unix:/path or "
       "tcp:HOST:PORT\n"
-      "                         (default ",
+      "                            (default ",
       kDefaultListen,
       ")\n"
-      "  --attach-socket=PATH   the shared-memory attach socket (default: the "
-      "first\n"
-      "                         unix --listen path + \".attach\")\n"
-      "  --load-library=PATH    custom-op library to load, repeatable (like\n"
-      "                         torch.ops.load_library)\n"
-      "  --log-level=LEVEL      trace, debug, info, warn, error, critical, off "
-      "(default info)\n"
-      "  --drain-timeout-ms=N   on SIGTERM, how long in-flight calls may "
-      "finish "
-      "(default 30000)\n"
-      "  --health-check=ADDR    ask the daemon at ADDR whether it serves; exit "
-      "0 "
-      "if so, 1\n"
-      "                         if not (for probes)\n"
-      "  --version              print the version and exit\n"
-      "  --help                 print this and exit\n");
+      "  --attach-socket=PATH      the shared-memory attach socket (default: "
+      "the\n"
+      "                            first unix --listen path + \".attach\")\n"
+      "  --load-library=PATH       custom-op library, repeatable (like\n"
+      "                            torch.ops.load_library)\n"
+      "  --log-level=LEVEL         trace, debug, info, warn, error, critical, "
+      "off\n"
+      "                            (default info)\n"
+      "  --call-timeout-ms=N       longest a call may run; past it its worker "
+      "is\n"
+      "                            killed (default 60000; a client's shorter\n"
+      "                            deadline wins)\n"
+      "  --worker-threads=N        calls one worker runs at once (default 2)\n"
+      "  --worker-memory-limit-mb=N  address-space limit of each worker; an "
+      "op\n"
+      "                            past it fails with an allocation error (0: "
+      "none)\n"
+      "  --quarantine-crashes=N    crashes or hangs of one node that "
+      "quarantine it\n"
+      "                            (default 3) ...\n"
+      "  --quarantine-window-s=N   ... within this window (default 300)\n"
+      "  --drain-timeout-ms=N      on SIGTERM, how long in-flight calls may "
+      "finish\n"
+      "                            (default 30000)\n"
+      "  --health-check=ADDR       ask the daemon at ADDR whether it serves; "
+      "exit 0\n"
+      "                            if so, 1 if not (for probes)\n"
+      "  --status=ADDR             print the status of the daemon at ADDR\n"
+      "  --clear-quarantine=ADDR   let quarantined nodes of the daemon at ADDR "
+      "run\n"
+      "  --version                 print the version and exit\n"
+      "  --help                    print this and exit\n");
 }
 
 }  // namespace aoti_executor

@@ -2,6 +2,7 @@
 #ifndef AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_
 #define AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,23 @@ struct DaemonFlags {
   std::string attach_socket;  // derived from the first unix --listen if empty
   std::vector<std::string> load_libraries;
   std::string log_level = "info";
-  int drain_timeout_ms = 30000;
-  // --health-check=ADDR: probe a running daemon instead of serving.
+  int64_t drain_timeout_ms = 30000;
+  int64_t call_timeout_ms = 60000;
+  int64_t worker_threads = 2;
+  int64_t worker_memory_limit_mb = 0;  // 0: none
+  int64_t quarantine_crashes = 3;
+  int64_t quarantine_window_s = 300;
+
+  // One-shot commands against a running daemon at ADDR, instead of serving.
   std::string health_check;
+  std::string status;
+  std::string clear_quarantine;
   bool help = false;
   bool version = false;
+
+  // Internal: set when the daemon starts this binary as a worker process.
+  int64_t worker_fd = -1;
+  uint64_t region_id_base = 0;
 };
 
 // Parses argv (both --flag=value and --flag value). InvalidArgument naming

@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
 
+#include "server/admin_commands.h"
 #include "server/common/unix_socket_path.h"
 #include "server/common/version.h"
 #include "server/daemon_flags.h"
@@ -17,6 +19,7 @@
 #include "server/kernels/op_library.h"
 #include "server/service/executor_service.h"
 #include "server/service/session_registry.h"
+#include "server/worker_main.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
@@ -63,6 +66,32 @@ std::unique_ptr<grpc::Server> StartGrpc(const DaemonFlags& flags,
   return builder.BuildAndStart();
 }
 
+WorkerOptions MakeWorkerOptions(const DaemonFlags& flags) {
+  WorkerOptions options;
+  // The daemon's own binary, resolved now: an upgrade that replaces the file
+  // on disk must not change what later workers run.
+  char self[4096];
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  options.binary = length > 0 ? std::string(self, length) : "/proc/self/exe";
+  options.libraries = flags.load_libraries;
+  options.log_level = flags.log_level;
+  options.threads = static_cast<int>(flags.worker_threads);
+  options.memory_limit_mb = flags.worker_memory_limit_mb;
+  static std::atomic<int64_t> deaths{0};
+  static std::atomic<int64_t> restarts{0};
+  options.deaths = &deaths;
+  options.restarts = &restarts;
+  return options;
+}
+
+ExecutorService::Options MakeServiceOptions(const DaemonFlags& flags) {
+  ExecutorService::Options options;
+  options.call_timeout = absl::Milliseconds(flags.call_timeout_ms);
+  options.quarantine_crashes = static_cast<int>(flags.quarantine_crashes);
+  options.quarantine_window = absl::Seconds(flags.quarantine_window_s);
+  return options;
+}
+
 int Run(const DaemonFlags& flags) {
   const sigset_t stop_signals = BlockStopSignals();
   for (const std::string& library : flags.load_libraries) {
@@ -72,13 +101,14 @@ int Run(const DaemonFlags& flags) {
     }
     spdlog::info("loaded op library {}", library);
   }
-  SessionRegistry sessions;
+  const WorkerOptions worker_options = MakeWorkerOptions(flags);
+  SessionRegistry sessions(&worker_options);
   if (absl::Status started = sessions.Start(flags.attach_socket);
       !started.ok()) {
     spdlog::critical("attach socket: {}", started.ToString());
     return 1;
   }
-  ExecutorService service(&sessions);
+  ExecutorService service(&sessions, MakeServiceOptions(flags));
   std::unique_ptr<grpc::Server> server = StartGrpc(flags, &service);
   if (server == nullptr) {
     spdlog::critical("cannot serve on the --listen addresses (in use?)");
@@ -124,6 +154,25 @@ int main(int argc, char** argv) {
   }
   if (flags->version) {
     std::printf("aoti-executord %s\n", aoti_executor::kDaemonVersion);
+    return 0;
+  }
+  if (flags->worker_fd >= 0) {
+    spdlog::set_level(spdlog::level::from_str(flags->log_level));
+    return aoti_executor::RunWorker(*flags);
+  }
+  if (!flags->status.empty()) {
+    auto text = aoti_executor::FetchStatusText(flags->status);
+    std::printf("%s", text.ok() ? text->c_str()
+                                : (text.status().ToString() + "\n").c_str());
+    return text.ok() ? 0 : 1;
+  }
+  if (!flags->clear_quarantine.empty()) {
+    auto cleared = aoti_executor::ClearQuarantine(flags->clear_quarantine);
+    if (!cleared.ok()) {
+      std::printf("%s\n", cleared.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("cleared the quarantine of %d nodes\n", *cleared);
     return 0;
   }
   if (!flags->health_check.empty()) {

@@ -1,7 +1,5 @@
 #include "server/service/executor_service.h"
 
-#include <c10/core/InferenceMode.h>
-
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,7 +10,6 @@
 #include "server/common/status_macros.h"
 #include "server/common/version.h"
 #include "server/service/status_convert.h"
-#include "server/service/tensor_refs.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
@@ -24,6 +21,8 @@ namespace {
 constexpr uint32_t kProtocolVersion = 1;
 // How long RegisterRegion waits for its memfd when the client set no deadline.
 constexpr absl::Duration kDefaultRegionWait = absl::Seconds(5);
+// How much earlier than the client's deadline the daemon gives up on a call.
+constexpr absl::Duration kDeadlineMargin = absl::Milliseconds(50);
 
 absl::Time DeadlineOf(const grpc::ServerContext& context) {
   const absl::Time deadline = absl::FromChrono(context.deadline());
@@ -46,8 +45,11 @@ void DescribeNode(const OpKernel& kernel, v1::NodeInfo* node) {
 
 }  // namespace
 
-ExecutorService::ExecutorService(SessionRegistry* sessions)
-    : sessions_(sessions) {}
+ExecutorService::ExecutorService(SessionRegistry* sessions,
+                                 const Options& options)
+    : sessions_(sessions),
+      options_(options),
+      crashes_(options.quarantine_crashes, options.quarantine_window) {}
 
 grpc::Status ExecutorService::Hello(grpc::ServerContext*,
                                     const v1::HelloRequest*,
@@ -75,7 +77,9 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   AOTI_ASSIGN_OR_RETURN(
       KernelSetCache::Entry entry,
       kernel_sets_.GetOrLoad(request.extern_kernels_json(), request.device()));
-  session->AddKernelSet(entry.id, entry.kernels);
+  AOTI_RETURN_IF_ERROR(session->AddKernelSet(entry));
+  // Start the session's worker now rather than in its first call.
+  AOTI_RETURN_IF_ERROR(session->EnsureWorker().status());
   response->set_kernel_set_id(entry.id);
   response->set_content_hash(entry.content_hash);
   for (size_t i = 0; i < entry.kernels->size(); ++i) {
@@ -110,11 +114,16 @@ grpc::Status ExecutorService::ReleaseRegion(
   return ToGrpcStatus((*session)->ReleaseClientRegion(request->region_id()));
 }
 
-grpc::Status ExecutorService::Call(grpc::ServerContext*,
+grpc::Status ExecutorService::Call(grpc::ServerContext* context,
                                    const v1::CallRequest* request,
                                    v1::CallResponse* response) {
+  // A little before the client's own deadline, so that the client gets our
+  // reason and its next call finds the hung worker already replaced.
+  const absl::Time deadline =
+      std::min(absl::FromChrono(context->deadline()) - kDeadlineMargin,
+               absl::Now() + options_.call_timeout);
   ++calls_in_flight_;
-  absl::Status status = DoCall(*request, response);
+  absl::Status status = DoCall(*request, deadline, response);
   --calls_in_flight_;
   if (status.ok()) {
     ++calls_succeeded_;
@@ -126,51 +135,33 @@ grpc::Status ExecutorService::Call(grpc::ServerContext*,
 }
 
 absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
+                                     absl::Time deadline,
                                      v1::CallResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
-  for (const v1::OutputRelease& release : request.releases()) {
-    absl::Status released =
-        session->outputs().Release(release.region_id(), release.offset());
-    if (!released.ok())
-      spdlog::warn("pid {}: {}", session->peer().pid, released.ToString());
-  }
-  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<const KernelSet> kernels,
+  AOTI_ASSIGN_OR_RETURN(KernelSetCache::Entry kernels,
                         session->FindKernelSet(request.kernel_set_id()));
   AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel,
-                        kernels->Find(request.node_index()));
-
-  // Ops run like AOTI's generated code runs them: without autograd.
-  c10::InferenceMode inference_mode;
-  std::vector<at::Tensor> inputs;
-  inputs.reserve(request.inputs_size());
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    auto tensor = TensorFromRef(*session, request.inputs(i));
-    if (!tensor.ok()) {
-      return WithContext(tensor.status(), absl::StrCat(kernel->description(),
-                                                       ", input tensor ", i));
+                        kernels.kernels->Find(request.node_index()));
+  AOTI_RETURN_IF_ERROR(
+      crashes_.CheckAllowed(kernels.content_hash, request.node_index()));
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Worker> worker,
+                        session->EnsureWorker());
+  // The worker validates every tensor reference against the session's
+  // regions before it touches a byte; the daemon never maps client tensors.
+  auto result = worker->Call(request, kernel->description(), deadline);
+  if (!result.ok()) {
+    // Aborted: the worker died under the call; DeadlineExceeded: the call
+    // hung and its worker was killed. An op's own errors have other codes.
+    if (absl::IsAborted(result.status()) ||
+        absl::IsDeadlineExceeded(result.status())) {
+      crashes_.RecordCrash(kernels.content_hash, request.node_index(),
+                           kernel->description(), result.status());
     }
-    inputs.push_back(*std::move(tensor));
+    return result.status();
   }
-  AOTI_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs,
-                        kernel->Run(absl::MakeConstSpan(request.ints().data(),
-                                                        request.ints_size()),
-                                    inputs));
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    auto ref = RefFromOutput(*session, outputs[i]);
-    if (!ref.ok()) {
-      // The client never hears of the blocks given so far: free them.
-      for (const v1::TensorRef& given : response->outputs()) {
-        if (given.owned()) {
-          (void)session->outputs().Release(given.region_id(), given.offset());
-        }
-      }
-      response->clear_outputs();
-      return WithContext(ref.status(), absl::StrCat(kernel->description(),
-                                                    ", output tensor ", i));
-    }
-    *response->add_outputs() = *std::move(ref);
-  }
+  *response = *std::move(result);
+  session->ForgetOutputRegions(response->retired_regions());
   for (uint64_t region_id : session->TakeRetiredRegions()) {
     response->add_retired_regions(region_id);
   }
@@ -178,24 +169,26 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
 }
 
 grpc::Status ExecutorService::ReleaseOutputs(
-    grpc::ServerContext*, const v1::ReleaseOutputsRequest* request,
+    grpc::ServerContext* context, const v1::ReleaseOutputsRequest* request,
     v1::ReleaseOutputsResponse*) {
   auto session = sessions_->Find(request->session());
   if (!session.ok()) return ToGrpcStatus(session.status());
-  absl::Status first_error;
-  for (const v1::OutputRelease& release : request->releases()) {
-    absl::Status released =
-        (*session)->outputs().Release(release.region_id(), release.offset());
-    if (first_error.ok()) first_error = released;
-  }
-  return ToGrpcStatus(first_error);
+  auto worker = (*session)->EnsureWorker();
+  if (!worker.ok()) return ToGrpcStatus(worker.status());
+  // Output blocks live in the worker; a call of no node carries releases.
+  v1::CallRequest releases;
+  releases.set_node_index(-1);
+  *releases.mutable_releases() = request->releases();
+  const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
+                                       absl::Now() + options_.call_timeout);
+  return ToGrpcStatus(
+      (*worker)->Call(releases, "releasing outputs", deadline).status());
 }
 
 grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
                                         const v1::GetStatusRequest*,
                                         v1::GetStatusResponse* response) {
-  int64_t regions = 0, mapped = 0, output_bytes = 0;
-  sessions_->Totals(&regions, &mapped, &output_bytes);
+  const SessionRegistry::Totals totals = sessions_->Sum();
   response->set_daemon_version(kDaemonVersion);
   response->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
   response->set_sessions(static_cast<int64_t>(sessions_->size()));
@@ -203,9 +196,33 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
   response->set_calls_succeeded(calls_succeeded_.load());
   response->set_calls_failed(calls_failed_.load());
   response->set_calls_in_flight(calls_in_flight_.load());
-  response->set_regions(regions);
-  response->set_mapped_bytes(mapped);
-  response->set_output_bytes_in_use(output_bytes);
+  response->set_regions(totals.regions);
+  response->set_mapped_bytes(totals.mapped_bytes);
+  response->set_output_bytes_in_use(totals.output_bytes_in_use);
+  response->set_workers(totals.workers);
+  const WorkerOptions& workers = sessions_->worker_options();
+  if (workers.restarts != nullptr)
+    response->set_worker_restarts(workers.restarts->load());
+  if (workers.deaths != nullptr)
+    response->set_worker_deaths(workers.deaths->load());
+  for (const CrashTracker::NodeRecord& record : crashes_.Snapshot()) {
+    v1::NodeCrashes* node = response->add_crashed_nodes();
+    node->set_kernel_set_hash(record.kernel_set_hash);
+    node->set_node_index(record.node_index);
+    node->set_description(record.description);
+    node->set_crashes_in_window(record.crashes_in_window);
+    node->set_quarantined(record.quarantined);
+    node->set_last_error(record.last_error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExecutorService::ClearQuarantine(
+    grpc::ServerContext*, const v1::ClearQuarantineRequest*,
+    v1::ClearQuarantineResponse* response) {
+  response->set_cleared(crashes_.Clear());
+  spdlog::warn("quarantine cleared ({} nodes were quarantined)",
+               response->cleared());
   return grpc::Status::OK;
 }
 

@@ -1,9 +1,10 @@
 // The gRPC service aoti.executor.v1.Executor: sessions, kernel sets,
 // regions and calls (proto/executor.proto).
 //
-// The synchronous API on purpose: ops block for as long as they compute, and
-// gRPC's sync server gives each call a thread from its pool, where the
-// callback API would block its event threads. No lock is held around an op.
+// The synchronous API on purpose: a call blocks while its session's worker
+// computes, and gRPC's sync server gives each call a thread from its pool,
+// where the callback API would block its event threads. No lock is held
+// around a call.
 #ifndef AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_
 #define AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_
 
@@ -15,13 +16,23 @@
 #include "proto/executor.grpc.pb.h"
 #include "server/service/kernel_set_cache.h"
 #include "server/service/session_registry.h"
+#include "server/workers/crash_tracker.h"
 
 namespace aoti_executor {
 
 class ExecutorService final : public aoti::executor::v1::Executor::Service {
  public:
+  struct Options {
+    // The longest a call may run when its client set a later deadline (or
+    // none); past it the call fails and its worker is killed.
+    absl::Duration call_timeout = absl::Seconds(60);
+    // Quarantine: this many crashes or hangs of one node within the window.
+    int quarantine_crashes = 3;
+    absl::Duration quarantine_window = absl::Minutes(5);
+  };
+
   // `sessions` must outlive the service.
-  explicit ExecutorService(SessionRegistry* sessions);
+  ExecutorService(SessionRegistry* sessions, const Options& options);
 
   grpc::Status Hello(grpc::ServerContext* context,
                      const aoti::executor::v1::HelloRequest* request,
@@ -49,15 +60,22 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
       grpc::ServerContext* context,
       const aoti::executor::v1::GetStatusRequest* request,
       aoti::executor::v1::GetStatusResponse* response) override;
+  grpc::Status ClearQuarantine(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::ClearQuarantineRequest* request,
+      aoti::executor::v1::ClearQuarantineResponse* response) override;
 
  private:
   absl::Status DoRegisterKernelSet(
       const aoti::executor::v1::RegisterKernelSetRequest& request,
       aoti::executor::v1::RegisterKernelSetResponse* response);
   absl::Status DoCall(const aoti::executor::v1::CallRequest& request,
+                      absl::Time deadline,
                       aoti::executor::v1::CallResponse* response);
 
   SessionRegistry* const sessions_;
+  const Options options_;
+  CrashTracker crashes_;
   KernelSetCache kernel_sets_;
   const absl::Time started_ = absl::Now();
   std::atomic<int64_t> calls_succeeded_{0};

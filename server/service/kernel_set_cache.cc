@@ -51,7 +51,10 @@ absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
   auto shared = std::make_shared<const KernelSet>(*std::move(kernels));
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = entries_.try_emplace(hash);
-  if (inserted) it->second = Entry{next_id_++, hash, std::move(shared)};
+  if (inserted) {
+    it->second = Entry{next_id_++, hash, std::move(shared),
+                       std::make_shared<const std::string>(json), device};
+  }
   return it->second;
 }
 

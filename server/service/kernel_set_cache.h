@@ -20,6 +20,9 @@ class KernelSetCache {
     uint64_t id = 0;
     std::string content_hash;  // hex SHA-256 of device + '\0' + JSON
     std::shared_ptr<const KernelSet> kernels;
+    // What workers are sent to build their own copy.
+    std::shared_ptr<const std::string> json;
+    std::string device;
   };
 
   // The cached set for this JSON and device, parsed on first use. A JSON

@@ -12,17 +12,20 @@
 
 namespace aoti_executor {
 
-Session::Session(std::string secret, int attach_fd, PeerCredentials peer)
+Session::Session(std::string secret, int attach_fd, PeerCredentials peer,
+                 const WorkerOptions* worker_options)
     : secret_(std::move(secret)),
       attach_fd_(attach_fd),
       peer_(peer),
-      outputs_(
-          [this](std::shared_ptr<SharedRegion> region) {
-            return PublishOutputRegion(std::move(region));
-          },
-          [this](uint64_t region_id) { RetireOutputRegion(region_id); }) {}
+      worker_options_(worker_options) {}
 
 Session::~Session() {
+  std::shared_ptr<Worker> worker;
+  {
+    absl::MutexLock lock(&mu_);
+    worker.swap(worker_);
+  }
+  worker.reset();  // stops and reaps the worker (its reader uses `this`)
   absl::MutexLock lock(&mu_);
   for (auto& [id, pending] : pending_fds_) close(pending.fd);
   close(attach_fd_);
@@ -66,32 +69,37 @@ absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
     pending = it->second;
     pending_fds_.erase(it);
   }
-  AOTI_ASSIGN_OR_RETURN(SharedRegion region,
+  AOTI_ASSIGN_OR_RETURN(SharedRegion adopted,
                         SharedRegion::Adopt(pending.fd, pending.size));
-  return AddRegion(std::make_shared<SharedRegion>(std::move(region)),
-                   /*is_output=*/false);
-}
+  auto region = std::make_shared<SharedRegion>(std::move(adopted));
 
-absl::StatusOr<uint64_t> Session::AddRegion(
-    std::shared_ptr<SharedRegion> region, bool is_output) {
-  absl::MutexLock lock(&mu_);
-  if (regions_.size() >= kMaxRegions) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the session already holds ", regions_.size(), " regions (the limit)"));
+  absl::MutexLock worker_lock(&worker_mu_);
+  uint64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    if (regions_.size() >= kMaxRegions) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the session already holds ", regions_.size(),
+                       " regions (the limit)"));
+    }
+    id = next_region_id_++;
+    regions_.emplace(id, region);
   }
-  const uint64_t id = next_region_id_++;
-  regions_.emplace(id, RegionEntry{std::move(region), is_output});
+  // A worker that fails here is replaced, with this region, at its next use.
+  if (auto worker = current_worker()) (void)worker->MapRegion(id, *region);
   return id;
 }
 
 absl::Status Session::ReleaseClientRegion(uint64_t region_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = regions_.find(region_id);
-  if (it == regions_.end() || it->second.is_output) {
-    return absl::NotFoundError(
-        absl::StrCat("no client region ", region_id, " in this session"));
+  absl::MutexLock worker_lock(&worker_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (regions_.erase(region_id) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("no client region ", region_id, " in this session"));
+    }
   }
-  regions_.erase(it);
+  if (auto worker = current_worker()) (void)worker->UnmapRegion(region_id);
   return absl::OkStatus();
 }
 
@@ -103,27 +111,22 @@ absl::StatusOr<std::shared_ptr<SharedRegion>> Session::FindRegion(
     return absl::NotFoundError(
         absl::StrCat("no region ", region_id, " in this session"));
   }
-  return it->second.region;
+  return it->second;
 }
 
-std::shared_ptr<SharedRegion> Session::FindRegionContaining(
-    const void* p, uint64_t n, uint64_t* region_id) const {
-  absl::MutexLock lock(&mu_);
-  for (const auto& [id, entry] : regions_) {
-    if (entry.region->Contains(p, n)) {
-      *region_id = id;
-      return entry.region;
-    }
+absl::Status Session::AddKernelSet(const KernelSetCache::Entry& entry) {
+  absl::MutexLock worker_lock(&worker_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!kernel_sets_.emplace(entry.id, entry).second) return absl::OkStatus();
   }
-  return nullptr;
+  if (auto worker = current_worker()) {
+    (void)worker->RegisterKernelSet(entry.id, entry.device, *entry.json);
+  }
+  return absl::OkStatus();
 }
 
-void Session::AddKernelSet(uint64_t id, std::shared_ptr<const KernelSet> set) {
-  absl::MutexLock lock(&mu_);
-  kernel_sets_[id] = std::move(set);
-}
-
-absl::StatusOr<std::shared_ptr<const KernelSet>> Session::FindKernelSet(
+absl::StatusOr<KernelSetCache::Entry> Session::FindKernelSet(
     uint64_t id) const {
   absl::MutexLock lock(&mu_);
   auto it = kernel_sets_.find(id);
@@ -134,43 +137,96 @@ absl::StatusOr<std::shared_ptr<const KernelSet>> Session::FindKernelSet(
   return it->second;
 }
 
-size_t Session::region_count() const {
+std::shared_ptr<Worker> Session::current_worker() const {
   absl::MutexLock lock(&mu_);
-  return regions_.size();
+  return worker_;
 }
 
-uint64_t Session::mapped_bytes() const {
-  absl::MutexLock lock(&mu_);
-  uint64_t total = 0;
-  for (const auto& [id, entry] : regions_) total += entry.region->size();
-  return total;
+absl::StatusOr<std::shared_ptr<Worker>> Session::EnsureWorker() {
+  if (auto worker = current_worker();
+      worker != nullptr && worker->death().ok()) {
+    return worker;  // the common case: no lock held across calls
+  }
+  absl::MutexLock worker_lock(&worker_mu_);
+  if (auto worker = current_worker();
+      worker != nullptr && worker->death().ok()) {
+    return worker;  // another call replaced it meanwhile
+  }
+  return StartWorker();
 }
 
-absl::StatusOr<uint64_t> Session::PublishOutputRegion(
-    std::shared_ptr<SharedRegion> region) {
-  const int fd = region->fd();
-  const uint64_t size = region->size();
-  AOTI_ASSIGN_OR_RETURN(uint64_t id, AddRegion(std::move(region), true));
+absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
+  uint64_t region_id_base;
+  bool restart;
+  {
+    absl::MutexLock lock(&mu_);
+    restart = worker_ != nullptr;
+    // Each worker numbers its output regions in a range of its own: above
+    // every client region id, and apart from the ranges of earlier workers.
+    region_id_base = (uint64_t{1} << 63) | (uint64_t{++generation_} << 32);
+  }
+  AOTI_ASSIGN_OR_RETURN(
+      std::unique_ptr<Worker> started,
+      Worker::Start(*worker_options_, region_id_base,
+                    [this](uint64_t id, uint64_t size, int fd) {
+                      ForwardOutputRegion(id, size, fd);
+                    }));
+  std::shared_ptr<Worker> worker(std::move(started));
+  std::shared_ptr<Worker> replaced;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status replayed;
+    for (const auto& [id, entry] : kernel_sets_) {
+      if (replayed.ok()) {
+        replayed = worker->RegisterKernelSet(id, entry.device, *entry.json);
+      }
+    }
+    for (const auto& [id, region] : regions_) {
+      if (replayed.ok()) replayed = worker->MapRegion(id, *region);
+    }
+    if (!replayed.ok()) return WithContext(replayed, "starting a worker");
+    // Nothing will be allocated in a dead worker's regions again.
+    for (const auto& [id, bytes] : worker_output_regions_) {
+      retired_regions_.push_back(id);
+    }
+    worker_output_regions_.clear();
+    replaced = std::move(worker_);
+    worker_ = worker;
+  }
+  // Outside mu_: its destructor joins its reader, which may need mu_.
+  replaced.reset();
+  if (restart) {
+    if (worker_options_->restarts != nullptr) ++*worker_options_->restarts;
+    spdlog::warn("session of pid {}: worker replaced by pid {}", peer_.pid,
+                 worker->pid());
+  }
+  return worker;
+}
+
+void Session::ForwardOutputRegion(uint64_t region_id, uint64_t byte_size,
+                                  int fd) {
   AttachFrame frame;
   frame.type = AttachFrameType::kOutputRegion;
-  frame.id = id;
-  frame.size = size;
+  frame.id = region_id;
+  frame.size = byte_size;
   absl::Status sent;
   {
     absl::MutexLock lock(&send_mu_);
     sent = SendFrame(attach_fd_, frame, fd);
   }
+  close(fd);
   if (!sent.ok()) {
-    absl::MutexLock lock(&mu_);
-    regions_.erase(id);
-    return WithContext(sent, "sending an output region to the client");
+    spdlog::debug("session of pid {}: {}", peer_.pid, sent.ToString());
+    return;
   }
-  return id;
+  absl::MutexLock lock(&mu_);
+  worker_output_regions_[region_id] = byte_size;
 }
 
-void Session::RetireOutputRegion(uint64_t region_id) {
+void Session::ForgetOutputRegions(
+    const google::protobuf::RepeatedField<uint64_t>& ids) {
   absl::MutexLock lock(&mu_);
-  if (regions_.erase(region_id) > 0) retired_regions_.push_back(region_id);
+  for (uint64_t id : ids) worker_output_regions_.erase(id);
 }
 
 std::vector<uint64_t> Session::TakeRetiredRegions() {
@@ -178,6 +234,31 @@ std::vector<uint64_t> Session::TakeRetiredRegions() {
   std::vector<uint64_t> retired;
   retired.swap(retired_regions_);
   return retired;
+}
+
+size_t Session::region_count() const {
+  absl::MutexLock lock(&mu_);
+  return regions_.size() + worker_output_regions_.size();
+}
+
+uint64_t Session::mapped_bytes() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t total = 0;
+  for (const auto& [id, region] : regions_) total += region->size();
+  for (const auto& [id, bytes] : worker_output_regions_) total += bytes;
+  return total;
+}
+
+bool Session::worker_running() const {
+  auto worker = current_worker();
+  return worker != nullptr && worker->death().ok();
+}
+
+uint64_t Session::output_bytes_in_use() const {
+  auto worker = current_worker();
+  return worker != nullptr && worker->death().ok()
+             ? worker->output_bytes_in_use()
+             : 0;
 }
 
 }  // namespace aoti_executor

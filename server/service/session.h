@@ -1,5 +1,6 @@
 // One client's session: its secret, its attach-socket connection, the
-// regions it shares with the daemon, its kernel sets and its output arena.
+// regions it shares with the daemon, its kernel sets, and the worker process
+// that runs its calls.
 //
 // A session lives as long as its attach-socket connection; calls in flight
 // hold a shared_ptr, so a session that ends mid-call is freed after it.
@@ -17,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/kernels/kernel_set.h"
-#include "server/shm/output_arena.h"
+#include "server/service/kernel_set_cache.h"
 #include "server/shm/shared_region.h"
+#include "server/workers/worker.h"
 
 namespace aoti_executor {
 
@@ -32,15 +33,17 @@ struct PeerCredentials {
 
 class Session {
  public:
-  // Most regions a session may hold (client regions and output regions).
+  // Most client regions a session may hold.
   static constexpr size_t kMaxRegions = 4096;
   // Most memfds a session may have sent and not registered yet. The shim has
   // at most one per call in flight; each holds an fd of the daemon.
   static constexpr size_t kMaxPendingFds = 256;
 
   // Takes ownership of the connected attach socket `attach_fd`.
-  Session(std::string secret, int attach_fd, PeerCredentials peer);
-  ~Session();  // closes the attach socket
+  // `worker_options` must outlive the session.
+  Session(std::string secret, int attach_fd, PeerCredentials peer,
+          const WorkerOptions* worker_options);
+  ~Session();  // stops the worker, closes the attach socket
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -53,31 +56,35 @@ class Session {
   // ResourceExhausted if kMaxPendingFds are already waiting: the client is
   // flooding the daemon with fds, and its session should end.
   absl::Status AddPendingFd(uint64_t attach_id, int fd, uint64_t size);
-  // Maps the memfd sent with `attach_id` (waiting for it until `deadline`)
-  // and returns the new region's id.
+  // Maps the memfd sent with `attach_id` (waiting for it until `deadline`),
+  // shares it with the worker, and returns the new region's id.
   absl::StatusOr<uint64_t> RegisterClientRegion(uint64_t attach_id,
                                                 absl::Time deadline);
   // Drops a client region; calls in flight keep their mapping.
   absl::Status ReleaseClientRegion(uint64_t region_id);
-
-  // The region `region_id` of this session, client or output.
   absl::StatusOr<std::shared_ptr<SharedRegion>> FindRegion(
       uint64_t region_id) const;
-  // The region whose mapping holds [p, p + n), with its id; null if none.
-  std::shared_ptr<SharedRegion> FindRegionContaining(const void* p, uint64_t n,
-                                                     uint64_t* region_id) const;
 
-  // Kernel sets this session registered, by id.
-  void AddKernelSet(uint64_t id, std::shared_ptr<const KernelSet> set);
-  absl::StatusOr<std::shared_ptr<const KernelSet>> FindKernelSet(
-      uint64_t id) const;
+  // Kernel sets this session registered, by id; each goes to the worker too.
+  absl::Status AddKernelSet(const KernelSetCache::Entry& entry);
+  absl::StatusOr<KernelSetCache::Entry> FindKernelSet(uint64_t id) const;
 
-  OutputArena& outputs() { return outputs_; }
-  // Output regions dropped since the last call, for CallResponse; clears.
+  // The session's worker: started on first use, and started afresh (with
+  // every kernel set and region of the session sent again) after one died.
+  absl::StatusOr<std::shared_ptr<Worker>> EnsureWorker();
+
+  // Output regions the client should forget (their worker died, so nothing
+  // will be allocated in them again); clears.
   std::vector<uint64_t> TakeRetiredRegions();
+  // The worker dropped these output regions (CallResponse.retired_regions).
+  void ForgetOutputRegions(
+      const google::protobuf::RepeatedField<uint64_t>& ids);
 
+  // Client regions and the current worker's output regions, and their bytes.
   size_t region_count() const;
   uint64_t mapped_bytes() const;
+  bool worker_running() const;
+  uint64_t output_bytes_in_use() const;
 
  private:
   struct PendingFd {
@@ -85,33 +92,39 @@ class Session {
     uint64_t size;
   };
 
-  absl::StatusOr<uint64_t> AddRegion(std::shared_ptr<SharedRegion> region,
-                                     bool is_output);
-  // OutputArena's publish hook: registers the region and sends its fd.
-  absl::StatusOr<uint64_t> PublishOutputRegion(
-      std::shared_ptr<SharedRegion> region);
-  void RetireOutputRegion(uint64_t region_id);
+  // The worker's reader thread: hands a new output region to the client.
+  void ForwardOutputRegion(uint64_t region_id, uint64_t byte_size, int fd);
+  absl::StatusOr<std::shared_ptr<Worker>> StartWorker()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(worker_mu_);
+  // The current worker, if any (alive or not).
+  std::shared_ptr<Worker> current_worker() const;
 
   const std::string secret_;
   const int attach_fd_;
   const PeerCredentials peer_;
+  const WorkerOptions* const worker_options_;
+
+  // Held while a worker starts (its replay included) and while anything is
+  // sent to the worker that a replacement must also get, so nothing falls
+  // between the two. Taken before mu_; never held by a plain call.
+  mutable absl::Mutex worker_mu_;
 
   mutable absl::Mutex mu_;
+  std::shared_ptr<Worker> worker_ ABSL_GUARDED_BY(mu_);
+  uint32_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, PendingFd> pending_fds_ ABSL_GUARDED_BY(mu_);
-  struct RegionEntry {
-    std::shared_ptr<SharedRegion> region;
-    bool is_output;
-  };
-  std::map<uint64_t, RegionEntry> regions_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_region_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::vector<uint64_t> retired_regions_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::shared_ptr<const KernelSet>> kernel_sets_
+  std::map<uint64_t, std::shared_ptr<SharedRegion>> regions_
       ABSL_GUARDED_BY(mu_);
+  uint64_t next_region_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, KernelSetCache::Entry> kernel_sets_ ABSL_GUARDED_BY(mu_);
+  // Output regions the current worker made, and those of dead workers that
+  // the client has not been told to forget yet.
+  std::map<uint64_t, uint64_t> worker_output_regions_
+      ABSL_GUARDED_BY(mu_);  // id -> bytes
+  std::vector<uint64_t> retired_regions_ ABSL_GUARDED_BY(mu_);
 
   // Serializes frames the daemon sends on the attach socket.
   absl::Mutex send_mu_;
-
-  OutputArena outputs_;  // last: its regions go before the table above
 };
 
 }  // namespace aoti_executor

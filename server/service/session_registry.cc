@@ -108,7 +108,8 @@ void SessionRegistry::Open(int connection) {
   }
   // Registered before the client learns its secret: the client's first
   // RegisterKernelSet may arrive the moment the welcome does.
-  auto session = std::make_shared<Session>(*secret, connection, *peer);
+  auto session =
+      std::make_shared<Session>(*secret, connection, *peer, worker_options_);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;  // the session closes its socket
@@ -184,15 +185,16 @@ size_t SessionRegistry::size() const {
   return sessions_.size();
 }
 
-void SessionRegistry::Totals(int64_t* regions, int64_t* mapped_bytes,
-                             int64_t* output_bytes) const {
+SessionRegistry::Totals SessionRegistry::Sum() const {
   absl::MutexLock lock(&mu_);
-  *regions = *mapped_bytes = *output_bytes = 0;
+  Totals totals;
   for (const auto& [secret, session] : sessions_) {
-    *regions += session->region_count();
-    *mapped_bytes += session->mapped_bytes();
-    *output_bytes += session->outputs().bytes_in_use();
+    totals.regions += session->region_count();
+    totals.mapped_bytes += session->mapped_bytes();
+    totals.output_bytes_in_use += session->output_bytes_in_use();
+    totals.workers += session->worker_running() ? 1 : 0;
   }
+  return totals;
 }
 
 }  // namespace aoti_executor

@@ -21,7 +21,10 @@ namespace aoti_executor {
 
 class SessionRegistry {
  public:
-  SessionRegistry() = default;
+  // `worker_options` (how each session's worker is started) must outlive
+  // the registry.
+  explicit SessionRegistry(const WorkerOptions* worker_options)
+      : worker_options_(worker_options) {}
   ~SessionRegistry();  // Stop()
   SessionRegistry(const SessionRegistry&) = delete;
   SessionRegistry& operator=(const SessionRegistry&) = delete;
@@ -33,6 +36,7 @@ class SessionRegistry {
   void Stop();
 
   const std::string& path() const { return path_; }
+  const WorkerOptions& worker_options() const { return *worker_options_; }
 
   // The session whose secret is `secret`. PermissionDenied if none: a
   // secret is the only way to name a session.
@@ -41,14 +45,20 @@ class SessionRegistry {
 
   size_t size() const;
   // Sums over live sessions, for GetStatus.
-  void Totals(int64_t* regions, int64_t* mapped_bytes,
-              int64_t* output_bytes) const;
+  struct Totals {
+    int64_t regions = 0;
+    int64_t mapped_bytes = 0;
+    int64_t output_bytes_in_use = 0;
+    int64_t workers = 0;
+  };
+  Totals Sum() const;
 
  private:
   void AcceptLoop();
   void Open(int connection);
   void ReadLoop(std::shared_ptr<Session> session);
 
+  const WorkerOptions* const worker_options_;
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_[2] = {-1, -1};  // a pipe that interrupts AcceptLoop's poll

@@ -1,4 +1,4 @@
-#include "server/service/tensor_refs.h"
+#include "server/workers/tensor_refs.h"
 
 #include <ATen/ops/from_blob.h>
 
@@ -14,7 +14,7 @@ namespace aoti_executor {
 
 using aoti::executor::v1::TensorRef;
 
-absl::StatusOr<at::Tensor> TensorFromRef(const Session& session,
+absl::StatusOr<at::Tensor> TensorFromRef(const RegionTable& regions,
                                          const TensorRef& ref) {
   if (!ref.device().empty() && ref.device() != "cpu") {
     return absl::UnimplementedError(absl::StrCat(
@@ -23,7 +23,7 @@ absl::StatusOr<at::Tensor> TensorFromRef(const Session& session,
   AOTI_ASSIGN_OR_RETURN(c10::ScalarType dtype,
                         ScalarTypeFromSerialized(ref.dtype()));
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
-                        session.FindRegion(ref.region_id()));
+                        regions.Find(ref.region_id()));
   TensorLayout layout;
   layout.offset = ref.offset();
   layout.byte_size = ref.byte_size();
@@ -41,7 +41,8 @@ absl::StatusOr<at::Tensor> TensorFromRef(const Session& session,
       .make_tensor();
 }
 
-absl::StatusOr<TensorRef> RefFromOutput(Session& session,
+absl::StatusOr<TensorRef> RefFromOutput(const RegionTable& regions,
+                                        OutputArena& arena,
                                         const at::Tensor& output) {
   if (!output.defined()) {
     return absl::InternalError("the op returned an undefined tensor");
@@ -62,8 +63,8 @@ absl::StatusOr<TensorRef> RefFromOutput(Session& session,
   const c10::Storage& storage = output.storage();
   uint64_t region_id = 0;
   auto* storage_begin = static_cast<const uint8_t*>(storage.data());
-  if (auto region = session.FindRegionContaining(
-          storage_begin, storage.nbytes(), &region_id)) {
+  if (auto region =
+          regions.FindContaining(storage_begin, storage.nbytes(), &region_id)) {
     ref.set_region_id(region_id);
     ref.set_offset(storage_begin - region->data());
     ref.set_byte_size(storage.nbytes());
@@ -77,8 +78,7 @@ absl::StatusOr<TensorRef> RefFromOutput(Session& session,
   layout.sizes.assign(output.sizes().begin(), output.sizes().end());
   layout.strides.assign(output.strides().begin(), output.strides().end());
   const uint64_t extent = TensorExtentBytes(layout);
-  AOTI_ASSIGN_OR_RETURN(OutputArena::Block block,
-                        session.outputs().Allocate(extent));
+  AOTI_ASSIGN_OR_RETURN(OutputArena::Block block, arena.Allocate(extent));
   if (extent > 0) std::memcpy(block.data, output.data_ptr(), extent);
   ref.set_region_id(block.region_id);
   ref.set_offset(block.offset);

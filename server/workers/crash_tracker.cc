@@ -1,0 +1,81 @@
+#include "server/workers/crash_tracker.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace aoti_executor {
+
+void CrashTracker::Expire(Entry& entry, absl::Time now) const {
+  while (!entry.crashes.empty() && entry.crashes.front() <= now - window_) {
+    entry.crashes.pop_front();
+  }
+}
+
+void CrashTracker::RecordCrash(const std::string& kernel_set_hash,
+                               int64_t node_index,
+                               const std::string& description,
+                               const absl::Status& error, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  Entry& entry = entries_[{kernel_set_hash, node_index}];
+  Expire(entry, now);
+  entry.description = description;
+  entry.crashes.push_back(now);
+  entry.last_error = std::string(error.message());
+}
+
+absl::Status CrashTracker::CheckAllowed(const std::string& kernel_set_hash,
+                                        int64_t node_index, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find({kernel_set_hash, node_index});
+  if (it == entries_.end()) return absl::OkStatus();
+  Entry& entry = it->second;
+  Expire(entry, now);
+  if (entry.crashes.empty()) {
+    entries_.erase(it);
+    return absl::OkStatus();
+  }
+  if (static_cast<int>(entry.crashes.size()) < max_crashes_)
+    return absl::OkStatus();
+  const absl::Duration left = entry.crashes.back() + window_ - now;
+  return absl::FailedPreconditionError(absl::StrCat(
+      entry.description, " is quarantined: it crashed or hung its worker ",
+      entry.crashes.size(), " times in the last ",
+      absl::FormatDuration(window_), " (latest: ", entry.last_error,
+      "); it will be tried again in ",
+      absl::FormatDuration(absl::Trunc(left, absl::Seconds(1))),
+      ", or sooner if an operator clears the quarantine"));
+}
+
+int CrashTracker::Clear(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  int quarantined = 0;
+  for (auto& [key, entry] : entries_) {
+    Expire(entry, now);
+    if (static_cast<int>(entry.crashes.size()) >= max_crashes_) ++quarantined;
+  }
+  entries_.clear();
+  return quarantined;
+}
+
+std::vector<CrashTracker::NodeRecord> CrashTracker::Snapshot(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  std::vector<NodeRecord> records;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Expire(it->second, now);
+    if (it->second.crashes.empty()) {
+      it = entries_.erase(it);
+      continue;
+    }
+    NodeRecord record;
+    record.kernel_set_hash = it->first.first;
+    record.node_index = it->first.second;
+    record.description = it->second.description;
+    record.crashes_in_window = static_cast<int>(it->second.crashes.size());
+    record.quarantined = record.crashes_in_window >= max_crashes_;
+    record.last_error = it->second.last_error;
+    records.push_back(std::move(record));
+    ++it;
+  }
+  return records;
+}
+
+}  // namespace aoti_executor

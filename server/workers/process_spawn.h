@@ -1,0 +1,25 @@
+// Starting and describing child processes (the workers).
+#ifndef AOTI_EXECUTOR_SERVER_WORKERS_PROCESS_SPAWN_H_
+#define AOTI_EXECUTOR_SERVER_WORKERS_PROCESS_SPAWN_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace aoti_executor {
+
+// Starts argv[0] with `argv`, `child_fd` as its fd 3 (every other fd of
+// ours is close-on-exec), and no signal blocked. posix_spawn, not fork: the
+// daemon is multithreaded.
+absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
+                                   int child_fd);
+
+// "exited with status 3", "died of SIGSEGV (Segmentation fault)".
+std::string DescribeWaitStatus(int wait_status);
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_WORKERS_PROCESS_SPAWN_H_

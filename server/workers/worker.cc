@@ -1,0 +1,291 @@
+#include "server/workers/worker.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "proto/worker.pb.h"
+#include "server/common/status_macros.h"
+#include "server/workers/message_channel.h"
+#include "server/workers/process_spawn.h"
+#include "spdlog/spdlog.h"
+
+namespace aoti_executor {
+
+namespace v1 = aoti::executor::v1;
+namespace wv1 = aoti::executor::worker::v1;
+
+struct Worker::PendingCall {
+  absl::Notification done;
+  absl::StatusOr<v1::CallResponse> result;
+  std::string description;
+};
+
+namespace {
+
+std::vector<std::string> WorkerArgv(const WorkerOptions& options,
+                                    uint64_t region_id_base) {
+  std::vector<std::string> argv = {
+      options.binary,
+      "--worker-fd=3",
+      absl::StrCat("--region-id-base=", region_id_base),
+      absl::StrCat("--worker-threads=", options.threads),
+      absl::StrCat("--worker-memory-limit-mb=", options.memory_limit_mb),
+      absl::StrCat("--log-level=", options.log_level)};
+  for (const std::string& library : options.libraries) {
+    argv.push_back(absl::StrCat("--load-library=", library));
+  }
+  return argv;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
+    const WorkerOptions& options, uint64_t region_id_base,
+    OutputRegionFn on_output_region) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    return absl::ErrnoToStatus(errno, "socketpair");
+  }
+  auto pid = SpawnProcess(WorkerArgv(options, region_id_base), fds[1]);
+  close(fds[1]);
+  if (!pid.ok()) {
+    close(fds[0]);
+    return pid.status();
+  }
+  std::unique_ptr<Worker> worker(
+      new Worker(*pid, fds[0], std::move(on_output_region), options.deaths));
+  AOTI_RETURN_IF_ERROR(
+      worker->WaitUntilReady(absl::Now() + options.start_timeout));
+  worker->reader_ = std::thread([w = worker.get()] { w->ReadLoop(); });
+  spdlog::info("worker pid {} started", worker->pid_);
+  return worker;
+}
+
+Worker::Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
+               std::atomic<int64_t>* deaths)
+    : pid_(pid),
+      channel_(channel),
+      on_output_region_(std::move(on_output_region)),
+      deaths_(deaths) {}
+
+Worker::~Worker() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  // Closing our end is the orderly stop: the worker reads EOF and exits,
+  // even while an op of it still runs. ReadLoop then reaps it, and kills it
+  // if it lingers.
+  shutdown(channel_, SHUT_RDWR);
+  if (reader_.joinable()) {
+    reader_.join();
+  } else {
+    Reap();  // it never started reading (a failed start)
+  }
+  close(channel_);
+}
+
+int Worker::Reap() {
+  int status = 0;
+  const absl::Time give_up = absl::Now() + absl::Seconds(2);
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (absl::Now() > give_up) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::MutexLock lock(&mu_);
+  reaped_ = true;
+  return status;
+}
+
+absl::Status Worker::WaitUntilReady(absl::Time deadline) {
+  wv1::FromWorker message;
+  auto fd = ReceiveMessage(channel_, &message, deadline);
+  if (fd.ok() && message.has_ready()) return absl::OkStatus();
+  if (fd.ok() && *fd >= 0) close(*fd);
+  kill(pid_, SIGKILL);
+  const int status = Reap();
+  return absl::UnavailableError(absl::StrCat(
+      "worker pid ", pid_, " did not start: ",
+      fd.ok() ? "unexpected first message" : fd.status().ToString(), "; it ",
+      DescribeWaitStatus(status)));
+}
+
+void Worker::ReadLoop() {
+  while (true) {
+    wv1::FromWorker message;
+    auto fd = ReceiveMessage(channel_, &message);
+    if (!fd.ok()) break;
+    if (message.has_output_region()) {
+      on_output_region_(message.output_region().region_id(),
+                        message.output_region().byte_size(), *fd);
+      continue;
+    }
+    if (*fd >= 0) close(*fd);
+    if (!message.has_call_result()) continue;
+    const wv1::CallResult& result = message.call_result();
+    output_bytes_in_use_ = result.output_bytes_in_use();
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(result.call_id());
+    if (it == pending_.end()) continue;  // its caller gave up at its deadline
+    PendingCall* call = it->second;
+    pending_.erase(it);
+    if (result.code() == 0) {
+      call->result = result.response();
+    } else {
+      call->result = absl::Status(static_cast<absl::StatusCode>(result.code()),
+                                  result.message());
+    }
+    call->done.Notify();
+  }
+  // The channel closed: the worker exited or was killed. Reap it to learn how.
+  const int status = Reap();
+  std::string reason;
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    reason = kill_reason_;
+    stopping = stopping_;
+  }
+  const std::string how =
+      absl::StrCat("worker pid ", pid_, " ", DescribeWaitStatus(status));
+  if (stopping) {
+    spdlog::info("{} (its session ended)", how);
+    Die(absl::CancelledError(absl::StrCat(how, ": its session ended")));
+    return;
+  }
+  Die(absl::AbortedError(reason.empty() ? how
+                                        : absl::StrCat(how, ": ", reason)));
+}
+
+void Worker::Die(absl::Status reason) {
+  absl::MutexLock lock(&mu_);
+  if (death_.ok()) {
+    death_ = reason;
+    if (!absl::IsCancelled(reason)) {
+      spdlog::warn("{}", std::string(reason.message()));
+      if (deaths_ != nullptr) ++*deaths_;
+    }
+  }
+  for (auto& [id, call] : pending_) {
+    call->result = absl::Status(
+        death_.code(),
+        absl::StrCat(call->description, " failed: ", death_.message()));
+    call->done.Notify();
+  }
+  pending_.clear();
+}
+
+absl::Status Worker::death() const {
+  absl::MutexLock lock(&mu_);
+  return death_;
+}
+
+void Worker::Kill(const std::string& reason) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (reaped_) return;  // the pid may belong to someone else by now
+    if (kill_reason_.empty()) kill_reason_ = reason;
+    kill(pid_, SIGKILL);
+  }
+  // Dead from now on, before the reader sees the channel close: the next
+  // call must get a new worker, not this one.
+  Die(absl::AbortedError(
+      absl::StrCat("worker pid ", pid_, " was killed: ", reason)));
+}
+
+absl::Status Worker::Send(const google::protobuf::MessageLite& message,
+                          int fd) {
+  absl::MutexLock lock(&send_mu_);
+  return SendMessage(channel_, message, fd);
+}
+
+absl::Status Worker::RegisterKernelSet(uint64_t kernel_set_id,
+                                       const std::string& device,
+                                       absl::string_view json) {
+  // The JSON can be megabytes: it travels in a memfd, not in the packet.
+  AOTI_ASSIGN_OR_RETURN(
+      SharedRegion copy,
+      SharedRegion::Create("aoti-kernel-set-json",
+                           std::max<uint64_t>(json.size(), 1)));
+  std::memcpy(copy.data(), json.data(), json.size());
+  wv1::ToWorker message;
+  wv1::RegisterKernelSet* request = message.mutable_register_kernel_set();
+  request->set_kernel_set_id(kernel_set_id);
+  request->set_device(device);
+  request->set_json_size(std::max<uint64_t>(json.size(), 1));
+  return Send(message, copy.fd());
+}
+
+absl::Status Worker::MapRegion(uint64_t region_id, const SharedRegion& region) {
+  wv1::ToWorker message;
+  message.mutable_map_region()->set_region_id(region_id);
+  message.mutable_map_region()->set_byte_size(region.size());
+  return Send(message, region.fd());
+}
+
+absl::Status Worker::UnmapRegion(uint64_t region_id) {
+  wv1::ToWorker message;
+  message.mutable_unmap_region()->set_region_id(region_id);
+  return Send(message);
+}
+
+absl::StatusOr<v1::CallResponse> Worker::Call(const v1::CallRequest& request,
+                                              const std::string& description,
+                                              absl::Time deadline) {
+  PendingCall call;
+  call.description = description;
+  wv1::ToWorker message;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!death_.ok()) {
+      return absl::Status(
+          death_.code(),
+          absl::StrCat(description, " failed: ", death_.message()));
+    }
+    const uint64_t id = next_call_id_++;
+    pending_[id] = &call;
+    message.mutable_run_call()->set_call_id(id);
+  }
+  *message.mutable_run_call()->mutable_request() = request;
+  const uint64_t id = message.run_call().call_id();
+  if (absl::Status sent = Send(message); !sent.ok()) {
+    absl::MutexLock lock(&mu_);
+    if (pending_.erase(id) > 0) {
+      return WithContext(
+          sent, absl::StrCat(description, ": sending to worker pid ", pid_));
+    }
+    // The reader failed it already (the worker died): fall through.
+  }
+  if (!call.done.WaitForNotificationWithDeadline(deadline)) {
+    bool still_pending;
+    {
+      absl::MutexLock lock(&mu_);
+      still_pending = pending_.erase(id) > 0;
+    }
+    if (still_pending) {
+      Kill(absl::StrCat(description, " ran past its deadline"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(description, " ran past its deadline; its worker (pid ",
+                       pid_, ") was killed and will be replaced"));
+    }
+    // Answered just now, or failed by a death: that result stands.
+    call.done.WaitForNotification();
+  }
+  return std::move(call.result);
+}
+
+}  // namespace aoti_executor

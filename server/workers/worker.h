@@ -1,0 +1,118 @@
+// The daemon's handle to one worker process.
+//
+// First error wins: once the worker has died (crashed, was killed for a
+// hang, or broke the channel), every call in flight and every later use gets
+// that first reason back at once. A dead Worker is never revived; its owner
+// starts a new one.
+#ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_H_
+#define AOTI_EXECUTOR_SERVER_WORKERS_WORKER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/executor.pb.h"
+#include "server/shm/shared_region.h"
+
+namespace aoti_executor {
+
+struct WorkerOptions {
+  std::string binary;  // aoti-executord itself, run with --worker-fd
+  std::vector<std::string> libraries;
+  std::string log_level = "info";
+  int threads = 2;
+  int64_t memory_limit_mb = 0;  // 0: no limit
+  absl::Duration start_timeout = absl::Seconds(30);
+  // Daemon-wide counters for GetStatus (may be null): workers that died
+  // mid-session, and workers started to replace one.
+  std::atomic<int64_t>* deaths = nullptr;
+  std::atomic<int64_t>* restarts = nullptr;
+};
+
+class Worker {
+ public:
+  // Takes ownership of `fd`, the memfd of a new output region.
+  using OutputRegionFn =
+      std::function<void(uint64_t region_id, uint64_t byte_size, int fd)>;
+
+  // Starts a worker and waits until it has loaded the op libraries. Its
+  // output regions get ids above `region_id_base`. `on_output_region` runs
+  // on the worker's reader thread, before the answer that names the region
+  // is delivered.
+  static absl::StatusOr<std::unique_ptr<Worker>> Start(
+      const WorkerOptions& options, uint64_t region_id_base,
+      OutputRegionFn on_output_region);
+
+  // Stops the worker (closes its channel; SIGKILL if it lingers) and reaps it.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  absl::Status RegisterKernelSet(uint64_t kernel_set_id,
+                                 const std::string& device,
+                                 absl::string_view json);
+  absl::Status MapRegion(uint64_t region_id, const SharedRegion& region);
+  absl::Status UnmapRegion(uint64_t region_id);
+
+  // Runs `request` and waits for its answer until `deadline`. Past it, the
+  // worker is killed (a hung op cannot be stopped any other way) and the
+  // call fails with DeadlineExceeded. If the worker dies, Aborted, naming
+  // `description` (the node) and how it died.
+  absl::StatusOr<aoti::executor::v1::CallResponse> Call(
+      const aoti::executor::v1::CallRequest& request,
+      const std::string& description, absl::Time deadline);
+
+  // SIGKILLs the worker; calls in flight fail with `reason`.
+  void Kill(const std::string& reason);
+
+  pid_t pid() const { return pid_; }
+  // Output bytes the client holds in this worker's regions, as of its latest
+  // answer.
+  uint64_t output_bytes_in_use() const { return output_bytes_in_use_.load(); }
+  // OK while the worker lives; then why it died.
+  absl::Status death() const;
+
+ private:
+  struct PendingCall;
+
+  Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
+         std::atomic<int64_t>* deaths);
+  absl::Status WaitUntilReady(absl::Time deadline);
+  // Waits (2 s at most, then SIGKILL) for the process to end; its status.
+  int Reap();
+  void ReadLoop();
+  // Records the first reason for death and fails every pending call.
+  void Die(absl::Status reason);
+  absl::Status Send(const google::protobuf::MessageLite& message, int fd = -1);
+
+  const pid_t pid_;
+  const int channel_;
+  const OutputRegionFn on_output_region_;
+  std::atomic<int64_t>* const deaths_;
+  std::thread reader_;
+  std::atomic<uint64_t> output_bytes_in_use_{0};
+  absl::Mutex send_mu_;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, PendingCall*> pending_ ABSL_GUARDED_BY(mu_);
+  absl::Status death_ ABSL_GUARDED_BY(mu_);
+  std::string kill_reason_ ABSL_GUARDED_BY(mu_);
+  bool reaped_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the destructor runs
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_WORKERS_WORKER_H_

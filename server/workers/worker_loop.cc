@@ -1,0 +1,215 @@
+#include "server/workers/worker_loop.h"
+
+#include <c10/core/InferenceMode.h>
+#include <unistd.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "server/common/status_macros.h"
+#include "server/workers/message_channel.h"
+#include "server/workers/tensor_refs.h"
+#include "spdlog/spdlog.h"
+
+namespace aoti_executor {
+
+namespace v1 = aoti::executor::v1;
+namespace wv1 = aoti::executor::worker::v1;
+
+namespace {
+
+// The JSON of a kernel set, from the memfd the daemon sent.
+absl::StatusOr<std::string> ReadJson(int fd, uint64_t size) {
+  auto region = SharedRegion::Adopt(fd, size);
+  if (!region.ok()) return region.status();
+  return std::string(reinterpret_cast<const char*>(region->data()), size);
+}
+
+}  // namespace
+
+WorkerLoop::WorkerLoop(int channel, uint64_t region_id_base, int num_threads)
+    : channel_(channel),
+      region_id_base_(region_id_base),
+      arena_(
+          [this](std::shared_ptr<SharedRegion> region) {
+            return PublishOutputRegion(std::move(region));
+          },
+          [this](uint64_t region_id) { RetireOutputRegion(region_id); }),
+      pool_(num_threads) {}
+
+WorkerLoop::~WorkerLoop() { close(channel_); }
+
+int WorkerLoop::Run() {
+  wv1::FromWorker ready;
+  ready.mutable_ready()->set_pid(getpid());
+  if (!Send(ready).ok()) return 1;
+  while (true) {
+    wv1::ToWorker message;
+    auto fd = ReceiveMessage(channel_, &message);
+    if (!fd.ok()) {
+      if (absl::IsUnavailable(fd.status())) return 0;  // the daemon is gone
+      spdlog::error("worker {}: {}", getpid(), fd.status().ToString());
+      return 1;
+    }
+    Handle(message, *fd);
+  }
+}
+
+void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
+  absl::Status status;
+  switch (message.kind_case()) {
+    case wv1::ToWorker::kRegisterKernelSet:
+      status = RegisterKernelSet(message.register_kernel_set(), fd);
+      break;
+    case wv1::ToWorker::kMapRegion:
+      status = MapRegion(message.map_region(), fd);
+      break;
+    case wv1::ToWorker::kUnmapRegion:
+      regions_.Remove(message.unmap_region().region_id());
+      break;
+    case wv1::ToWorker::kRunCall:
+      pool_.Schedule([this, call = message.run_call()] { RunCall(call); });
+      break;
+    default:
+      if (fd >= 0) close(fd);
+      status = absl::InvalidArgumentError("unknown message from the daemon");
+  }
+  // A failed registration shows up as a clear error in the calls that need
+  // it; the daemon validated both before forwarding them.
+  if (!status.ok()) spdlog::warn("worker {}: {}", getpid(), status.ToString());
+}
+
+absl::Status WorkerLoop::RegisterKernelSet(
+    const wv1::RegisterKernelSet& request, int fd) {
+  AOTI_ASSIGN_OR_RETURN(std::string json, ReadJson(fd, request.json_size()));
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(request.device().empty() ? "cpu" : request.device());
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  AOTI_ASSIGN_OR_RETURN(KernelSet kernels, KernelSet::Parse(json, device));
+  absl::MutexLock lock(&mu_);
+  kernel_sets_[request.kernel_set_id()] =
+      std::make_shared<const KernelSet>(std::move(kernels));
+  return absl::OkStatus();
+}
+
+absl::Status WorkerLoop::MapRegion(const wv1::MapRegion& request, int fd) {
+  AOTI_ASSIGN_OR_RETURN(SharedRegion region,
+                        SharedRegion::Adopt(fd, request.byte_size()));
+  return regions_.Add(request.region_id(),
+                      std::make_shared<SharedRegion>(std::move(region)));
+}
+
+void WorkerLoop::RunCall(const wv1::RunCall& call) {
+  wv1::FromWorker answer;
+  wv1::CallResult* result = answer.mutable_call_result();
+  result->set_call_id(call.call_id());
+  absl::Status status;
+  try {
+    status = Execute(call.request(), result->mutable_response());
+  } catch (const std::exception& e) {
+    status = absl::InternalError(e.what());
+  }
+  result->set_output_bytes_in_use(arena_.bytes_in_use());
+  result->set_code(static_cast<int32_t>(status.code()));
+  result->set_message(std::string(status.message()));
+  if (!status.ok()) result->clear_response();
+  if (absl::Status sent = Send(answer); !sent.ok()) {
+    spdlog::error("worker {}: cannot answer: {}", getpid(), sent.ToString());
+  }
+}
+
+absl::Status WorkerLoop::Execute(const v1::CallRequest& request,
+                                 v1::CallResponse* response) {
+  // Kernel set ids start at 1: id 0 is the daemon's ReleaseOutputs, which
+  // reports a bad release; a call only logs one, as the call itself is fine.
+  const bool releases_only = request.kernel_set_id() == 0;
+  absl::Status first_bad_release;
+  for (const v1::OutputRelease& release : request.releases()) {
+    absl::Status released =
+        arena_.Release(release.region_id(), release.offset());
+    if (released.ok()) continue;
+    if (first_bad_release.ok()) first_bad_release = released;
+    if (!releases_only) spdlog::warn("{}", released.ToString());
+  }
+  if (releases_only) return first_bad_release;
+  std::shared_ptr<const KernelSet> kernels;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = kernel_sets_.find(request.kernel_set_id());
+    if (it == kernel_sets_.end()) {
+      return absl::NotFoundError(absl::StrCat("kernel set ",
+                                              request.kernel_set_id(),
+                                              " is not loaded in the worker"));
+    }
+    kernels = it->second;
+  }
+  AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel,
+                        kernels->Find(request.node_index()));
+
+  // Ops run like AOTI's generated code runs them: without autograd.
+  c10::InferenceMode inference_mode;
+  std::vector<at::Tensor> inputs;
+  inputs.reserve(request.inputs_size());
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    auto tensor = TensorFromRef(regions_, request.inputs(i));
+    if (!tensor.ok()) {
+      return WithContext(tensor.status(), absl::StrCat(kernel->description(),
+                                                       ", input tensor ", i));
+    }
+    inputs.push_back(*std::move(tensor));
+  }
+  AOTI_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs,
+                        kernel->Run(absl::MakeConstSpan(request.ints().data(),
+                                                        request.ints_size()),
+                                    inputs));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto ref = RefFromOutput(regions_, arena_, outputs[i]);
+    if (!ref.ok()) {
+      // The client never hears of the blocks given so far: free them.
+      for (const v1::TensorRef& given : response->outputs()) {
+        if (given.owned())
+          (void)arena_.Release(given.region_id(), given.offset());
+      }
+      response->clear_outputs();
+      return WithContext(ref.status(), absl::StrCat(kernel->description(),
+                                                    ", output tensor ", i));
+    }
+    *response->add_outputs() = *std::move(ref);
+  }
+  absl::MutexLock lock(&mu_);
+  for (uint64_t region_id : retired_regions_)
+    response->add_retired_regions(region_id);
+  retired_regions_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status WorkerLoop::Send(const wv1::FromWorker& message, int fd) {
+  absl::MutexLock lock(&send_mu_);
+  return SendMessage(channel_, message, fd);
+}
+
+absl::StatusOr<uint64_t> WorkerLoop::PublishOutputRegion(
+    std::shared_ptr<SharedRegion> region) {
+  const uint64_t id = region_id_base_ + next_region_number_++;
+  wv1::FromWorker announce;
+  announce.mutable_output_region()->set_region_id(id);
+  announce.mutable_output_region()->set_byte_size(region->size());
+  // Announced before any answer names it: the daemon forwards it to the
+  // client before it forwards that answer.
+  AOTI_RETURN_IF_ERROR(Send(announce, region->fd()));
+  AOTI_RETURN_IF_ERROR(regions_.Add(id, std::move(region)));
+  return id;
+}
+
+void WorkerLoop::RetireOutputRegion(uint64_t region_id) {
+  regions_.Remove(region_id);
+  absl::MutexLock lock(&mu_);
+  retired_regions_.push_back(region_id);
+}
+
+}  // namespace aoti_executor

@@ -1,0 +1,71 @@
+// The worker process: runs one session's calls, isolated from the daemon.
+//
+// It reads ToWorker messages from its channel in order (kernel sets and
+// regions before the calls that use them), runs calls on a pool of threads,
+// and answers each with a CallResult. Output tensors go into output regions
+// it creates and announces (OutputRegion, with the memfd) before the first
+// answer that names them. When the daemon closes the channel the worker
+// exits: it never outlives the daemon.
+#ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_
+#define AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/worker.pb.h"
+#include "server/kernels/kernel_set.h"
+#include "server/shm/output_arena.h"
+#include "server/workers/region_table.h"
+#include "server/workers/thread_pool.h"
+
+namespace aoti_executor {
+
+class WorkerLoop {
+ public:
+  // `channel`: the worker's end of the socketpair (owned). Output regions get
+  // ids region_id_base + 1, + 2, ...: the daemon gives each worker its own
+  // range, so ids stay unique across restarts.
+  WorkerLoop(int channel, uint64_t region_id_base, int num_threads);
+  ~WorkerLoop();
+
+  // Serves until the daemon closes the channel; returns the exit code.
+  int Run();
+
+ private:
+  void Handle(const aoti::executor::worker::v1::ToWorker& message, int fd);
+  absl::Status RegisterKernelSet(
+      const aoti::executor::worker::v1::RegisterKernelSet& request, int fd);
+  absl::Status MapRegion(const aoti::executor::worker::v1::MapRegion& request,
+                         int fd);
+  void RunCall(const aoti::executor::worker::v1::RunCall& call);
+  absl::Status Execute(const aoti::executor::v1::CallRequest& request,
+                       aoti::executor::v1::CallResponse* response);
+  absl::Status Send(const aoti::executor::worker::v1::FromWorker& message,
+                    int fd = -1);
+  absl::StatusOr<uint64_t> PublishOutputRegion(
+      std::shared_ptr<SharedRegion> region);
+  void RetireOutputRegion(uint64_t region_id);
+
+  const int channel_;
+  const uint64_t region_id_base_;
+  std::atomic<uint64_t> next_region_number_{1};
+  absl::Mutex send_mu_;  // one packet at a time on the channel
+
+  absl::Mutex mu_;
+  std::map<uint64_t, std::shared_ptr<const KernelSet>> kernel_sets_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> retired_regions_ ABSL_GUARDED_BY(mu_);
+
+  RegionTable regions_;
+  OutputArena arena_;
+  ThreadPool pool_;  // last: its threads use everything above
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_

@@ -1,0 +1,70 @@
+// libaoti_misbehaving_ops.so: custom ops that fail the ways real custom ops
+// do (segfault, abort, exit, throw, hang, allocate without bound), for the
+// crash-isolation tests, plus one well-behaved op to show that the next call
+// works.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace aoti_misbehaving {
+namespace {
+
+using at::Tensor;
+
+// x + 1: the healthy op.
+Tensor PlusOne(const Tensor& x) { return x + 1; }
+
+Tensor Segfault(const Tensor& x) {
+  volatile int* nowhere = nullptr;
+  *nowhere = static_cast<int>(x.numel());
+  return x;
+}
+
+Tensor Abort(const Tensor& x) {
+  std::abort();
+  return x;
+}
+
+Tensor Exit(const Tensor& x) {
+  _exit(3);
+  return x;
+}
+
+Tensor Throw(const Tensor& x) {
+  TORCH_CHECK(false, "misbehaving::throw was asked to throw (numel ", x.numel(),
+              ")");
+  return x;
+}
+
+Tensor Hang(const Tensor& x) {
+  while (true) std::this_thread::sleep_for(std::chrono::seconds(1));
+  return x;
+}
+
+// Allocates 256 MiB at a time, keeping everything, until an allocation
+// fails (or the process is killed).
+Tensor AllocateForever(const Tensor& x) {
+  std::vector<Tensor> hoard;
+  while (true) hoard.push_back(at::empty({64 << 20}, at::kFloat));
+  return x;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(misbehaving, m) {
+  m.def("plus_one(Tensor x) -> Tensor", PlusOne);
+  m.def("segfault(Tensor x) -> Tensor", Segfault);
+  m.def("abort(Tensor x) -> Tensor", Abort);
+  m.def("exit(Tensor x) -> Tensor", Exit);
+  m.def("throw(Tensor x) -> Tensor", Throw);
+  m.def("hang(Tensor x) -> Tensor", Hang);
+  m.def("allocate_forever(Tensor x) -> Tensor", AllocateForever);
+}
+
+}  // namespace aoti_misbehaving
