@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "server/kernels/op_library.h"
+#include "server/workers/output_allocator.h"
 #include "server/workers/worker_loop.h"
 #include "spdlog/spdlog.h"
 
@@ -35,6 +36,7 @@ int RunWorker(const DaemonFlags& flags) {
       return 1;
     }
   }
+  OutputAllocator::Install();
   // Never destroyed: when the daemon goes, calls still running (a hung op)
   // must not hold the exit up.
   auto* loop =

@@ -199,6 +199,7 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
   response->set_regions(totals.regions);
   response->set_mapped_bytes(totals.mapped_bytes);
   response->set_output_bytes_in_use(totals.output_bytes_in_use);
+  response->set_output_bytes_copied(totals.output_bytes_copied);
   response->set_workers(totals.workers);
   const WorkerOptions& workers = sessions_->worker_options();
   if (workers.restarts != nullptr)

@@ -254,6 +254,11 @@ bool Session::worker_running() const {
   return worker != nullptr && worker->death().ok();
 }
 
+uint64_t Session::output_bytes_copied() const {
+  auto worker = current_worker();
+  return worker != nullptr ? worker->output_bytes_copied() : 0;
+}
+
 uint64_t Session::output_bytes_in_use() const {
   auto worker = current_worker();
   return worker != nullptr && worker->death().ok()

@@ -85,6 +85,7 @@ class Session {
   uint64_t mapped_bytes() const;
   bool worker_running() const;
   uint64_t output_bytes_in_use() const;
+  uint64_t output_bytes_copied() const;
 
  private:
   struct PendingFd {

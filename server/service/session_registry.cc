@@ -192,6 +192,7 @@ SessionRegistry::Totals SessionRegistry::Sum() const {
     totals.regions += session->region_count();
     totals.mapped_bytes += session->mapped_bytes();
     totals.output_bytes_in_use += session->output_bytes_in_use();
+    totals.output_bytes_copied += session->output_bytes_copied();
     totals.workers += session->worker_running() ? 1 : 0;
   }
   return totals;

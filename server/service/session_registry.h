@@ -49,6 +49,7 @@ class SessionRegistry {
     int64_t regions = 0;
     int64_t mapped_bytes = 0;
     int64_t output_bytes_in_use = 0;
+    int64_t output_bytes_copied = 0;
     int64_t workers = 0;
   };
   Totals Sum() const;

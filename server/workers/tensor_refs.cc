@@ -9,6 +9,7 @@
 #include "server/common/status_macros.h"
 #include "server/kernels/serialized_enums.h"
 #include "server/shm/tensor_layout.h"
+#include "server/workers/output_allocator.h"
 
 namespace aoti_executor {
 
@@ -43,7 +44,8 @@ absl::StatusOr<at::Tensor> TensorFromRef(const RegionTable& regions,
 
 absl::StatusOr<TensorRef> RefFromOutput(const RegionTable& regions,
                                         OutputArena& arena,
-                                        const at::Tensor& output) {
+                                        const at::Tensor& output,
+                                        uint64_t* bytes_copied) {
   if (!output.defined()) {
     return absl::InternalError("the op returned an undefined tensor");
   }
@@ -61,6 +63,15 @@ absl::StatusOr<TensorRef> RefFromOutput(const RegionTable& regions,
   for (int64_t stride : output.strides()) ref.add_strides(stride);
 
   const c10::Storage& storage = output.storage();
+  // Allocated straight into the arena while the op ran: no copy at all.
+  if (auto block = OutputAllocator::HandToClient(storage)) {
+    ref.set_region_id(block->region_id);
+    ref.set_offset(block->offset);
+    ref.set_byte_size(storage.nbytes());
+    ref.set_storage_offset(output.storage_offset());
+    ref.set_owned(true);
+    return ref;
+  }
   uint64_t region_id = 0;
   auto* storage_begin = static_cast<const uint8_t*>(storage.data());
   if (auto region =
@@ -80,6 +91,7 @@ absl::StatusOr<TensorRef> RefFromOutput(const RegionTable& regions,
   const uint64_t extent = TensorExtentBytes(layout);
   AOTI_ASSIGN_OR_RETURN(OutputArena::Block block, arena.Allocate(extent));
   if (extent > 0) std::memcpy(block.data, output.data_ptr(), extent);
+  *bytes_copied += extent;
   ref.set_region_id(block.region_id);
   ref.set_offset(block.offset);
   ref.set_byte_size(extent);

@@ -18,12 +18,15 @@ namespace aoti_executor {
 absl::StatusOr<at::Tensor> TensorFromRef(
     const RegionTable& regions, const aoti::executor::v1::TensorRef& ref);
 
-// An output whose storage lies in one of `regions` (an op that returns a
-// view of, or writes into, its input) is described by reference, not owned.
-// Any other output is copied, strides kept, into a block of `arena` that the
-// client must release.
+// An output the op allocated in the arena (OutputAllocator) is handed to the
+// client as it is. One whose storage lies in one of `regions` (an op that
+// returns a view of, or writes into, its input) is described by reference,
+// not owned. Any other output is copied, strides kept, into a block of
+// `arena`. Owned blocks are the client's to release.
+// Adds the bytes it copies to `*bytes_copied`.
 absl::StatusOr<aoti::executor::v1::TensorRef> RefFromOutput(
-    const RegionTable& regions, OutputArena& arena, const at::Tensor& output);
+    const RegionTable& regions, OutputArena& arena, const at::Tensor& output,
+    uint64_t* bytes_copied);
 
 }  // namespace aoti_executor
 

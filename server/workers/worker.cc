@@ -138,6 +138,7 @@ void Worker::ReadLoop() {
     if (!message.has_call_result()) continue;
     const wv1::CallResult& result = message.call_result();
     output_bytes_in_use_ = result.output_bytes_in_use();
+    output_bytes_copied_ = result.output_bytes_copied();
     absl::MutexLock lock(&mu_);
     auto it = pending_.find(result.call_id());
     if (it == pending_.end()) continue;  // its caller gave up at its deadline

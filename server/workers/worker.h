@@ -80,6 +80,7 @@ class Worker {
   // Output bytes the client holds in this worker's regions, as of its latest
   // answer.
   uint64_t output_bytes_in_use() const { return output_bytes_in_use_.load(); }
+  uint64_t output_bytes_copied() const { return output_bytes_copied_.load(); }
   // OK while the worker lives; then why it died.
   absl::Status death() const;
 
@@ -102,6 +103,7 @@ class Worker {
   std::atomic<int64_t>* const deaths_;
   std::thread reader_;
   std::atomic<uint64_t> output_bytes_in_use_{0};
+  std::atomic<uint64_t> output_bytes_copied_{0};
   absl::Mutex send_mu_;
 
   mutable absl::Mutex mu_;

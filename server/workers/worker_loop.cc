@@ -10,6 +10,7 @@
 #include "absl/types/span.h"
 #include "server/common/status_macros.h"
 #include "server/workers/message_channel.h"
+#include "server/workers/output_allocator.h"
 #include "server/workers/tensor_refs.h"
 #include "spdlog/spdlog.h"
 
@@ -115,6 +116,7 @@ void WorkerLoop::RunCall(const wv1::RunCall& call) {
     status = absl::InternalError(e.what());
   }
   result->set_output_bytes_in_use(arena_.bytes_in_use());
+  result->set_output_bytes_copied(output_bytes_copied_.load());
   result->set_code(static_cast<int32_t>(status.code()));
   result->set_message(std::string(status.message()));
   if (!status.ok()) result->clear_response();
@@ -130,8 +132,7 @@ absl::Status WorkerLoop::Execute(const v1::CallRequest& request,
   const bool releases_only = request.kernel_set_id() == 0;
   absl::Status first_bad_release;
   for (const v1::OutputRelease& release : request.releases()) {
-    absl::Status released =
-        arena_.Release(release.region_id(), release.offset());
+    absl::Status released = ReleaseBlock(release.region_id(), release.offset());
     if (released.ok()) continue;
     if (first_bad_release.ok()) first_bad_release = released;
     if (!releases_only) spdlog::warn("{}", released.ToString());
@@ -163,17 +164,24 @@ absl::Status WorkerLoop::Execute(const v1::CallRequest& request,
     }
     inputs.push_back(*std::move(tensor));
   }
-  AOTI_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs,
-                        kernel->Run(absl::MakeConstSpan(request.ints().data(),
-                                                        request.ints_size()),
-                                    inputs));
+  absl::StatusOr<std::vector<at::Tensor>> ran;
+  {
+    // The op's large allocations, its outputs among them, go straight into
+    // shared memory.
+    OutputAllocator::Scope in_shared_memory(&arena_);
+    ran = kernel->Run(
+        absl::MakeConstSpan(request.ints().data(), request.ints_size()),
+        inputs);
+  }
+  AOTI_ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs, std::move(ran));
+  uint64_t bytes_copied = 0;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    auto ref = RefFromOutput(regions_, arena_, outputs[i]);
+    auto ref = RefFromOutput(regions_, arena_, outputs[i], &bytes_copied);
     if (!ref.ok()) {
       // The client never hears of the blocks given so far: free them.
       for (const v1::TensorRef& given : response->outputs()) {
         if (given.owned())
-          (void)arena_.Release(given.region_id(), given.offset());
+          (void)ReleaseBlock(given.region_id(), given.offset());
       }
       response->clear_outputs();
       return WithContext(ref.status(), absl::StrCat(kernel->description(),
@@ -181,11 +189,19 @@ absl::Status WorkerLoop::Execute(const v1::CallRequest& request,
     }
     *response->add_outputs() = *std::move(ref);
   }
+  output_bytes_copied_ += bytes_copied;
   absl::MutexLock lock(&mu_);
   for (uint64_t region_id : retired_regions_)
     response->add_retired_regions(region_id);
   retired_regions_.clear();
   return absl::OkStatus();
+}
+
+absl::Status WorkerLoop::ReleaseBlock(uint64_t region_id, uint64_t offset) {
+  if (OutputAllocator::ReleaseFromClient(region_id, offset)) {
+    return absl::OkStatus();
+  }
+  return arena_.Release(region_id, offset);
 }
 
 absl::Status WorkerLoop::Send(const wv1::FromWorker& message, int fd) {

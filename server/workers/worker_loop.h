@@ -45,6 +45,8 @@ class WorkerLoop {
   void RunCall(const aoti::executor::worker::v1::RunCall& call);
   absl::Status Execute(const aoti::executor::v1::CallRequest& request,
                        aoti::executor::v1::CallResponse* response);
+  // Frees an output block the client released.
+  absl::Status ReleaseBlock(uint64_t region_id, uint64_t offset);
   absl::Status Send(const aoti::executor::worker::v1::FromWorker& message,
                     int fd = -1);
   absl::StatusOr<uint64_t> PublishOutputRegion(
@@ -54,6 +56,8 @@ class WorkerLoop {
   const int channel_;
   const uint64_t region_id_base_;
   std::atomic<uint64_t> next_region_number_{1};
+  // Bytes of outputs copied into the arena (the rest went there directly).
+  std::atomic<uint64_t> output_bytes_copied_{0};
   absl::Mutex send_mu_;  // one packet at a time on the channel
 
   absl::Mutex mu_;

@@ -105,6 +105,33 @@ TEST_F(SharedMemoryTest,
   EXPECT_EQ(after.output_bytes_in_use(), 12 * kMiB);
 }
 
+TEST_F(SharedMemoryTest, LargeOutputsAreAllocatedInSharedMemoryNotCopied) {
+  // 4 MiB operands: the worker's allocator puts the op's output straight
+  // into the output region, so nothing is copied after the op.
+  at::Tensor a = at::rand({1 << 20}), b = at::rand({1 << 20}), sum;
+  ASSERT_EQ(CallNode(aten_.get(), kAdd, {}, {&a, &b, &sum}), AOTI_TORCH_SUCCESS)
+      << LastError();
+  EXPECT_TRUE(Same(sum, a + b));
+  EXPECT_THAT(MappingOf(sum.data_ptr()), HasSubstr("memfd:aoti-output-region"));
+  EXPECT_EQ(Status().output_bytes_copied(), 0);
+  EXPECT_EQ(Status().output_bytes_in_use(), 4 * kMiB);
+
+  // A small output is copied: cheaper than an arena block per temporary.
+  at::Tensor c = at::ones({4}), small;
+  ASSERT_EQ(CallNode(aten_.get(), kAdd, {}, {&c, &c, &small}),
+            AOTI_TORCH_SUCCESS);
+  EXPECT_EQ(Status().output_bytes_copied(), 16);
+  EXPECT_EQ(Status().output_bytes_in_use(), 4 * kMiB + 64);
+
+  // The big block goes back once the client lets go: its release rides on
+  // the next call (which replaces `small`, whose release waits for the one
+  // after).
+  sum = at::Tensor();
+  ASSERT_EQ(CallNode(aten_.get(), kAdd, {}, {&c, &c, &small}),
+            AOTI_TORCH_SUCCESS);
+  EXPECT_EQ(Status().output_bytes_in_use(), 128);
+}
+
 TEST_F(SharedMemoryTest, ReleasesRideOnTheNextCall) {
   at::Tensor a = at::ones({4});
   {
