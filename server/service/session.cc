@@ -77,14 +77,9 @@ absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
   uint64_t id;
   {
     absl::MutexLock lock(&mu_);
-    if (regions_.size() >= kMaxRegions) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("the session already holds ", regions_.size(),
-                       " regions (the limit)"));
-    }
     id = next_region_id_++;
-    regions_.emplace(id, region);
   }
+  AOTI_RETURN_IF_ERROR(regions_.Add(id, region));
   // A worker that fails here is replaced, with this region, at its next use.
   if (auto worker = current_worker()) (void)worker->MapRegion(id, *region);
   return id;
@@ -92,12 +87,9 @@ absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
 
 absl::Status Session::ReleaseClientRegion(uint64_t region_id) {
   absl::MutexLock worker_lock(&worker_mu_);
-  {
-    absl::MutexLock lock(&mu_);
-    if (regions_.erase(region_id) == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("no client region ", region_id, " in this session"));
-    }
+  if (!regions_.Remove(region_id)) {
+    return absl::NotFoundError(
+        absl::StrCat("no client region ", region_id, " in this session"));
   }
   if (auto worker = current_worker()) (void)worker->UnmapRegion(region_id);
   return absl::OkStatus();
@@ -105,13 +97,7 @@ absl::Status Session::ReleaseClientRegion(uint64_t region_id) {
 
 absl::StatusOr<std::shared_ptr<SharedRegion>> Session::FindRegion(
     uint64_t region_id) const {
-  absl::MutexLock lock(&mu_);
-  auto it = regions_.find(region_id);
-  if (it == regions_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("no region ", region_id, " in this session"));
-  }
-  return it->second;
+  return regions_.Find(region_id);
 }
 
 absl::Status Session::AddKernelSet(const KernelSetCache::Entry& entry) {
@@ -181,7 +167,7 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
         replayed = worker->RegisterKernelSet(id, entry.device, *entry.json);
       }
     }
-    for (const auto& [id, region] : regions_) {
+    for (const auto& [id, region] : regions_.Snapshot()) {
       if (replayed.ok()) replayed = worker->MapRegion(id, *region);
     }
     if (!replayed.ok()) return WithContext(replayed, "starting a worker");
@@ -243,8 +229,7 @@ size_t Session::region_count() const {
 
 uint64_t Session::mapped_bytes() const {
   absl::MutexLock lock(&mu_);
-  uint64_t total = 0;
-  for (const auto& [id, region] : regions_) total += region->size();
+  uint64_t total = regions_.total_bytes();
   for (const auto& [id, bytes] : worker_output_regions_) total += bytes;
   return total;
 }

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/service/kernel_set_cache.h"
+#include "server/shm/region_table.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/worker.h"
 
@@ -33,8 +34,6 @@ struct PeerCredentials {
 
 class Session {
  public:
-  // Most client regions a session may hold.
-  static constexpr size_t kMaxRegions = 4096;
   // Most memfds a session may have sent and not registered yet. The shim has
   // at most one per call in flight; each holds an fd of the daemon.
   static constexpr size_t kMaxPendingFds = 256;
@@ -114,8 +113,6 @@ class Session {
   std::shared_ptr<Worker> worker_ ABSL_GUARDED_BY(mu_);
   uint32_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, PendingFd> pending_fds_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::shared_ptr<SharedRegion>> regions_
-      ABSL_GUARDED_BY(mu_);
   uint64_t next_region_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, KernelSetCache::Entry> kernel_sets_ ABSL_GUARDED_BY(mu_);
   // Output regions the current worker made, and those of dead workers that
@@ -123,6 +120,8 @@ class Session {
   std::map<uint64_t, uint64_t> worker_output_regions_
       ABSL_GUARDED_BY(mu_);  // id -> bytes
   std::vector<uint64_t> retired_regions_ ABSL_GUARDED_BY(mu_);
+
+  RegionTable regions_;  // the client's regions
 
   // Serializes frames the daemon sends on the attach socket.
   absl::Mutex send_mu_;

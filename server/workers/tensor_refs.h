@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "proto/executor.pb.h"
 #include "server/shm/output_arena.h"
-#include "server/workers/region_table.h"
+#include "server/shm/region_table.h"
 
 namespace aoti_executor {
 

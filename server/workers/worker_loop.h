@@ -20,7 +20,7 @@
 #include "proto/worker.pb.h"
 #include "server/kernels/kernel_set.h"
 #include "server/shm/output_arena.h"
-#include "server/workers/region_table.h"
+#include "server/shm/region_table.h"
 #include "server/workers/thread_pool.h"
 
 namespace aoti_executor {

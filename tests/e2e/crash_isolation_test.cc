@@ -171,13 +171,16 @@ TEST(CrashIsolationTest, AHungCallFailsAtItsDeadlineAndItsWorkerIsReplaced) {
 TEST(CrashIsolationTest, TheClientsOwnDeadlineBoundsAHungCall) {
   auto daemon = DaemonProcess::Start(MisbehavingFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
-  setenv("AOTI_EXECUTOR_CALL_TIMEOUT_MS", "800", 1);
+  // Not much less: the call after the hang opens a new session, whose new
+  // worker (about 0.5 s to start, more on a loaded machine) must fit too.
+  setenv("AOTI_EXECUTOR_CALL_TIMEOUT_MS", "3000", 1);
   Client client((*daemon)->endpoint());
   unsetenv("AOTI_EXECUTOR_CALL_TIMEOUT_MS");
   const auto start = std::chrono::steady_clock::now();
   at::Tensor out;
   ASSERT_EQ(client.Call(kHang, at::ones({1}), &out), AOTI_TORCH_FAILURE);
-  EXPECT_LT(Seconds(start), 3.0);
+  EXPECT_GE(Seconds(start), 2.5);
+  EXPECT_LT(Seconds(start), 5.0);
   EXPECT_NE(std::string(aoti_remote_last_error()).find("eadline"),
             std::string::npos)
       << aoti_remote_last_error();

@@ -1,13 +1,15 @@
-// The shared-memory regions one worker can address, by id: the session's
-// client regions (mapped from fds the daemon forwards) and the output
-// regions the worker made. A session's worker holds no other session's
-// regions, so an id from another client simply does not resolve.
-#ifndef AOTI_EXECUTOR_SERVER_WORKERS_REGION_TABLE_H_
-#define AOTI_EXECUTOR_SERVER_WORKERS_REGION_TABLE_H_
+// One session's shared-memory regions, by id. In the daemon: the client's
+// regions. In the session's worker: those, and the output regions it made.
+// A table holds no other session's regions, so an id from another client
+// simply does not resolve.
+#ifndef AOTI_EXECUTOR_SERVER_SHM_REGION_TABLE_H_
+#define AOTI_EXECUTOR_SERVER_SHM_REGION_TABLE_H_
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -27,6 +29,12 @@ class RegionTable {
 
   // NotFound, naming the id, for a region this table does not hold.
   absl::StatusOr<std::shared_ptr<SharedRegion>> Find(uint64_t region_id) const;
+  // Every region, for replaying them to a new worker.
+  std::vector<std::pair<uint64_t, std::shared_ptr<SharedRegion>>> Snapshot()
+      const;
+  size_t size() const;
+  uint64_t total_bytes() const;
+
   // The region whose mapping holds [p, p + n), with its id; null if none.
   std::shared_ptr<SharedRegion> FindContaining(const void* p, uint64_t n,
                                                uint64_t* region_id) const;
@@ -39,4 +47,4 @@ class RegionTable {
 
 }  // namespace aoti_executor
 
-#endif  // AOTI_EXECUTOR_SERVER_WORKERS_REGION_TABLE_H_
+#endif  // AOTI_EXECUTOR_SERVER_SHM_REGION_TABLE_H_

@@ -1,4 +1,4 @@
-#include "server/workers/region_table.h"
+#include "server/shm/region_table.h"
 
 #include <utility>
 
@@ -10,8 +10,8 @@ absl::Status RegionTable::Add(uint64_t region_id,
                               std::shared_ptr<SharedRegion> region) {
   absl::MutexLock lock(&mu_);
   if (regions_.size() >= kMaxRegions) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("already ", regions_.size(), " regions (the limit)"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the session already holds ", regions_.size(), " regions (the limit)"));
   }
   if (!regions_.emplace(region_id, std::move(region)).second) {
     return absl::AlreadyExistsError(
@@ -34,6 +34,24 @@ absl::StatusOr<std::shared_ptr<SharedRegion>> RegionTable::Find(
         absl::StrCat("no region ", region_id, " in this session"));
   }
   return it->second;
+}
+
+std::vector<std::pair<uint64_t, std::shared_ptr<SharedRegion>>>
+RegionTable::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return {regions_.begin(), regions_.end()};
+}
+
+size_t RegionTable::size() const {
+  absl::MutexLock lock(&mu_);
+  return regions_.size();
+}
+
+uint64_t RegionTable::total_bytes() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t total = 0;
+  for (const auto& [id, region] : regions_) total += region->size();
+  return total;
 }
 
 std::shared_ptr<SharedRegion> RegionTable::FindContaining(
