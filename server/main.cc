@@ -20,6 +20,7 @@
 #include "server/service/executor_service.h"
 #include "server/service/session_registry.h"
 #include "server/worker_main.h"
+#include "server/workers/worker_pool.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
@@ -102,7 +103,8 @@ int Run(const DaemonFlags& flags) {
     spdlog::info("loaded op library {}", library);
   }
   const WorkerOptions worker_options = MakeWorkerOptions(flags);
-  SessionRegistry sessions(&worker_options);
+  WorkerPool workers(&worker_options);
+  SessionRegistry sessions(&workers);
   if (absl::Status started = sessions.Start(flags.attach_socket);
       !started.ok()) {
     spdlog::critical("attach socket: {}", started.ToString());

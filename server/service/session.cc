@@ -13,11 +13,11 @@
 namespace aoti_executor {
 
 Session::Session(std::string secret, int attach_fd, PeerCredentials peer,
-                 const WorkerOptions* worker_options)
+                 WorkerPool* workers)
     : secret_(std::move(secret)),
       attach_fd_(attach_fd),
       peer_(peer),
-      worker_options_(worker_options) {}
+      workers_(workers) {}
 
 Session::~Session() {
   std::shared_ptr<Worker> worker;
@@ -151,12 +151,11 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
     // every client region id, and apart from the ranges of earlier workers.
     region_id_base = (uint64_t{1} << 63) | (uint64_t{++generation_} << 32);
   }
-  AOTI_ASSIGN_OR_RETURN(
-      std::unique_ptr<Worker> started,
-      Worker::Start(*worker_options_, region_id_base,
-                    [this](uint64_t id, uint64_t size, int fd) {
-                      ForwardOutputRegion(id, size, fd);
-                    }));
+  AOTI_ASSIGN_OR_RETURN(std::unique_ptr<Worker> started, workers_->Take());
+  AOTI_RETURN_IF_ERROR(started->AssignSession(
+      region_id_base, [this](uint64_t id, uint64_t size, int fd) {
+        ForwardOutputRegion(id, size, fd);
+      }));
   std::shared_ptr<Worker> worker(std::move(started));
   std::shared_ptr<Worker> replaced;
   {
@@ -182,7 +181,8 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
   // Outside mu_: its destructor joins its reader, which may need mu_.
   replaced.reset();
   if (restart) {
-    if (worker_options_->restarts != nullptr) ++*worker_options_->restarts;
+    if (workers_->options().restarts != nullptr)
+      ++*workers_->options().restarts;
     spdlog::warn("session of pid {}: worker replaced by pid {}", peer_.pid,
                  worker->pid());
   }

@@ -22,6 +22,7 @@
 #include "server/shm/region_table.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/worker.h"
+#include "server/workers/worker_pool.h"
 
 namespace aoti_executor {
 
@@ -38,10 +39,10 @@ class Session {
   // at most one per call in flight; each holds an fd of the daemon.
   static constexpr size_t kMaxPendingFds = 256;
 
-  // Takes ownership of the connected attach socket `attach_fd`.
-  // `worker_options` must outlive the session.
+  // Takes ownership of the connected attach socket `attach_fd`. `workers`
+  // (where the session's worker comes from) must outlive the session.
   Session(std::string secret, int attach_fd, PeerCredentials peer,
-          const WorkerOptions* worker_options);
+          WorkerPool* workers);
   ~Session();  // stops the worker, closes the attach socket
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -102,7 +103,7 @@ class Session {
   const std::string secret_;
   const int attach_fd_;
   const PeerCredentials peer_;
-  const WorkerOptions* const worker_options_;
+  WorkerPool* const workers_;
 
   // Held while a worker starts (its replay included) and while anything is
   // sent to the worker that a replacement must also get, so nothing falls

@@ -109,7 +109,7 @@ void SessionRegistry::Open(int connection) {
   // Registered before the client learns its secret: the client's first
   // RegisterKernelSet may arrive the moment the welcome does.
   auto session =
-      std::make_shared<Session>(*secret, connection, *peer, worker_options_);
+      std::make_shared<Session>(*secret, connection, *peer, workers_);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;  // the session closes its socket

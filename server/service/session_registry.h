@@ -21,10 +21,9 @@ namespace aoti_executor {
 
 class SessionRegistry {
  public:
-  // `worker_options` (how each session's worker is started) must outlive
-  // the registry.
-  explicit SessionRegistry(const WorkerOptions* worker_options)
-      : worker_options_(worker_options) {}
+  // `workers` (where each session's worker comes from) must outlive the
+  // registry.
+  explicit SessionRegistry(WorkerPool* workers) : workers_(workers) {}
   ~SessionRegistry();  // Stop()
   SessionRegistry(const SessionRegistry&) = delete;
   SessionRegistry& operator=(const SessionRegistry&) = delete;
@@ -36,7 +35,7 @@ class SessionRegistry {
   void Stop();
 
   const std::string& path() const { return path_; }
-  const WorkerOptions& worker_options() const { return *worker_options_; }
+  const WorkerOptions& worker_options() const { return workers_->options(); }
 
   // The session whose secret is `secret`. PermissionDenied if none: a
   // secret is the only way to name a session.
@@ -59,7 +58,7 @@ class SessionRegistry {
   void Open(int connection);
   void ReadLoop(std::shared_ptr<Session> session);
 
-  const WorkerOptions* const worker_options_;
+  WorkerPool* const workers_;
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_[2] = {-1, -1};  // a pipe that interrupts AcceptLoop's poll

@@ -73,10 +73,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
 
 Worker::Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
                std::atomic<int64_t>* deaths)
-    : pid_(pid),
-      channel_(channel),
-      on_output_region_(std::move(on_output_region)),
-      deaths_(deaths) {}
+    : pid_(pid), channel_(channel), deaths_(deaths) {
+  absl::MutexLock lock(&mu_);
+  on_output_region_ = std::move(on_output_region);
+}
 
 Worker::~Worker() {
   {
@@ -130,8 +130,13 @@ void Worker::ReadLoop() {
     auto fd = ReceiveMessage(channel_, &message);
     if (!fd.ok()) break;
     if (message.has_output_region()) {
-      on_output_region_(message.output_region().region_id(),
-                        message.output_region().byte_size(), *fd);
+      OutputRegionFn forward;
+      {
+        absl::MutexLock lock(&mu_);
+        forward = on_output_region_;
+      }
+      forward(message.output_region().region_id(),
+              message.output_region().byte_size(), *fd);
       continue;
     }
     if (*fd >= 0) close(*fd);
@@ -229,6 +234,17 @@ absl::Status Worker::RegisterKernelSet(uint64_t kernel_set_id,
   request->set_device(device);
   request->set_json_size(std::max<uint64_t>(json.size(), 1));
   return Send(message, copy.fd());
+}
+
+absl::Status Worker::AssignSession(uint64_t region_id_base,
+                                   OutputRegionFn on_output_region) {
+  {
+    absl::MutexLock lock(&mu_);
+    on_output_region_ = std::move(on_output_region);
+  }
+  wv1::ToWorker message;
+  message.mutable_assign_session()->set_region_id_base(region_id_base);
+  return Send(message);
 }
 
 absl::Status Worker::MapRegion(uint64_t region_id, const SharedRegion& region) {

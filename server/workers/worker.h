@@ -59,6 +59,12 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Gives a started worker (a spare) to a session: its output regions get ids
+  // above `region_id_base`, and `on_output_region` replaces the one given to
+  // Start. Before anything else is sent.
+  absl::Status AssignSession(uint64_t region_id_base,
+                             OutputRegionFn on_output_region);
+
   absl::Status RegisterKernelSet(uint64_t kernel_set_id,
                                  const std::string& device,
                                  absl::string_view json);
@@ -99,7 +105,6 @@ class Worker {
 
   const pid_t pid_;
   const int channel_;
-  const OutputRegionFn on_output_region_;
   std::atomic<int64_t>* const deaths_;
   std::thread reader_;
   std::atomic<uint64_t> output_bytes_in_use_{0};
@@ -107,6 +112,7 @@ class Worker {
   absl::Mutex send_mu_;
 
   mutable absl::Mutex mu_;
+  OutputRegionFn on_output_region_ ABSL_GUARDED_BY(mu_);
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, PendingCall*> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status death_ ABSL_GUARDED_BY(mu_);

@@ -70,6 +70,9 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
     case wv1::ToWorker::kUnmapRegion:
       regions_.Remove(message.unmap_region().region_id());
       break;
+    case wv1::ToWorker::kAssignSession:
+      region_id_base_ = message.assign_session().region_id_base();
+      break;
     case wv1::ToWorker::kRunCall:
       pool_.Schedule([this, call = message.run_call()] { RunCall(call); });
       break;

@@ -29,7 +29,8 @@ class WorkerLoop {
  public:
   // `channel`: the worker's end of the socketpair (owned). Output regions get
   // ids region_id_base + 1, + 2, ...: the daemon gives each worker its own
-  // range, so ids stay unique across restarts.
+  // range (here, or in AssignSession for a spare), so ids stay unique across
+  // restarts.
   WorkerLoop(int channel, uint64_t region_id_base, int num_threads);
   ~WorkerLoop();
 
@@ -54,7 +55,7 @@ class WorkerLoop {
   void RetireOutputRegion(uint64_t region_id);
 
   const int channel_;
-  const uint64_t region_id_base_;
+  std::atomic<uint64_t> region_id_base_;
   std::atomic<uint64_t> next_region_number_{1};
   // Bytes of outputs copied into the arena (the rest went there directly).
   std::atomic<uint64_t> output_bytes_copied_{0};
