@@ -27,10 +27,13 @@
   AOTI_ASSIGN_OR_RETURN_IMPL_(AOTI_STATUS_CONCAT_(aoti_statusor_, __LINE__), \
                               lhs, expr)
 
+// `lhs` is a declaration ("auto x"), which parentheses would break.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define AOTI_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
   auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace aoti_executor {
 

@@ -72,7 +72,7 @@ absl::StatusOr<c10::IValue> ReadStaticNumberList(
     AOTI_ASSIGN_OR_RETURN(auto value, read(item));
     list.push_back(c10::IValue(value));
   }
-  return c10::IValue(std::move(list));
+  return c10::IValue(list);
 }
 
 absl::StatusOr<std::vector<bool>> ReadOptionalTensorItems(

@@ -283,7 +283,7 @@ void OpKernel::FillDynamicArgs(absl::Span<const int64_t> ints,
         c10::impl::GenericList list(c10::NumberType::get());
         list.reserve(arg.length);
         for (int i = 0; i < arg.length; ++i) list.push_back(ints[next_int++]);
-        slot = std::move(list);
+        slot = c10::IValue(list);
         break;
       }
     }

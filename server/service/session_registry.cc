@@ -136,7 +136,10 @@ void SessionRegistry::Open(int connection) {
                peer->uid, sessions_.size());
 }
 
-void SessionRegistry::ReadLoop(std::shared_ptr<Session> session) {
+// By value: the thread keeps its session alive until the loop ends.
+void SessionRegistry::ReadLoop(
+    std::shared_ptr<Session>
+        session) {  // NOLINT(performance-unnecessary-value-param)
   while (true) {
     auto received = ReceiveFrame(session->attach_fd());
     if (!received.ok()) {

@@ -177,7 +177,7 @@ void Worker::ReadLoop() {
                                         : absl::StrCat(how, ": ", reason)));
 }
 
-void Worker::Die(absl::Status reason) {
+void Worker::Die(const absl::Status& reason) {
   absl::MutexLock lock(&mu_);
   if (death_.ok()) {
     death_ = reason;

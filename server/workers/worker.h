@@ -100,7 +100,7 @@ class Worker {
   int Reap();
   void ReadLoop();
   // Records the first reason for death and fails every pending call.
-  void Die(absl::Status reason);
+  void Die(const absl::Status& reason);
   absl::Status Send(const google::protobuf::MessageLite& message, int fd = -1);
 
   const pid_t pid_;
