@@ -17,6 +17,10 @@ absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&actions);
   // dup2 onto fd 3 clears close-on-exec on the copy only.
   posix_spawn_file_actions_adddup2(&actions, child_fd, 3);
+  // Our own fds are close-on-exec, but not those the daemon inherited
+  // without it (from a shell, a supervisor): a worker runs custom-op code,
+  // and gets none of them.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t none;

@@ -11,9 +11,8 @@
 
 namespace aoti_executor {
 
-// Starts argv[0] with `argv`, `child_fd` as its fd 3 (every other fd of
-// ours is close-on-exec), and no signal blocked. posix_spawn, not fork: the
-// daemon is multithreaded.
+// Starts argv[0] with `argv`, `child_fd` as its fd 3, no other fd but 0-2,
+// and no signal blocked. posix_spawn, not fork: the daemon is multithreaded.
 absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                                    int child_fd);
 
