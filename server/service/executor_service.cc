@@ -23,6 +23,9 @@ constexpr uint32_t kProtocolVersion = 1;
 constexpr absl::Duration kDefaultRegionWait = absl::Seconds(5);
 // How much earlier than the client's deadline the daemon gives up on a call.
 constexpr absl::Duration kDeadlineMargin = absl::Milliseconds(50);
+// A call killed at its deadline counts toward quarantine only if it had at
+// least this long to run.
+constexpr absl::Duration kShortestHang = absl::Milliseconds(100);
 
 absl::Time DeadlineOf(const grpc::ServerContext& context) {
   const absl::Time deadline = absl::FromChrono(context.deadline());
@@ -119,11 +122,10 @@ grpc::Status ExecutorService::Call(grpc::ServerContext* context,
                                    v1::CallResponse* response) {
   // A little before the client's own deadline, so that the client gets our
   // reason and its next call finds the hung worker already replaced.
-  const absl::Time deadline =
-      std::min(absl::FromChrono(context->deadline()) - kDeadlineMargin,
-               absl::Now() + options_.call_timeout);
+  const absl::Time client_deadline =
+      absl::FromChrono(context->deadline()) - kDeadlineMargin;
   ++calls_in_flight_;
-  absl::Status status = DoCall(*request, deadline, response);
+  absl::Status status = DoCall(*request, client_deadline, response);
   --calls_in_flight_;
   if (status.ok()) {
     ++calls_succeeded_;
@@ -135,7 +137,7 @@ grpc::Status ExecutorService::Call(grpc::ServerContext* context,
 }
 
 absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
-                                     absl::Time deadline,
+                                     absl::Time client_deadline,
                                      v1::CallResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
@@ -147,14 +149,21 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
       crashes_.CheckAllowed(kernels.content_hash, request.node_index()));
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Worker> worker,
                         session->EnsureWorker());
+  // The op's own time starts now: starting a replacement worker must not eat
+  // it (the client's deadline still bounds the whole call).
+  const absl::Time sent = absl::Now();
+  const absl::Time deadline =
+      std::min(client_deadline, sent + options_.call_timeout);
   // The worker validates every tensor reference against the session's
   // regions before it touches a byte; the daemon never maps client tensors.
   auto result = worker->Call(request, kernel->description(), deadline);
   if (!result.ok()) {
     // Aborted: the worker died under the call; DeadlineExceeded: the call
     // hung and its worker was killed. An op's own errors have other codes.
-    if (absl::IsAborted(result.status()) ||
-        absl::IsDeadlineExceeded(result.status())) {
+    // A call left with almost no time by its client is no evidence of a hang.
+    const bool hung = absl::IsDeadlineExceeded(result.status()) &&
+                      deadline - sent >= kShortestHang;
+    if (absl::IsAborted(result.status()) || hung) {
       crashes_.RecordCrash(kernels.content_hash, request.node_index(),
                            kernel->description(), result.status());
     }

@@ -70,7 +70,7 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
       const aoti::executor::v1::RegisterKernelSetRequest& request,
       aoti::executor::v1::RegisterKernelSetResponse* response);
   absl::Status DoCall(const aoti::executor::v1::CallRequest& request,
-                      absl::Time deadline,
+                      absl::Time client_deadline,
                       aoti::executor::v1::CallResponse* response);
 
   SessionRegistry* const sessions_;
