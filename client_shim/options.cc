@@ -1,7 +1,9 @@
 #include "client_shim/options.h"
 
 #include <cstdlib>
+#include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
@@ -25,6 +27,20 @@ absl::StatusOr<absl::Duration> ParseTimeoutMs(const char* name,
   return absl::Milliseconds(ms);
 }
 
+absl::StatusOr<bool> ParseSwitch(const char* name, const char* value) {
+  if (value == nullptr || value[0] == '\0') return false;
+  const std::string text = absl::AsciiStrToLower(value);
+  for (const char* on : {"1", "true", "yes", "on"}) {
+    if (text == on) return true;
+  }
+  for (const char* off : {"0", "false", "no", "off"}) {
+    if (text == off) return false;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("$", name, "=\"", value,
+                   "\" is neither 1/true/yes/on nor 0/false/no/off"));
+}
+
 absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
                                                        const char* device) {
   ExecutorOptions options;
@@ -38,6 +54,9 @@ absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
       options.connect_timeout,
       ParseTimeoutMs(kConnectTimeoutEnvVar, std::getenv(kConnectTimeoutEnvVar),
                      kDefaultConnectTimeoutMs));
+  AOTI_ASSIGN_OR_RETURN(
+      options.local_fallback,
+      ParseSwitch(kLocalFallbackEnvVar, std::getenv(kLocalFallbackEnvVar)));
   return options;
 }
 

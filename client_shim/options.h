@@ -15,6 +15,8 @@ namespace client {
 inline constexpr char kCallTimeoutEnvVar[] = "AOTI_EXECUTOR_CALL_TIMEOUT_MS";
 inline constexpr char kConnectTimeoutEnvVar[] =
     "AOTI_EXECUTOR_CONNECT_TIMEOUT_MS";
+// "1" (or true/yes/on): run calls in-process while the daemon is unreachable.
+inline constexpr char kLocalFallbackEnvVar[] = "AOTI_EXECUTOR_LOCAL_FALLBACK";
 inline constexpr int64_t kDefaultCallTimeoutMs = 30000;
 inline constexpr int64_t kDefaultConnectTimeoutMs = 5000;
 
@@ -26,11 +28,15 @@ struct ExecutorOptions {
   absl::Duration call_timeout = absl::Milliseconds(kDefaultCallTimeoutMs);
   // How long create waits for the daemon to answer.
   absl::Duration connect_timeout = absl::Milliseconds(kDefaultConnectTimeoutMs);
+  // Whether calls run in-process, with the same semantics, while the daemon
+  // cannot be reached (see LocalFallback). Off unless the host asks.
+  bool local_fallback = false;
 };
 
 // Options from create's arguments (`endpoint` and `device` may be NULL) and
 // the environment. InvalidArgument, naming the variable, for a timeout that
-// is not a positive number of milliseconds.
+// is not a positive number of milliseconds or a switch that is not one of
+// 1/true/yes/on, 0/false/no/off (any case) or empty.
 absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
                                                        const char* device);
 
@@ -39,6 +45,9 @@ absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
 absl::StatusOr<absl::Duration> ParseTimeoutMs(const char* name,
                                               const char* value,
                                               int64_t fallback);
+
+// `value` (the text of `name`) as a switch: false if NULL or empty.
+absl::StatusOr<bool> ParseSwitch(const char* name, const char* value);
 
 }  // namespace client
 }  // namespace aoti_executor

@@ -55,6 +55,29 @@ absl::Status Session::RpcError(absl::string_view rpc,
   }
 }
 
+void OpenCanceller::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (rpc_ != nullptr) rpc_->TryCancel();
+}
+
+bool OpenCanceller::Enter(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return false;
+  rpc_ = context;
+  return true;
+}
+
+void OpenCanceller::Leave() {
+  absl::MutexLock lock(&mu_);
+  rpc_ = nullptr;
+}
+
+bool OpenCanceller::cancelled() {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
 absl::StatusOr<std::shared_ptr<Session>> Session::Open(
     const Endpoint& endpoint, const std::string& json,
     const std::string& device, const OpenOptions& options) {
@@ -63,6 +86,9 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   session->stub_ = v1::Executor::NewStub(session->channel_);
   std::string attach_path;
   AOTI_RETURN_IF_ERROR(session->Hello(options, &attach_path));
+  if (options.canceller != nullptr && options.canceller->cancelled()) {
+    return absl::CancelledError("opening a session was cancelled");
+  }
   absl::StatusOr<std::unique_ptr<AttachSocket>> attach =
       AttachSocket::Connect(attach_path, options.connect_deadline);
   if (!attach.ok()) {
@@ -72,8 +98,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   session->attach_ = *std::move(attach);
   session->outputs_ = std::make_unique<OutputRegions>(session->attach_.get());
   session->staging_ = std::make_unique<StagingPool>(session.get());
-  AOTI_RETURN_IF_ERROR(
-      session->RegisterKernelSet(json, device, options.register_deadline));
+  AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
   return session;
 }
 
@@ -89,7 +114,12 @@ absl::Status Session::Hello(const OpenOptions& options,
   v1::HelloRequest request;
   request.set_protocol_version(kProtocolVersion);
   v1::HelloResponse response;
+  OpenCanceller* canceller = options.canceller;
+  if (canceller != nullptr && !canceller->Enter(&context)) {
+    return absl::CancelledError("opening a session was cancelled");
+  }
   const grpc::Status status = stub_->Hello(&context, request, &response);
+  if (canceller != nullptr) canceller->Leave();
   if (!status.ok()) {
     const auto code = static_cast<absl::StatusCode>(status.error_code());
     if (code == absl::StatusCode::kUnavailable ||
@@ -120,16 +150,21 @@ absl::Status Session::Hello(const OpenOptions& options,
 
 absl::Status Session::RegisterKernelSet(const std::string& json,
                                         const std::string& device,
-                                        absl::Time deadline) {
+                                        const OpenOptions& options) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
+  context.set_deadline(absl::ToChronoTime(options.register_deadline));
   v1::RegisterKernelSetRequest request;
   request.set_session(attach_->secret());
   request.set_extern_kernels_json(json);
   request.set_device(device);
   v1::RegisterKernelSetResponse response;
+  OpenCanceller* canceller = options.canceller;
+  if (canceller != nullptr && !canceller->Enter(&context)) {
+    return absl::CancelledError("opening a session was cancelled");
+  }
   const grpc::Status status =
       stub_->RegisterKernelSet(&context, request, &response);
+  if (canceller != nullptr) canceller->Leave();
   if (!status.ok()) return RpcError("RegisterKernelSet", status);
   kernel_set_id_ = response.kernel_set_id();
   nodes_ = std::make_shared<const std::vector<v1::NodeInfo>>(

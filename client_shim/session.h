@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client_shim/attach_socket.h"
@@ -39,6 +40,25 @@ inline constexpr uint32_t kProtocolVersion = 1;
 // far beyond gRPC's 4 MiB default.
 inline constexpr int kMaxMessageBytes = 1 << 30;
 
+// Lets another thread stop a Session::Open in progress (an executor being
+// deleted while it reconnects): the RPC it waits in is cancelled, and it
+// takes no further step. Thread-safe.
+class OpenCanceller {
+ public:
+  void Cancel();
+
+ private:
+  friend class Session;
+  // Marks `context` as the RPC in progress; false if already cancelled.
+  bool Enter(grpc::ClientContext* context);
+  void Leave();
+  bool cancelled();
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* rpc_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
 class Session final : public StagingPool::Registrar {
  public:
   struct OpenOptions {
@@ -49,6 +69,8 @@ class Session final : public StagingPool::Registrar {
     // Wait for the daemon to come up until connect_deadline (create), rather
     // than fail as soon as nothing listens (a reconnect inside a call).
     bool wait_for_ready = true;
+    // If set, Cancel() makes Open fail with Cancelled promptly.
+    OpenCanceller* canceller = nullptr;
   };
 
   // Hello; connects the attach socket and receives the secret; registers
@@ -92,7 +114,7 @@ class Session final : public StagingPool::Registrar {
   absl::Status Hello(const OpenOptions& options, std::string* attach_path);
   absl::Status RegisterKernelSet(const std::string& json,
                                  const std::string& device,
-                                 absl::Time deadline);
+                                 const OpenOptions& options);
   // Turns the CallResponse's TensorRefs into tensors, into `results`. On
   // failure, every owned block not wrapped yet is queued for release.
   absl::Status ResolveOutputs(const v1::CallResponse& response,

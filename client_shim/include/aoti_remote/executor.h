@@ -22,9 +22,39 @@
  * 5. Endpoints: "unix:/abs/path", "unix:///abs/path", "/abs/path" (a Unix
  *    socket) or "tcp:HOST:PORT". NULL or "" means $AOTI_EXECUTOR_ENDPOINT, or
  *    if that is unset or empty, "unix:/tmp/aoti-executor/executor.sock".
- * 6. A lost daemon fails the calls in flight within their deadline; the next
- *    call opens a new session when the daemon is back and re-registers the
- *    model's kernels, with nothing for the host to do.
+ * 6. A lost daemon fails the calls in flight within their deadline; once it
+ *    is back, the executor opens a new session, registers the model's
+ *    kernels again (7) and its shared memory as calls need it, with nothing
+ *    for the host to do.
+ * 7. Reconnecting. When the session ends, a thread of the executor opens a
+ *    new one in the background: at once, then, while calls keep wanting
+ *    one, once per backoff window: 50 ms after the first failure, doubling
+ *    after each further failure up to 2 s, each window shortened at random
+ *    by up to half (jitter); a success resets it. Calls never connect
+ *    themselves: one that finds no session waits for the attempt under
+ *    way, or for the one due when the window ends, bounded by its deadline;
+ *    if the window ends after its deadline, it fails at once, naming the
+ *    endpoint, the last attempt's error and when the next is due. So an
+ *    outage costs at most one attempt per window however many calls
+ *    arrive, a daemon that is back is reached at most 2 s after it is
+ *    wanted, and a registration slower than a call's deadline still
+ *    completes, for the next call. delete stops the thread.
+ * 8. Local fallback, off by default: with $AOTI_EXECUTOR_LOCAL_FALLBACK=1
+ *    (read at create), a call that finds no session because the daemon
+ *    cannot be reached (an attempt to reach it failed: nothing listens, or
+ *    it does not answer in the connect timeout) runs in this process
+ *    instead, at once, with the same semantics; and create, after
+ *    waiting the connect timeout for the daemon, succeeds without it if the
+ *    model's kernels load here. Calls go to the daemon again as soon as a
+ *    session is open. The first call run here in an outage logs one line
+ *    to stderr, and the first remote call after it another. A call the
+ *    daemon received and failed (an op error, a missed deadline, a crashed
+ *    worker, a connection lost mid-call) is never rerun here. The
+ *    trade-off: calls survive an outage, but ops run here without the
+ *    daemon's isolation (a crashing op takes the host down, a hanging one
+ *    has no deadline), custom ops need their library loaded in the host
+ *    first, and the model's kernels are parsed again, in the host, when
+ *    first needed.
  */
 #ifndef AOTI_REMOTE_EXECUTOR_H_
 #define AOTI_REMOTE_EXECUTOR_H_
@@ -71,8 +101,9 @@ AOTI_REMOTE_EXPORT AOTITorchError aoti_torch_proxy_executor_call_function(
  * its kernels for `device` ("cpu", "cuda", "cuda:1"; NULL means "cpu"). Fails,
  * naming the path, the endpoint or the node, if the file cannot be read, the
  * daemon cannot be reached within the connect timeout, or a node cannot be
- * resolved. On success, *out is the new executor; on failure it is set to
- * NULL. */
+ * resolved. With the local fallback on (convention 8), a daemon that cannot be
+ * reached is no failure if the kernels load in-process. On success, *out is
+ * the new executor; on failure it is set to NULL. */
 AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_executor_create(
     const char* endpoint, const char* extern_kernels_json_path,
     const char* device, AOTIProxyExecutorHandle* out);
