@@ -2,10 +2,10 @@
 #ifndef AOTI_EXECUTOR_SERVER_SHM_TENSOR_LAYOUT_H_
 #define AOTI_EXECUTOR_SERVER_SHM_TENSOR_LAYOUT_H_
 
+#include <c10/core/ScalarType.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <c10/core/ScalarType.h>
 
 #include "absl/status/status.h"
 
