@@ -16,6 +16,8 @@
 namespace aoti_executor {
 namespace {
 
+using ::aoti_executor::kernel_test::ExpectedCounts;
+using ::aoti_executor::kernel_test::ExpectNodeCounts;
 using ::aoti_executor::kernel_test::LoadFixture;
 using ::aoti_executor::kernel_test::NodeInfo;
 using ::aoti_executor::kernel_test::RunBothWays;
@@ -69,11 +71,7 @@ class AtenOpsTest : public ::testing::Test {
 TestKernels* AtenOpsTest::kernels_ = nullptr;
 
 TEST_F(AtenOpsTest, FixtureTargetsAndFlatCounts) {
-  struct Expected {
-    const char* target;
-    int input_tensors, input_ints, output_tensors, output_ints;
-  };
-  const Expected expected[kNumFixtureNodes] = {
+  const ExpectedCounts expected[kNumFixtureNodes] = {
       {"aten::add.Tensor", 2, 0, 1, 0},
       {"aten::add.Tensor", 2, 1, 1, 0},
       {"aten::add.Tensor", 2, 0, 1, 0},
@@ -89,18 +87,7 @@ TEST_F(AtenOpsTest, FixtureTargetsAndFlatCounts) {
       {"aten::_foreach_add.ScalarList", 2, 0, 2, 0},
       {"aten::sum.dim_IntList", 1, 1, 1, 0},
   };
-  ASSERT_EQ(kernels().backend().num_nodes(),
-            static_cast<size_t>(kNumFixtureNodes));
-  for (int i = 0; i < kNumFixtureNodes; ++i) {
-    SCOPED_TRACE(::testing::Message() << "node " << i);
-    absl::StatusOr<NodeInfo> node = kernels().backend().Describe(i);
-    ASSERT_TRUE(node.ok()) << node.status();
-    EXPECT_EQ(node->target, expected[i].target);
-    EXPECT_EQ(node->input_tensors, expected[i].input_tensors);
-    EXPECT_EQ(node->input_ints, expected[i].input_ints);
-    EXPECT_EQ(node->output_tensors, expected[i].output_tensors);
-    EXPECT_EQ(node->output_ints, expected[i].output_ints);
-  }
+  ExpectNodeCounts(kernels().backend(), expected);
 }
 
 TEST_F(AtenOpsTest, AddWithTheDefaultAlphaOmitted) {

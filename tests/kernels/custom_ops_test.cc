@@ -27,6 +27,8 @@ namespace aoti_executor {
 namespace {
 
 using ::aoti_executor::kernel_test::AotiCall;
+using ::aoti_executor::kernel_test::ExpectedCounts;
+using ::aoti_executor::kernel_test::ExpectNodeCounts;
 using ::aoti_executor::kernel_test::LoadFixture;
 using ::aoti_executor::kernel_test::LoadTestOps;
 using ::aoti_executor::kernel_test::NodeInfo;
@@ -118,12 +120,8 @@ class CustomOpsTest : public ::testing::Test {
 TestKernels* CustomOpsTest::kernels_ = nullptr;
 
 TEST_F(CustomOpsTest, FixtureTargetsAndFlatCounts) {
-  struct Expected {
-    const char* target;
-    int input_tensors, input_ints, output_tensors, output_ints;
-  };
   // Hand-derived from the schemas and the fixture (reference §1.7).
-  const Expected expected[kNumFixtureNodes] = {
+  const ExpectedCounts expected[kNumFixtureNodes] = {
       {"aoti_test::fn_with_all_inputs", 6, 15, 1, 0},
       {"aoti_test::fn_with_default_input", 1, 0, 1, 0},
       {"aoti_test::fn_with_default_input", 1, 1, 1, 0},
@@ -162,18 +160,7 @@ TEST_F(CustomOpsTest, FixtureTargetsAndFlatCounts) {
       {"aoti_test::always_throws", 1, 0, 1, 0},
       {"aoti_test::throws_non_std", 1, 0, 1, 0},
   };
-  ASSERT_EQ(kernels().backend().num_nodes(),
-            static_cast<size_t>(kNumFixtureNodes));
-  for (int i = 0; i < kNumFixtureNodes; ++i) {
-    SCOPED_TRACE(::testing::Message() << "node " << i);
-    absl::StatusOr<NodeInfo> node = kernels().backend().Describe(i);
-    ASSERT_TRUE(node.ok()) << node.status();
-    EXPECT_EQ(node->target, expected[i].target);
-    EXPECT_EQ(node->input_tensors, expected[i].input_tensors);
-    EXPECT_EQ(node->input_ints, expected[i].input_ints);
-    EXPECT_EQ(node->output_tensors, expected[i].output_tensors);
-    EXPECT_EQ(node->output_ints, expected[i].output_ints);
-  }
+  ExpectNodeCounts(kernels().backend(), expected);
 }
 
 // Tensor(a!) arguments: the inputs a remote caller must copy back.

@@ -240,5 +240,20 @@ at::Tensor DoubleTensor(const std::vector<double>& values) {
   return at::tensor(values, at::TensorOptions().dtype(at::kDouble));
 }
 
+void ExpectNodeCounts(const BackendModel& model,
+                      absl::Span<const ExpectedCounts> expected) {
+  ASSERT_EQ(model.num_nodes(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(::testing::Message() << "node " << i);
+    absl::StatusOr<NodeInfo> node = model.Describe(static_cast<int>(i));
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ(node->target, expected[i].target);
+    EXPECT_EQ(node->input_tensors, expected[i].input_tensors);
+    EXPECT_EQ(node->input_ints, expected[i].input_ints);
+    EXPECT_EQ(node->output_tensors, expected[i].output_tensors);
+    EXPECT_EQ(node->output_ints, expected[i].output_ints);
+  }
+}
+
 }  // namespace kernel_test
 }  // namespace aoti_executor

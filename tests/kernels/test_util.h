@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "server/kernels/kernel_set.h"
 
 namespace aoti_executor {
@@ -46,6 +47,12 @@ struct NodeInfo {
   std::vector<int> mutated_input_tensors;  // Tensor(a!) inputs
 };
 
+// A node's target and flat-array counts, written out by hand in a test.
+struct ExpectedCounts {
+  const char* target;
+  int input_tensors, input_ints, output_tensors, output_ints;
+};
+
 // One model's kernels, opened on a backend. Thread-safe.
 class BackendModel {
  public:
@@ -66,6 +73,10 @@ class BackendModel {
       int index, const std::vector<int64_t>& ints,
       const std::vector<at::Tensor>& inputs) const = 0;
 };
+
+// Expects `model` to describe exactly the nodes of `expected`, in order.
+void ExpectNodeCounts(const BackendModel& model,
+                      absl::Span<const ExpectedCounts> expected);
 
 class Backend {
  public:
