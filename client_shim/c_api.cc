@@ -10,6 +10,7 @@
 #include "client_shim/last_error.h"
 #include "client_shim/options.h"
 #include "client_shim/remote_executor.h"
+#include "client_shim/shared_allocator.h"
 
 namespace aoti_executor {
 namespace client {
@@ -101,6 +102,12 @@ AOTI_REMOTE_EXPORT AOTITorchError aoti_torch_proxy_executor_call_function(
                                             num_tensors, flatten_tensor_args);
 }
 #endif
+
+AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_install_shared_allocator(void) {
+  return Guarded([]() -> absl::Status {
+    return aoti_executor::client::InstallSharedAllocator();
+  });
+}
 
 AOTI_REMOTE_EXPORT const char* aoti_remote_last_error(void) {
   return aoti_executor::client::LastError();

@@ -32,8 +32,9 @@ int main(void) {
                                  int, AtenTensorHandle*) =
       aoti_torch_proxy_executor_call_function;
   const char* (*last_error_fn)(void) = aoti_remote_last_error;
+  AOTITorchError (*install_fn)(void) = aoti_remote_install_shared_allocator;
   CHECK(create_fn != NULL && delete_fn != NULL && call_fn != NULL &&
-        aoti_call_fn != NULL && last_error_fn != NULL);
+        aoti_call_fn != NULL && last_error_fn != NULL && install_fn != NULL);
 
   CHECK(AOTI_TORCH_SUCCESS == 0);
   CHECK(AOTI_TORCH_FAILURE == 1);
@@ -66,6 +67,10 @@ int main(void) {
   CHECK(aoti_remote_executor_create("ftp://nowhere", missing, "cpu",
                                     &executor) == AOTI_TORCH_FAILURE);
   CHECK(strstr(aoti_remote_last_error(), "ftp://nowhere") != NULL);
+
+  /* Needs no daemon; idempotent. */
+  CHECK(aoti_remote_install_shared_allocator() == AOTI_TORCH_SUCCESS);
+  CHECK(aoti_remote_install_shared_allocator() == AOTI_TORCH_SUCCESS);
 
   if (failures == 0) printf("c_abi_test: all checks passed\n");
   return failures == 0 ? 0 : 1;

@@ -55,6 +55,20 @@
  *    has no deadline), custom ops need their library loaded in the host
  *    first, and the model's kernels are parsed again, in the host, when
  *    first needed.
+ * 9. Shared allocator, off until aoti_remote_install_shared_allocator is
+ *    called: from then on, every CPU tensor of at least 1 MiB that libtorch
+ *    allocates in this process, the model's or not, lives in shared memory
+ *    of its own (a sealed memfd, rounded up to whole pages), so that calls
+ *    can later pass it to the daemon without a copy; smaller ones stay with
+ *    the allocator installed before. Call it before the model is loaded and
+ *    allocates its buffers, while no other thread allocates tensors: buffers
+ *    allocated earlier stay private. It is idempotent. Freed regions are
+ *    kept for reuse (up to 64 regions and 256 MiB in all), and each live
+ *    large tensor holds one file descriptor; when none can be had, the
+ *    tensor is allocated privately (one line to stderr). Tensors it made
+ *    stay valid after every executor is deleted, and this library stays
+ *    loaded from then on. Shared memory stays shared across fork(): a
+ *    child's writes to such tensors are seen by the parent.
  */
 #ifndef AOTI_REMOTE_EXECUTOR_H_
 #define AOTI_REMOTE_EXECUTOR_H_
@@ -124,6 +138,12 @@ AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_executor_call_function(
     AOTIProxyExecutorHandle executor, int extern_node_index, int num_ints,
     int64_t* flatten_int_args, int num_tensors,
     AtenTensorHandle* flatten_tensor_args);
+
+/* Makes this process's CPU tensors of 1 MiB or more live in shared memory
+ * (convention 9). Call once, before loading the model; later calls do nothing.
+ * Fails if libtorch has no CPU allocator or another allocator took its place
+ * after an earlier call. */
+AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_install_shared_allocator(void);
 
 /* Why this thread's last failing aoti_remote call failed ("" if none did).
  * Valid until this thread's next failing call. */
