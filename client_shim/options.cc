@@ -57,6 +57,11 @@ absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
   AOTI_ASSIGN_OR_RETURN(
       options.local_fallback,
       ParseSwitch(kLocalFallbackEnvVar, std::getenv(kLocalFallbackEnvVar)));
+  if (const char* lane = std::getenv(kCallLaneEnvVar);
+      lane != nullptr && lane[0] != '\0') {
+    AOTI_ASSIGN_OR_RETURN(options.call_lane,
+                          ParseSwitch(kCallLaneEnvVar, lane));
+  }
   return options;
 }
 

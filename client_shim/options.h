@@ -17,6 +17,8 @@ inline constexpr char kConnectTimeoutEnvVar[] =
     "AOTI_EXECUTOR_CONNECT_TIMEOUT_MS";
 // "1" (or true/yes/on): run calls in-process while the daemon is unreachable.
 inline constexpr char kLocalFallbackEnvVar[] = "AOTI_EXECUTOR_LOCAL_FALLBACK";
+// "0" (or false/no/off): every call takes the Call RPC, none the call lane.
+inline constexpr char kCallLaneEnvVar[] = "AOTI_EXECUTOR_CALL_LANE";
 inline constexpr int64_t kDefaultCallTimeoutMs = 30000;
 inline constexpr int64_t kDefaultConnectTimeoutMs = 5000;
 
@@ -31,6 +33,10 @@ struct ExecutorOptions {
   // Whether calls run in-process, with the same semantics, while the daemon
   // cannot be reached (see LocalFallback). Off unless the host asks.
   bool local_fallback = false;
+  // Whether small calls go to the worker over the session's call lane
+  // (shared memory, futex doorbells) rather than the Call RPC. On unless the
+  // host turns it off.
+  bool call_lane = true;
 };
 
 // Options from create's arguments (`endpoint` and `device` may be NULL) and

@@ -6,13 +6,18 @@
 // kOutputRegion arrives, and stays mapped for the session: the daemon may put
 // later outputs in it. Each output tensor holds a shared_ptr to its region,
 // so it stays readable after the session or the daemon is gone.
+//
+// The same socket brings the session's call lanes (kCallLane); as one reader
+// serves both, lanes are kept here until TakeCallLane asks for them.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_OUTPUT_REGIONS_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_OUTPUT_REGIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -51,10 +56,18 @@ class OutputRegions {
   // Unmaps region `region_id` once no tensor uses it (the daemon retired it).
   void Forget(uint64_t region_id);
 
+  // The call lane sent with `lane_id`, reading frames until it arrives or
+  // `deadline` passes. Thread-safe.
+  absl::StatusOr<std::shared_ptr<SharedRegion>> TakeCallLane(
+      uint64_t lane_id, absl::Time deadline);
+
   size_t size() const;
 
  private:
   absl::Status Adopt(const ReceivedFrame& received);
+  // Reads and adopts frames until `arrived()` holds (checked under mu_).
+  absl::Status ReadUntil(const std::function<bool()>& arrived,
+                         absl::Time deadline, const std::string& what);
 
   AttachSocket* const socket_;
   // Serializes reads of the attach socket; timed, so a waiter gives up at its
@@ -64,6 +77,7 @@ class OutputRegions {
   std::map<uint64_t, std::shared_ptr<SharedRegion>> by_id_ ABSL_GUARDED_BY(mu_);
   // Mapping start address -> region id, for Find.
   std::map<uintptr_t, uint64_t> by_address_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::shared_ptr<SharedRegion>> lanes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace client

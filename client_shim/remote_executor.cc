@@ -140,6 +140,7 @@ absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
   open.register_deadline =
       open.connect_deadline + executor->options_.call_timeout;
   open.wait_for_ready = true;
+  open.call_lane = executor->options_.call_lane;
   absl::StatusOr<std::shared_ptr<Session>> session =
       Session::Open(executor->options_.endpoint, executor->json_,
                     executor->options_.device, open);
@@ -212,6 +213,7 @@ absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::OpenSession(
   // Fail at once if nothing listens; the backoff spaces the attempts.
   open.wait_for_ready = false;
   open.canceller = canceller;
+  open.call_lane = options_.call_lane;
   try {
     return Session::Open(options_.endpoint, json_, options_.device, open);
   } catch (...) {

@@ -23,6 +23,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Endpoint& endpoint) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
+grpc::Status GrpcStatus(int code, std::string message) {
+  return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
+}
+
 TensorLayout LayoutOf(const v1::TensorRef& ref, c10::ScalarType dtype) {
   TensorLayout layout;
   layout.offset = ref.offset();
@@ -98,6 +102,11 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   session->attach_ = *std::move(attach);
   session->outputs_ = std::make_unique<OutputRegions>(session->attach_.get());
   session->staging_ = std::make_unique<StagingPool>(session.get());
+  session->host_regions_ = std::make_unique<HostRegions>(session.get());
+  {
+    absl::MutexLock lock(&session->lane_mu_);
+    session->use_lanes_ = options.call_lane;
+  }
   AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
   return session;
 }
@@ -214,11 +223,15 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
                            absl::Time deadline) {
   const size_t num_inputs = static_cast<size_t>(node.num_input_tensors());
   absl::Span<at::Tensor* const> outputs = tensors.subspan(num_inputs);
-  AOTI_ASSIGN_OR_RETURN(CallInputs inputs,
-                        CallInputs::Plan(tensors.subspan(0, num_inputs),
-                                         [this](const void* p, uint64_t n) {
-                                           return outputs_->Find(p, n);
-                                         }));
+  // By reference when an input lies in an output of an earlier call or in
+  // the host's shared allocations; staged otherwise.
+  AOTI_ASSIGN_OR_RETURN(
+      CallInputs inputs,
+      CallInputs::Plan(tensors.subspan(0, num_inputs),
+                       [this, deadline](const void* p, uint64_t n) {
+                         if (auto output = outputs_->Find(p, n)) return output;
+                         return host_regions_->Find(p, n, deadline);
+                       }));
 
   v1::CallRequest request;
   absl::optional<StagingPool::Lease> staging;
@@ -241,11 +254,7 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
     release->set_offset(block.offset);
   }
 
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
-  v1::CallResponse response;
-  const grpc::Status status = stub_->Call(&context, request, &response);
-  if (!status.ok()) return RpcError("Call", status);
+  AOTI_ASSIGN_OR_RETURN(v1::CallResponse response, Exchange(request, deadline));
 
   if (static_cast<size_t>(response.outputs_size()) != outputs.size()) {
     for (const v1::TensorRef& ref : response.outputs()) {
@@ -268,6 +277,77 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
     outputs_->Forget(region_id);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CallResponse> Session::Exchange(
+    const v1::CallRequest& request, absl::Time deadline) {
+  if (std::shared_ptr<LaneCaller> lane = Lane(deadline)) {
+    auto answered = lane->TryCall(request, deadline);
+    if (answered.has_value()) {
+      // Errors read as the Call RPC's would: same codes, same wording.
+      if (!answered->ok()) {
+        return RpcError("Call",
+                        GrpcStatus(static_cast<int>(answered->status().code()),
+                                   std::string(answered->status().message())));
+      }
+      aoti::executor::worker::v1::CallResult& result = **answered;
+      if (result.code() != 0) {
+        return RpcError("Call", GrpcStatus(result.code(), result.message()));
+      }
+      return std::move(*result.mutable_response());
+    }
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::CallResponse response;
+  const grpc::Status status = stub_->Call(&context, request, &response);
+  if (!status.ok()) return RpcError("Call", status);
+  return response;
+}
+
+bool Session::has_call_lane() const {
+  absl::MutexLock lock(&lane_mu_);
+  return lane_ != nullptr && lane_->Open();
+}
+
+std::shared_ptr<LaneCaller> Session::Lane(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&lane_mu_);
+    if (lane_ != nullptr && lane_->Open()) return lane_;
+    if (!use_lanes_ || lane_opening_) return nullptr;
+    lane_opening_ = true;
+    lane_ = nullptr;
+  }
+  absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
+  absl::MutexLock lock(&lane_mu_);
+  lane_opening_ = false;
+  if (opened.ok()) {
+    lane_ = *std::move(opened);
+  } else if (absl::IsFailedPrecondition(opened.status()) ||
+             absl::IsUnimplemented(opened.status())) {
+    use_lanes_ = false;  // the daemon offers none: every call takes the RPC
+  }
+  return lane_;
+}
+
+absl::StatusOr<std::shared_ptr<LaneCaller>> Session::OpenLane(
+    absl::Time deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::OpenCallLaneRequest request;
+  request.set_session(attach_->secret());
+  v1::OpenCallLaneResponse response;
+  const grpc::Status status = stub_->OpenCallLane(&context, request, &response);
+  if (!status.ok()) return RpcError("OpenCallLane", status);
+  for (uint64_t region_id : response.retired_regions()) {
+    outputs_->Forget(region_id);
+  }
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
+                        outputs_->TakeCallLane(response.lane_id(), deadline));
+  AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(std::move(region)));
+  // The session outlives its lane caller (it owns it).
+  return std::make_shared<LaneCaller>(std::move(lane),
+                                      [this] { return Alive(); });
 }
 
 absl::Status Session::ResolveOutputs(const v1::CallResponse& response,

@@ -23,6 +23,8 @@
 #include "absl/types/span.h"
 #include "client_shim/attach_socket.h"
 #include "client_shim/endpoint.h"
+#include "client_shim/host_regions.h"
+#include "client_shim/lane_caller.h"
 #include "client_shim/output_regions.h"
 #include "client_shim/release_queue.h"
 #include "client_shim/staging_pool.h"
@@ -71,6 +73,8 @@ class Session final : public StagingPool::Registrar {
     bool wait_for_ready = true;
     // If set, Cancel() makes Open fail with Cancelled promptly.
     OpenCanceller* canceller = nullptr;
+    // Send calls over a call lane when the daemon offers one.
+    bool call_lane = true;
   };
 
   // Hello; connects the attach socket and receives the secret; registers
@@ -107,6 +111,9 @@ class Session final : public StagingPool::Registrar {
   size_t pending_releases() const { return releases_->size(); }
   size_t output_region_count() const { return outputs_->size(); }
   size_t staging_region_count() const { return staging_->region_count(); }
+  size_t host_region_count() const { return host_regions_->size(); }
+  // Whether a call lane is open now.
+  bool has_call_lane() const;
 
  private:
   explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
@@ -126,6 +133,13 @@ class Session final : public StagingPool::Registrar {
                                            const CallInputs& inputs,
                                            const StagingPool::Lease* staging,
                                            absl::Time deadline);
+  // Runs `request` over the call lane if one takes it, else by the Call RPC.
+  absl::StatusOr<v1::CallResponse> Exchange(const v1::CallRequest& request,
+                                            absl::Time deadline);
+  // The open call lane, opening one if there is none (nullptr if the daemon
+  // offers none, or another thread is opening it: take the RPC).
+  std::shared_ptr<LaneCaller> Lane(absl::Time deadline);
+  absl::StatusOr<std::shared_ptr<LaneCaller>> OpenLane(absl::Time deadline);
   // A gRPC failure of `rpc` as an absl::Status naming the endpoint.
   absl::Status RpcError(absl::string_view rpc,
                         const grpc::Status& status) const;
@@ -142,6 +156,12 @@ class Session final : public StagingPool::Registrar {
   // Declared after attach_, so destroyed before it.
   std::unique_ptr<OutputRegions> outputs_;
   std::unique_ptr<StagingPool> staging_;
+  std::unique_ptr<HostRegions> host_regions_;
+
+  mutable absl::Mutex lane_mu_;
+  bool use_lanes_ ABSL_GUARDED_BY(lane_mu_) = true;
+  bool lane_opening_ ABSL_GUARDED_BY(lane_mu_) = false;
+  std::shared_ptr<LaneCaller> lane_ ABSL_GUARDED_BY(lane_mu_);
 };
 
 }  // namespace client

@@ -80,8 +80,12 @@ WorkerOptions MakeWorkerOptions(const DaemonFlags& flags) {
   options.memory_limit_mb = flags.worker_memory_limit_mb;
   static std::atomic<int64_t> deaths{0};
   static std::atomic<int64_t> restarts{0};
+  static std::atomic<int64_t> lane_calls_succeeded{0};
+  static std::atomic<int64_t> lane_calls_failed{0};
   options.deaths = &deaths;
   options.restarts = &restarts;
+  options.lane_calls_succeeded = &lane_calls_succeeded;
+  options.lane_calls_failed = &lane_calls_failed;
   return options;
 }
 
@@ -90,6 +94,7 @@ ExecutorService::Options MakeServiceOptions(const DaemonFlags& flags) {
   options.call_timeout = absl::Milliseconds(flags.call_timeout_ms);
   options.quarantine_crashes = static_cast<int>(flags.quarantine_crashes);
   options.quarantine_window = absl::Seconds(flags.quarantine_window_s);
+  options.call_lanes = flags.call_lanes;
   return options;
 }
 

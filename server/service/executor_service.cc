@@ -52,7 +52,10 @@ ExecutorService::ExecutorService(SessionRegistry* sessions,
                                  const Options& options)
     : sessions_(sessions),
       options_(options),
-      crashes_(options.quarantine_crashes, options.quarantine_window) {}
+      crashes_(options.quarantine_crashes, options.quarantine_window),
+      watchdog_(sessions, &crashes_,
+                LaneWatchdog::Options{options.call_timeout, kDeadlineMargin,
+                                      kShortestHang}) {}
 
 grpc::Status ExecutorService::Hello(grpc::ServerContext*,
                                     const v1::HelloRequest*,
@@ -202,15 +205,25 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
   response->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
   response->set_sessions(static_cast<int64_t>(sessions_->size()));
   response->set_kernel_sets(static_cast<int64_t>(kernel_sets_.size()));
-  response->set_calls_succeeded(calls_succeeded_.load());
-  response->set_calls_failed(calls_failed_.load());
-  response->set_calls_in_flight(calls_in_flight_.load());
+  const WorkerOptions& workers = sessions_->worker_options();
+  // Lane calls of live workers (their watch pages), then of ended ones.
+  int64_t lane_succeeded = totals.lane_calls_succeeded;
+  int64_t lane_failed = totals.lane_calls_failed;
+  if (workers.lane_calls_succeeded != nullptr)
+    lane_succeeded += workers.lane_calls_succeeded->load();
+  if (workers.lane_calls_failed != nullptr)
+    lane_failed += workers.lane_calls_failed->load();
+  response->set_calls_succeeded(calls_succeeded_.load() + lane_succeeded);
+  response->set_calls_failed(calls_failed_.load() + lane_failed);
+  response->set_calls_in_flight(calls_in_flight_.load() +
+                                totals.lane_calls_in_flight);
+  response->set_lane_calls(lane_succeeded + lane_failed);
+  response->set_call_lanes(totals.call_lanes);
   response->set_regions(totals.regions);
   response->set_mapped_bytes(totals.mapped_bytes);
   response->set_output_bytes_in_use(totals.output_bytes_in_use);
   response->set_output_bytes_copied(totals.output_bytes_copied);
   response->set_workers(totals.workers);
-  const WorkerOptions& workers = sessions_->worker_options();
   if (workers.restarts != nullptr)
     response->set_worker_restarts(workers.restarts->load());
   if (workers.deaths != nullptr)
@@ -223,6 +236,26 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
     node->set_crashes_in_window(record.crashes_in_window);
     node->set_quarantined(record.quarantined);
     node->set_last_error(record.last_error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ExecutorService::OpenCallLane(
+    grpc::ServerContext*, const v1::OpenCallLaneRequest* request,
+    v1::OpenCallLaneResponse* response) {
+  if (!options_.call_lanes) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "call lanes are off (--call-lanes=false): use Call"));
+  }
+  auto session = sessions_->Find(request->session());
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  auto opened = (*session)->OpenCallLane();
+  if (!opened.ok()) return ToGrpcStatus(opened.status());
+  watchdog_.Adopt(**session, opened->lane);
+  response->set_lane_id(opened->lane_id);
+  response->set_byte_size(opened->byte_size);
+  for (uint64_t region_id : (*session)->TakeRetiredRegions()) {
+    response->add_retired_regions(region_id);
   }
   return grpc::Status::OK;
 }

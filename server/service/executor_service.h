@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "proto/executor.grpc.pb.h"
 #include "server/service/kernel_set_cache.h"
+#include "server/service/lane_watchdog.h"
 #include "server/service/session_registry.h"
 #include "server/workers/crash_tracker.h"
 
@@ -29,6 +30,8 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
     // Quarantine: this many crashes or hangs of one node within the window.
     int quarantine_crashes = 3;
     absl::Duration quarantine_window = absl::Minutes(5);
+    // Whether clients may open call lanes (OpenCallLane).
+    bool call_lanes = true;
   };
 
   // `sessions` must outlive the service.
@@ -64,6 +67,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
       grpc::ServerContext* context,
       const aoti::executor::v1::ClearQuarantineRequest* request,
       aoti::executor::v1::ClearQuarantineResponse* response) override;
+  grpc::Status OpenCallLane(
+      grpc::ServerContext* context,
+      const aoti::executor::v1::OpenCallLaneRequest* request,
+      aoti::executor::v1::OpenCallLaneResponse* response) override;
 
  private:
   absl::Status DoRegisterKernelSet(
@@ -81,6 +88,7 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
   std::atomic<int64_t> calls_succeeded_{0};
   std::atomic<int64_t> calls_failed_{0};
   std::atomic<int64_t> calls_in_flight_{0};
+  LaneWatchdog watchdog_;  // last: its thread uses crashes_
 };
 
 }  // namespace aoti_executor

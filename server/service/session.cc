@@ -81,7 +81,9 @@ absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
   }
   AOTI_RETURN_IF_ERROR(regions_.Add(id, region));
   // A worker that fails here is replaced, with this region, at its next use.
-  if (auto worker = current_worker()) (void)worker->MapRegion(id, *region);
+  if (auto worker = current_worker()) {
+    if (worker->MapRegion(id, *region).ok()) SyncIfLaneOpen(worker.get());
+  }
   return id;
 }
 
@@ -107,9 +109,64 @@ absl::Status Session::AddKernelSet(const KernelSetCache::Entry& entry) {
     if (!kernel_sets_.emplace(entry.id, entry).second) return absl::OkStatus();
   }
   if (auto worker = current_worker()) {
-    (void)worker->RegisterKernelSet(entry.id, entry.device, *entry.json);
+    if (worker->RegisterKernelSet(entry.id, entry.device, *entry.json).ok()) {
+      SyncIfLaneOpen(worker.get());
+    }
   }
   return absl::OkStatus();
+}
+
+void Session::SyncIfLaneOpen(Worker* worker) {
+  // Parsing a large kernel set takes the worker tens of milliseconds.
+  constexpr absl::Duration kSyncTimeout = absl::Seconds(30);
+  if (worker->lane() == nullptr) return;
+  // A worker that dies meanwhile is replaced with everything replayed.
+  if (absl::Status synced = worker->Sync(absl::Now() + kSyncTimeout);
+      !synced.ok()) {
+    spdlog::warn("session of pid {}: {}", peer_.pid, synced.ToString());
+  }
+}
+
+absl::StatusOr<Session::OpenedLane> Session::OpenCallLane() {
+  OpenedLane opened;
+  AOTI_ASSIGN_OR_RETURN(opened.worker, EnsureWorker());
+  if (Worker::Lane* old = opened.worker->lane();
+      old != nullptr &&
+      (old->lane.state() == CallLane::kAbandoned || old->lane.closed())) {
+    // The client gave a call on this lane up (the lane watchdog is about to
+    // kill the worker, whose op may still run): start afresh at once.
+    opened.worker->Kill("its client gave up a call on its call lane");
+    AOTI_ASSIGN_OR_RETURN(opened.worker, EnsureWorker());
+  }
+  AOTI_ASSIGN_OR_RETURN(opened.lane, opened.worker->OpenLane());
+  const SharedRegion& region = *opened.lane->lane.region();
+  {
+    absl::MutexLock lock(&mu_);
+    opened.lane_id = next_lane_id_++;
+  }
+  opened.byte_size = region.size();
+  AttachFrame frame;
+  frame.type = AttachFrameType::kCallLane;
+  frame.id = opened.lane_id;
+  frame.size = opened.byte_size;
+  absl::MutexLock lock(&send_mu_);
+  AOTI_RETURN_IF_ERROR(WithContext(SendFrame(attach_fd_, frame, region.fd()),
+                                   "sending the call lane"));
+  return opened;
+}
+
+void Session::FoldLaneCounts() {
+  absl::MutexLock lock(&mu_);
+  if (worker_ != nullptr) worker_->FoldLaneCounts();
+}
+
+std::vector<std::string> Session::KernelSetHashes() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> hashes;
+  for (const auto& [id, entry] : kernel_sets_) {
+    hashes.push_back(entry.content_hash);
+  }
+  return hashes;
 }
 
 absl::StatusOr<KernelSetCache::Entry> Session::FindKernelSet(
@@ -153,8 +210,13 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
   }
   AOTI_ASSIGN_OR_RETURN(std::unique_ptr<Worker> started, workers_->Take());
   AOTI_RETURN_IF_ERROR(started->AssignSession(
-      region_id_base, [this](uint64_t id, uint64_t size, int fd) {
+      region_id_base,
+      [this](uint64_t id, uint64_t size, int fd) {
         ForwardOutputRegion(id, size, fd);
+      },
+      [this](uint64_t id) {
+        absl::MutexLock lock(&mu_);
+        worker_output_regions_.erase(id);
       }));
   std::shared_ptr<Worker> worker(std::move(started));
   std::shared_ptr<Worker> replaced;
@@ -175,6 +237,9 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
       retired_regions_.push_back(id);
     }
     worker_output_regions_.clear();
+    // Status sums the current worker's lane calls: count the old one's in
+    // the totals as it stops being current.
+    if (worker_ != nullptr) worker_->FoldLaneCounts();
     replaced = std::move(worker_);
     worker_ = worker;
   }

@@ -72,6 +72,23 @@ class Session {
   // The session's worker: started on first use, and started afresh (with
   // every kernel set and region of the session sent again) after one died.
   absl::StatusOr<std::shared_ptr<Worker>> EnsureWorker();
+  // The current worker, if any (alive or not).
+  std::shared_ptr<Worker> current_worker() const;
+
+  // The current worker's call lane (started and made if need be), sent to
+  // the client in a kCallLane frame with a new lane id.
+  struct OpenedLane {
+    uint64_t lane_id = 0;
+    uint64_t byte_size = 0;
+    Worker::Lane* lane = nullptr;  // lives as long as `worker`
+    std::shared_ptr<Worker> worker;
+  };
+  absl::StatusOr<OpenedLane> OpenCallLane();
+  // Moves the current worker's lane call counts into the daemon's totals
+  // (see Worker::FoldLaneCounts), as the session leaves the registry.
+  void FoldLaneCounts();
+  // Content hashes of the session's kernel sets.
+  std::vector<std::string> KernelSetHashes() const;
 
   // Output regions the client should forget (their worker died, so nothing
   // will be allocated in them again); clears.
@@ -97,8 +114,9 @@ class Session {
   void ForwardOutputRegion(uint64_t region_id, uint64_t byte_size, int fd);
   absl::StatusOr<std::shared_ptr<Worker>> StartWorker()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(worker_mu_);
-  // The current worker, if any (alive or not).
-  std::shared_ptr<Worker> current_worker() const;
+  // With a call lane open, the client may name what it just registered in
+  // its next call, which bypasses the daemon: wait until the worker has it.
+  void SyncIfLaneOpen(Worker* worker);
 
   const std::string secret_;
   const int attach_fd_;
@@ -113,6 +131,7 @@ class Session {
   mutable absl::Mutex mu_;
   std::shared_ptr<Worker> worker_ ABSL_GUARDED_BY(mu_);
   uint32_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_lane_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, PendingFd> pending_fds_ ABSL_GUARDED_BY(mu_);
   uint64_t next_region_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, KernelSetCache::Entry> kernel_sets_ ABSL_GUARDED_BY(mu_);

@@ -166,6 +166,8 @@ void SessionRegistry::ReadLoop(
     }
   }
   absl::MutexLock lock(&mu_);
+  // Counted in the daemon's totals from now on, not in Sum's.
+  session->FoldLaneCounts();
   sessions_.erase(session->secret());
   spdlog::info("session of pid {} closed ({} live)", session->peer().pid,
                sessions_.size());
@@ -197,8 +199,28 @@ SessionRegistry::Totals SessionRegistry::Sum() const {
     totals.output_bytes_in_use += session->output_bytes_in_use();
     totals.output_bytes_copied += session->output_bytes_copied();
     totals.workers += session->worker_running() ? 1 : 0;
+    std::shared_ptr<Worker> worker = session->current_worker();
+    Worker::Lane* lane = worker != nullptr ? worker->lane() : nullptr;
+    if (lane == nullptr) continue;
+    totals.lane_calls_succeeded += lane->watch()->calls_succeeded.load();
+    totals.lane_calls_failed += lane->watch()->calls_failed.load();
+    if (lane->lane.closed()) continue;
+    ++totals.call_lanes;
+    const CallLane::State state = lane->lane.state();
+    if (state == CallLane::kPosted || state == CallLane::kRunning ||
+        state == CallLane::kAnswering) {
+      ++totals.lane_calls_in_flight;
+    }
   }
   return totals;
+}
+
+std::vector<std::shared_ptr<Session>> SessionRegistry::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Session>> sessions;
+  sessions.reserve(sessions_.size());
+  for (const auto& [secret, session] : sessions_) sessions.push_back(session);
+  return sessions;
 }
 
 }  // namespace aoti_executor

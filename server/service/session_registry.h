@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -43,6 +44,8 @@ class SessionRegistry {
       const std::string& secret) const;
 
   size_t size() const;
+  // Every live session, for the lane watchdog.
+  std::vector<std::shared_ptr<Session>> Snapshot() const;
   // Sums over live sessions, for GetStatus.
   struct Totals {
     int64_t regions = 0;
@@ -50,6 +53,11 @@ class SessionRegistry {
     int64_t output_bytes_in_use = 0;
     int64_t output_bytes_copied = 0;
     int64_t workers = 0;
+    // Over the call lanes of the live workers.
+    int64_t call_lanes = 0;
+    int64_t lane_calls_succeeded = 0;
+    int64_t lane_calls_failed = 0;
+    int64_t lane_calls_in_flight = 0;
   };
   Totals Sum() const;
 

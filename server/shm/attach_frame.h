@@ -12,6 +12,7 @@ enum class AttachFrameType : uint16_t {
   kWelcome = 1,       // daemon -> client: the session secret
   kClientRegion = 2,  // client -> daemon: a memfd, id = attach_id
   kOutputRegion = 3,  // daemon -> client: a memfd, id = region id
+  kCallLane = 4,      // daemon -> client: a call lane's memfd, id = lane id
 };
 
 struct AttachFrame {

@@ -1,5 +1,7 @@
 #include "server/workers/crash_tracker.h"
 
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 
 namespace aoti_executor {
@@ -43,6 +45,19 @@ absl::Status CrashTracker::CheckAllowed(const std::string& kernel_set_hash,
       "); it will be tried again in ",
       absl::FormatDuration(absl::Trunc(left, absl::Seconds(1))),
       ", or sooner if an operator clears the quarantine"));
+}
+
+bool CrashTracker::AnyQuarantined(const std::string& kernel_set_hash,
+                                  absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = entries_.lower_bound({kernel_set_hash, INT64_MIN});
+       it != entries_.end() && it->first.first == kernel_set_hash; ++it) {
+    Expire(it->second, now);
+    if (static_cast<int>(it->second.crashes.size()) >= max_crashes_) {
+      return true;
+    }
+  }
+  return false;
 }
 
 int CrashTracker::Clear(absl::Time now) {

@@ -47,6 +47,11 @@ class CrashTracker {
   absl::Status CheckAllowed(const std::string& kernel_set_hash,
                             int64_t node_index, absl::Time now = absl::Now());
 
+  // True while any node of the kernel set with `kernel_set_hash` is
+  // quarantined.
+  bool AnyQuarantined(const std::string& kernel_set_hash,
+                      absl::Time now = absl::Now());
+
   // Forgets every crash (an operator's ClearQuarantine); returns how many
   // nodes were quarantined.
   int Clear(absl::Time now = absl::Now());

@@ -63,7 +63,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
     return pid.status();
   }
   std::unique_ptr<Worker> worker(
-      new Worker(*pid, fds[0], std::move(on_output_region), options.deaths));
+      new Worker(*pid, fds[0], std::move(on_output_region), options));
   AOTI_RETURN_IF_ERROR(
       worker->WaitUntilReady(absl::Now() + options.start_timeout));
   worker->reader_ = std::thread([w = worker.get()] { w->ReadLoop(); });
@@ -72,8 +72,12 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
 }
 
 Worker::Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
-               std::atomic<int64_t>* deaths)
-    : pid_(pid), channel_(channel), deaths_(deaths) {
+               const WorkerOptions& options)
+    : pid_(pid),
+      channel_(channel),
+      deaths_(options.deaths),
+      lane_calls_succeeded_(options.lane_calls_succeeded),
+      lane_calls_failed_(options.lane_calls_failed) {
   absl::MutexLock lock(&mu_);
   on_output_region_ = std::move(on_output_region);
 }
@@ -93,6 +97,38 @@ Worker::~Worker() {
     Reap();  // it never started reading (a failed start)
   }
   close(channel_);
+  absl::MutexLock lock(&mu_);
+  if (lane_ != nullptr) {
+    // Usually the lane watchdog closed it already, naming the node; a worker
+    // replaced or stopped before its next pass closes it here.
+    const std::string why = death_.ok() ? "the session's worker stopped"
+                                        : std::string(death_.message());
+    wv1::CallResult answer;
+    answer.set_code(static_cast<int32_t>(absl::StatusCode::kAborted));
+    answer.set_message(absl::StrCat("a call on the call lane failed: ", why));
+    if (lane_->lane.CloseAndFail(answer.SerializeAsString()) &&
+        lane_calls_failed_ != nullptr) {
+      ++*lane_calls_failed_;
+    }
+  }
+  FoldLaneCountsLocked();
+}
+
+void Worker::FoldLaneCounts() {
+  absl::MutexLock lock(&mu_);
+  FoldLaneCountsLocked();
+}
+
+void Worker::FoldLaneCountsLocked() {
+  if (lane_ == nullptr) return;
+  const int64_t succeeded = lane_->watch()->calls_succeeded.load();
+  const int64_t failed = lane_->watch()->calls_failed.load();
+  if (lane_calls_succeeded_ != nullptr)
+    *lane_calls_succeeded_ += succeeded - folded_succeeded_;
+  if (lane_calls_failed_ != nullptr)
+    *lane_calls_failed_ += failed - folded_failed_;
+  folded_succeeded_ = succeeded;
+  folded_failed_ = failed;
 }
 
 int Worker::Reap() {
@@ -137,6 +173,16 @@ void Worker::ReadLoop() {
       }
       forward(message.output_region().region_id(),
               message.output_region().byte_size(), *fd);
+      continue;
+    }
+    if (message.has_output_region_retired()) {
+      RegionRetiredFn retired;
+      {
+        absl::MutexLock lock(&mu_);
+        retired = on_region_retired_;
+      }
+      if (retired) retired(message.output_region_retired().region_id());
+      if (*fd >= 0) close(*fd);
       continue;
     }
     if (*fd >= 0) close(*fd);
@@ -237,10 +283,12 @@ absl::Status Worker::RegisterKernelSet(uint64_t kernel_set_id,
 }
 
 absl::Status Worker::AssignSession(uint64_t region_id_base,
-                                   OutputRegionFn on_output_region) {
+                                   OutputRegionFn on_output_region,
+                                   RegionRetiredFn on_region_retired) {
   {
     absl::MutexLock lock(&mu_);
     on_output_region_ = std::move(on_output_region);
+    on_region_retired_ = std::move(on_region_retired);
   }
   wv1::ToWorker message;
   message.mutable_assign_session()->set_region_id_base(region_id_base);
@@ -258,6 +306,79 @@ absl::Status Worker::UnmapRegion(uint64_t region_id) {
   wv1::ToWorker message;
   message.mutable_unmap_region()->set_region_id(region_id);
   return Send(message);
+}
+
+absl::StatusOr<Worker::Lane*> Worker::OpenLane() {
+  absl::MutexLock lock(&mu_);
+  if (lane_ != nullptr) return lane_.get();
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
+                        CallLane::CreateRegion());
+  AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(region));
+  AOTI_ASSIGN_OR_RETURN(
+      SharedRegion watch,
+      SharedRegion::Create("aoti-call-watch", CallWatch::kBytes));
+  auto lane_state = std::make_unique<Lane>(
+      Lane{std::move(lane), std::make_shared<SharedRegion>(std::move(watch))});
+  wv1::ToWorker page;
+  page.mutable_watch_page()->set_byte_size(CallWatch::kBytes);
+  AOTI_RETURN_IF_ERROR(Send(page, lane_state->watch_region->fd()));
+  wv1::ToWorker open;
+  open.mutable_open_lane()->set_byte_size(region->size());
+  AOTI_RETURN_IF_ERROR(Send(open, region->fd()));
+  lane_ = std::move(lane_state);
+  return lane_.get();
+}
+
+Worker::Lane* Worker::lane() const {
+  absl::MutexLock lock(&mu_);
+  return lane_.get();
+}
+
+uint64_t Worker::output_bytes_in_use() const {
+  // Once a lane is open the worker keeps its watch page current on every
+  // call; before that, only the answers that pass here say.
+  if (Lane* open = lane()) return open->watch()->output_bytes_in_use.load();
+  return output_bytes_in_use_.load();
+}
+
+uint64_t Worker::output_bytes_copied() const {
+  if (Lane* open = lane()) return open->watch()->output_bytes_copied.load();
+  return output_bytes_copied_.load();
+}
+
+bool Worker::exited() const {
+  absl::MutexLock lock(&mu_);
+  return reaped_;
+}
+
+absl::Status Worker::Sync(absl::Time deadline) {
+  PendingCall call;
+  call.description = "syncing with the worker";
+  wv1::ToWorker message;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!death_.ok()) return death_;
+    const uint64_t id = next_call_id_++;
+    pending_[id] = &call;
+    message.mutable_sync()->set_call_id(id);
+  }
+  const uint64_t id = message.sync().call_id();
+  absl::Status sent = Send(message);
+  if (sent.ok() && call.done.WaitForNotificationWithDeadline(deadline)) {
+    return call.result.status();
+  }
+  bool still_pending;
+  {
+    absl::MutexLock lock(&mu_);
+    still_pending = pending_.erase(id) > 0;
+  }
+  if (still_pending) {
+    return sent.ok() ? absl::DeadlineExceededError(absl::StrCat(
+                           "worker pid ", pid_, " did not sync in time"))
+                     : sent;
+  }
+  call.done.WaitForNotification();  // answered or failed just now
+  return call.result.status();
 }
 
 absl::StatusOr<v1::CallResponse> Worker::Call(const v1::CallRequest& request,

@@ -23,7 +23,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/executor.pb.h"
+#include "server/shm/call_lane.h"
 #include "server/shm/shared_region.h"
+#include "server/workers/call_watch.h"
 
 namespace aoti_executor {
 
@@ -38,6 +40,10 @@ struct WorkerOptions {
   // mid-session, and workers started to replace one.
   std::atomic<int64_t>* deaths = nullptr;
   std::atomic<int64_t>* restarts = nullptr;
+  // Calls answered over the call lanes of workers that have ended (the live
+  // ones count in their CallWatch pages).
+  std::atomic<int64_t>* lane_calls_succeeded = nullptr;
+  std::atomic<int64_t>* lane_calls_failed = nullptr;
 };
 
 class Worker {
@@ -45,6 +51,22 @@ class Worker {
   // Takes ownership of `fd`, the memfd of a new output region.
   using OutputRegionFn =
       std::function<void(uint64_t region_id, uint64_t byte_size, int fd)>;
+  using RegionRetiredFn = std::function<void(uint64_t region_id)>;
+
+  // The daemon's end of the worker's call lane.
+  struct Lane {
+    CallLane lane;
+    std::shared_ptr<SharedRegion> watch_region;
+    CallWatch* watch() const {
+      return reinterpret_cast<CallWatch*>(watch_region->data());
+    }
+    // Written and read by the lane watchdog's thread only: the worker was
+    // killed because this lane call hung.
+    bool killed_for_hang = false;
+    uint64_t hung_kernel_set_id = 0;
+    int64_t hung_node_index = 0;
+    int64_t hung_run_ns = 0;  // how long it was allowed to run
+  };
 
   // Starts a worker and waits until it has loaded the op libraries. Its
   // output regions get ids above `region_id_base`. `on_output_region` runs
@@ -63,7 +85,8 @@ class Worker {
   // above `region_id_base`, and `on_output_region` replaces the one given to
   // Start. Before anything else is sent.
   absl::Status AssignSession(uint64_t region_id_base,
-                             OutputRegionFn on_output_region);
+                             OutputRegionFn on_output_region,
+                             RegionRetiredFn on_region_retired);
 
   absl::Status RegisterKernelSet(uint64_t kernel_set_id,
                                  const std::string& device,
@@ -82,11 +105,26 @@ class Worker {
   // SIGKILLs the worker; calls in flight fail with `reason`.
   void Kill(const std::string& reason);
 
+  // The worker's call lane, made and sent to it on first use; lives as long
+  // as this object.
+  absl::StatusOr<Lane*> OpenLane();
+  Lane* lane() const;
+  // Waits until the worker has applied every message sent before (regions,
+  // kernel sets), so a client may name them over the lane.
+  absl::Status Sync(absl::Time deadline);
+  // Adds the lane calls answered since the last fold to the daemon-wide
+  // counters (WorkerOptions::lane_calls_*). Status sums live workers' watch
+  // pages, so an owner folds a worker as it stops counting it there; the
+  // destructor folds what came after.
+  void FoldLaneCounts();
+  // True once the process has ended and been reaped.
+  bool exited() const;
+
   pid_t pid() const { return pid_; }
   // Output bytes the client holds in this worker's regions, as of its latest
   // answer.
-  uint64_t output_bytes_in_use() const { return output_bytes_in_use_.load(); }
-  uint64_t output_bytes_copied() const { return output_bytes_copied_.load(); }
+  uint64_t output_bytes_in_use() const;
+  uint64_t output_bytes_copied() const;
   // OK while the worker lives; then why it died.
   absl::Status death() const;
 
@@ -94,7 +132,7 @@ class Worker {
   struct PendingCall;
 
   Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
-         std::atomic<int64_t>* deaths);
+         const WorkerOptions& options);
   absl::Status WaitUntilReady(absl::Time deadline);
   // Waits (2 s at most, then SIGKILL) for the process to end; its status.
   int Reap();
@@ -102,10 +140,13 @@ class Worker {
   // Records the first reason for death and fails every pending call.
   void Die(const absl::Status& reason);
   absl::Status Send(const google::protobuf::MessageLite& message, int fd = -1);
+  void FoldLaneCountsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const pid_t pid_;
   const int channel_;
   std::atomic<int64_t>* const deaths_;
+  std::atomic<int64_t>* const lane_calls_succeeded_;
+  std::atomic<int64_t>* const lane_calls_failed_;
   std::thread reader_;
   std::atomic<uint64_t> output_bytes_in_use_{0};
   std::atomic<uint64_t> output_bytes_copied_{0};
@@ -113,6 +154,10 @@ class Worker {
 
   mutable absl::Mutex mu_;
   OutputRegionFn on_output_region_ ABSL_GUARDED_BY(mu_);
+  RegionRetiredFn on_region_retired_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Lane> lane_ ABSL_GUARDED_BY(mu_);
+  int64_t folded_succeeded_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t folded_failed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, PendingCall*> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status death_ ABSL_GUARDED_BY(mu_);

@@ -76,6 +76,20 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
     case wv1::ToWorker::kRunCall:
       pool_.Schedule([this, call = message.run_call()] { RunCall(call); });
       break;
+    case wv1::ToWorker::kWatchPage:
+      status = AdoptWatchPage(message.watch_page(), fd);
+      break;
+    case wv1::ToWorker::kOpenLane:
+      status = OpenLane(message.open_lane(), fd);
+      break;
+    case wv1::ToWorker::kSync: {
+      // Everything sent before it is applied: this thread applies messages
+      // in order.
+      wv1::FromWorker answer;
+      answer.mutable_call_result()->set_call_id(message.sync().call_id());
+      status = Send(answer);
+      break;
+    }
     default:
       if (fd >= 0) close(fd);
       status = absl::InvalidArgumentError("unknown message from the daemon");
@@ -108,23 +122,67 @@ absl::Status WorkerLoop::MapRegion(const wv1::MapRegion& request, int fd) {
                       std::make_shared<SharedRegion>(std::move(region)));
 }
 
+absl::Status WorkerLoop::AdoptWatchPage(const wv1::WatchPage& request, int fd) {
+  AOTI_ASSIGN_OR_RETURN(SharedRegion page,
+                        SharedRegion::Adopt(fd, request.byte_size()));
+  if (page.size() < CallWatch::kBytes) {
+    return absl::InvalidArgumentError("the watch page is too small");
+  }
+  watch_page_ = std::make_shared<SharedRegion>(std::move(page));
+  return absl::OkStatus();
+}
+
+absl::Status WorkerLoop::OpenLane(const wv1::OpenLane& request, int fd) {
+  AOTI_ASSIGN_OR_RETURN(SharedRegion adopted,
+                        SharedRegion::Adopt(fd, request.byte_size()));
+  AOTI_ASSIGN_OR_RETURN(
+      CallLane lane,
+      CallLane::Over(std::make_shared<SharedRegion>(std::move(adopted))));
+  if (watch_page_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "a call lane came without its watch page");
+  }
+  lane_server_.reset();  // a lane replaces the one before, if any
+  watch_ = reinterpret_cast<CallWatch*>(watch_page_->data());
+  lane_server_ = std::make_unique<LaneServer>(
+      std::move(lane), watch_page_,
+      [this](const v1::CallRequest& call) { return Run(call); },
+      [this](const v1::CallResponse& response) { Discard(response); });
+  return absl::OkStatus();
+}
+
 void WorkerLoop::RunCall(const wv1::RunCall& call) {
   wv1::FromWorker answer;
-  wv1::CallResult* result = answer.mutable_call_result();
-  result->set_call_id(call.call_id());
+  *answer.mutable_call_result() = Run(call.request());
+  answer.mutable_call_result()->set_call_id(call.call_id());
+  if (absl::Status sent = Send(answer); !sent.ok()) {
+    spdlog::error("worker {}: cannot answer: {}", getpid(), sent.ToString());
+  }
+}
+
+wv1::CallResult WorkerLoop::Run(const v1::CallRequest& request) {
+  wv1::CallResult result;
   absl::Status status;
   try {
-    status = Execute(call.request(), result->mutable_response());
+    status = Execute(request, result.mutable_response());
   } catch (const std::exception& e) {
     status = absl::InternalError(e.what());
   }
-  result->set_output_bytes_in_use(arena_.bytes_in_use());
-  result->set_output_bytes_copied(output_bytes_copied_.load());
-  result->set_code(static_cast<int32_t>(status.code()));
-  result->set_message(std::string(status.message()));
-  if (!status.ok()) result->clear_response();
-  if (absl::Status sent = Send(answer); !sent.ok()) {
-    spdlog::error("worker {}: cannot answer: {}", getpid(), sent.ToString());
+  result.set_output_bytes_in_use(arena_.bytes_in_use());
+  result.set_output_bytes_copied(output_bytes_copied_.load());
+  if (CallWatch* watch = watch_.load()) {
+    watch->output_bytes_in_use.store(result.output_bytes_in_use());
+    watch->output_bytes_copied.store(result.output_bytes_copied());
+  }
+  result.set_code(static_cast<int32_t>(status.code()));
+  result.set_message(std::string(status.message()));
+  if (!status.ok()) result.clear_response();
+  return result;
+}
+
+void WorkerLoop::Discard(const v1::CallResponse& response) {
+  for (const v1::TensorRef& ref : response.outputs()) {
+    if (ref.owned()) (void)ReleaseBlock(ref.region_id(), ref.offset());
   }
 }
 
@@ -227,8 +285,15 @@ absl::StatusOr<uint64_t> WorkerLoop::PublishOutputRegion(
 
 void WorkerLoop::RetireOutputRegion(uint64_t region_id) {
   regions_.Remove(region_id);
-  absl::MutexLock lock(&mu_);
-  retired_regions_.push_back(region_id);
+  {
+    absl::MutexLock lock(&mu_);
+    retired_regions_.push_back(region_id);
+  }
+  // The daemon counts the regions it forwarded; calls on the lane do not
+  // pass it, so it hears of the retirement here.
+  wv1::FromWorker retired;
+  retired.mutable_output_region_retired()->set_region_id(region_id);
+  (void)Send(retired);
 }
 
 }  // namespace aoti_executor

@@ -2,9 +2,10 @@
 //
 // It reads ToWorker messages from its channel in order (kernel sets and
 // regions before the calls that use them), runs calls on a pool of threads,
-// and answers each with a CallResult. Output tensors go into output regions
-// it creates and announces (OutputRegion, with the memfd) before the first
-// answer that names them. When the daemon closes the channel the worker
+// and answers each with a CallResult; calls posted on the session's call
+// lane run on the LaneServer's thread instead. Output tensors go into output
+// regions it creates and announces (OutputRegion, with the memfd) before the
+// first answer that names them. When the daemon closes the channel the worker
 // exits: it never outlives the daemon.
 #ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_
 #define AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_
@@ -21,6 +22,7 @@
 #include "server/kernels/kernel_set.h"
 #include "server/shm/output_arena.h"
 #include "server/shm/region_table.h"
+#include "server/workers/lane_server.h"
 #include "server/workers/thread_pool.h"
 
 namespace aoti_executor {
@@ -43,7 +45,18 @@ class WorkerLoop {
       const aoti::executor::worker::v1::RegisterKernelSet& request, int fd);
   absl::Status MapRegion(const aoti::executor::worker::v1::MapRegion& request,
                          int fd);
+  // Serves the call lane whose memfd is `fd`, watched through the page
+  // received just before it.
+  absl::Status OpenLane(const aoti::executor::worker::v1::OpenLane& request,
+                        int fd);
+  absl::Status AdoptWatchPage(
+      const aoti::executor::worker::v1::WatchPage& request, int fd);
   void RunCall(const aoti::executor::worker::v1::RunCall& call);
+  // Runs `request` (releases first, then the node, if any) to a CallResult.
+  aoti::executor::worker::v1::CallResult Run(
+      const aoti::executor::v1::CallRequest& request);
+  // Frees the owned output blocks of an answer that will not be delivered.
+  void Discard(const aoti::executor::v1::CallResponse& response);
   absl::Status Execute(const aoti::executor::v1::CallRequest& request,
                        aoti::executor::v1::CallResponse* response);
   // Frees an output block the client released.
@@ -68,7 +81,10 @@ class WorkerLoop {
 
   RegionTable regions_;
   OutputArena arena_;
-  ThreadPool pool_;  // last: its threads use everything above
+  ThreadPool pool_;  // its threads use everything above
+  std::shared_ptr<SharedRegion> watch_page_;  // the lane's, once one came
+  std::atomic<CallWatch*> watch_{nullptr};    // in watch_page_
+  std::unique_ptr<LaneServer> lane_server_;   // last: stopped first
 };
 
 }  // namespace aoti_executor

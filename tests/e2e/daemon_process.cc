@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/health_check.h"
+#include "tests/e2e/proc_probe.h"
 
 namespace aoti_executor {
 namespace e2e {
@@ -89,6 +90,41 @@ int DaemonProcess::KillAndWait(int signal) {
 }
 
 absl::Status DaemonProcess::Restart() { return Launch(); }
+
+absl::Status DaemonProcess::Freeze() {
+  frozen_workers_.clear();
+  for (pid_t child : ChildrenOf(pid_)) {
+    absl::optional<ProcessInfo> info = ReadProcess(child);
+    if (info.has_value() && IsWorker(*info)) frozen_workers_.push_back(child);
+  }
+  for (pid_t worker : frozen_workers_) kill(worker, SIGSTOP);
+  kill(pid_, SIGSTOP);
+  int status = 0;
+  if (waitpid(pid_, &status, WUNTRACED) != pid_ || !WIFSTOPPED(status)) {
+    return absl::InternalError("the daemon did not stop");
+  }
+  // Not our children: stopping shows in /proc/PID/stat.
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (pid_t worker : frozen_workers_) {
+    while (true) {
+      absl::optional<ProcessInfo> info = ReadProcess(worker);
+      if (!info.has_value() || info->state == 'T') break;
+      if (std::chrono::steady_clock::now() > give_up) {
+        return absl::InternalError(
+            absl::StrCat("worker pid ", worker, " did not stop"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void DaemonProcess::Thaw() {
+  kill(pid_, SIGCONT);
+  for (pid_t worker : frozen_workers_) kill(worker, SIGCONT);
+  frozen_workers_.clear();
+}
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) {

@@ -40,6 +40,13 @@ class DaemonProcess {
   // Starts the daemon again on the same endpoint (after KillAndWait).
   absl::Status Restart();
 
+  // Stops (SIGSTOP) the daemon and its workers, as a frozen container would,
+  // and waits until all of them are stopped; a call over the call lane
+  // reaches the worker without the daemon, so stopping the daemon alone
+  // would not stop calls. Thaw sends SIGCONT to each.
+  absl::Status Freeze();
+  void Thaw();
+
  private:
   DaemonProcess(std::string dir, std::vector<std::string> flags);
   absl::Status Launch();
@@ -48,6 +55,7 @@ class DaemonProcess {
   std::string endpoint_;
   std::vector<std::string> flags_;
   pid_t pid_ = -1;
+  std::vector<pid_t> frozen_workers_;
 };
 
 }  // namespace e2e

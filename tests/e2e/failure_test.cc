@@ -311,7 +311,9 @@ TEST_F(FailureTest, DaemonKilledMidCallFailsThatCallWithinItsDeadline) {
   ASSERT_TRUE(killed) << "never caught a call in flight";
 }
 
-// A daemon that stops answering (SIGSTOP): the call gives up at its deadline.
+// A daemon that stops answering (SIGSTOP, with its workers, as a frozen
+// container would): the call gives up at its deadline, whether it went over
+// the call lane or the Call RPC.
 TEST_F(FailureTest, StoppedDaemonMissesTheDeadlineWithoutHanging) {
   Executor executor = CreateQuick("aten_ops.json");
   ASSERT_NE(executor, nullptr) << LastError();
@@ -325,17 +327,13 @@ TEST_F(FailureTest, StoppedDaemonMissesTheDeadlineWithoutHanging) {
       << LastError();
   out = at::Tensor();  // its release rides on the next call
 
-  ASSERT_EQ(kill(daemon_->pid(), SIGSTOP), 0);
-  // Stopping takes effect asynchronously: wait until every thread is stopped.
-  int stopped = 0;
-  ASSERT_EQ(waitpid(daemon_->pid(), &stopped, WUNTRACED), daemon_->pid());
-  ASSERT_TRUE(WIFSTOPPED(stopped)) << stopped;
+  ASSERT_TRUE(daemon_->Freeze().ok());
   at::Tensor late;
   const auto start = Clock::now();
   const AOTITorchError rc = CallNode(executor.get(), kAdd, {}, {&x, &x, &late});
   const auto elapsed = Clock::now() - start;
   const std::string error = LastError();
-  ASSERT_EQ(kill(daemon_->pid(), SIGCONT), 0);
+  daemon_->Thaw();
 
   EXPECT_EQ(rc, AOTI_TORCH_FAILURE);
   EXPECT_GE(elapsed, std::chrono::milliseconds(kCallTimeoutMs - 100));

@@ -343,9 +343,7 @@ TEST_F(ReconnectTest, AHangingReconnectBlocksNoCallAndOutlivesThem) {
               AOTI_TORCH_SUCCESS)
         << LastError();
   }
-  ASSERT_EQ(kill(daemon_->pid(), SIGSTOP), 0);
-  int stopped = 0;
-  ASSERT_EQ(waitpid(daemon_->pid(), &stopped, WUNTRACED), daemon_->pid());
+  ASSERT_TRUE(daemon_->Freeze().ok());
   // Misses its deadline: the session is over, reconnecting starts, and its
   // Hello waits on the stopped daemon.
   {
@@ -388,7 +386,7 @@ TEST_F(ReconnectTest, AHangingReconnectBlocksNoCallAndOutlivesThem) {
 
   // The attempt still waits in its Hello; answered, it opens the session
   // (registering may take longer than one call's deadline).
-  ASSERT_EQ(kill(daemon_->pid(), SIGCONT), 0);
+  daemon_->Thaw();
   const auto resumed = Clock::now();
   at::Tensor out;
   while (CallNode(executor.get(), kAddAlpha, {3}, {&x, &x, &out}) !=
@@ -407,9 +405,7 @@ TEST_F(ReconnectTest, DeleteDuringAHangingReconnectReturnsPromptly) {
   Executor executor = CreateWithTimeout(500);
   ASSERT_NE(executor, nullptr) << LastError();
   at::Tensor x = at::arange(10, at::kFloat);
-  ASSERT_EQ(kill(daemon_->pid(), SIGSTOP), 0);
-  int stopped = 0;
-  ASSERT_EQ(waitpid(daemon_->pid(), &stopped, WUNTRACED), daemon_->pid());
+  ASSERT_TRUE(daemon_->Freeze().ok());
   at::Tensor out;
   ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
             AOTI_TORCH_FAILURE);
@@ -417,7 +413,7 @@ TEST_F(ReconnectTest, DeleteDuringAHangingReconnectReturnsPromptly) {
   const auto start = Clock::now();
   executor.reset();
   const milliseconds deleting = Since(start);
-  ASSERT_EQ(kill(daemon_->pid(), SIGCONT), 0);
+  daemon_->Thaw();
   std::printf("delete during a hanging reconnect: %lld ms\n",
               static_cast<long long>(deleting.count()));
   EXPECT_LT(deleting, milliseconds(500));

@@ -1,0 +1,77 @@
+// Watches the call lanes, whose calls do not pass the daemon, so that a lane
+// call fails, is timed out and is charged to quarantine exactly like a Call:
+// - a lane call past its deadline (the client's, less a margin, or the
+//   daemon's --call-timeout-ms) gets its worker killed;
+// - so does a lane call its client gave up on (the op may still run);
+// - once a worker is gone, the call in flight on its lane is answered with
+//   why (naming the node that was running, read from the worker's watch page,
+//   never from the client's memory), the crash is recorded, and the lane is
+//   closed: the client's next call takes the Call RPC and a new lane;
+// - lanes of a kernel set with a quarantined node are gated: their calls take
+//   the Call RPC, which refuses quarantined nodes.
+// It polls every 5 ms while a lane is open (a crash costs a lane call at
+// most that much longer to hear of than a Call), every 100 ms otherwise.
+#ifndef AOTI_EXECUTOR_SERVER_SERVICE_LANE_WATCHDOG_H_
+#define AOTI_EXECUTOR_SERVER_SERVICE_LANE_WATCHDOG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/service/session_registry.h"
+#include "server/workers/crash_tracker.h"
+
+namespace aoti_executor {
+
+class LaneWatchdog {
+ public:
+  struct Options {
+    absl::Duration call_timeout = absl::Seconds(60);
+    // How much earlier than its client's deadline a lane call is killed.
+    absl::Duration deadline_margin = absl::Milliseconds(50);
+    // A call killed at its deadline counts toward quarantine only if it had
+    // at least this long to run.
+    absl::Duration shortest_hang = absl::Milliseconds(100);
+  };
+
+  // `sessions` and `crashes` must outlive the watchdog. Starts its thread.
+  LaneWatchdog(SessionRegistry* sessions, CrashTracker* crashes,
+               const Options& options);
+  ~LaneWatchdog();  // stops and joins the thread
+  LaneWatchdog(const LaneWatchdog&) = delete;
+  LaneWatchdog& operator=(const LaneWatchdog&) = delete;
+
+  // Gates or ungates `lane` by the quarantine state of `session`'s kernel
+  // sets, at once (a new lane), and wakes the thread so it polls quickly.
+  void Adopt(const Session& session, Worker::Lane* lane);
+
+ private:
+  void Loop();
+  // One pass over a session; true if it has an open lane.
+  bool Check(const Session& session);
+  void Gate(const Session& session, Worker::Lane* lane);
+  // The worker is gone: answers the lane's call in flight, if any, records
+  // the crash, closes the lane.
+  void CloseLane(const Session& session, const Worker& worker,
+                 Worker::Lane* lane);
+  // "extern node 3 'buf3' (ns::op)" if the session knows the node.
+  std::string Describe(const Session& session, uint64_t kernel_set_id,
+                       int64_t node_index) const;
+
+  SessionRegistry* const sessions_;
+  CrashTracker* const crashes_;
+  const Options options_;
+  std::atomic<int64_t>* const lane_calls_failed_;
+
+  absl::Mutex mu_;
+  absl::CondVar wake_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool poked_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: it uses everything above
+};
+
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_SERVER_SERVICE_LANE_WATCHDOG_H_

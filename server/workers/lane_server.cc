@@ -1,0 +1,82 @@
+#include "server/workers/lane_server.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/shm/futex.h"
+#include "server/shm/spin_budget.h"
+
+namespace aoti_executor {
+
+namespace v1 = aoti::executor::v1;
+namespace wv1 = aoti::executor::worker::v1;
+
+namespace {
+
+// How long the worker spins for the next call before it sleeps: AOTI models
+// issue extern calls in bursts between generated kernels.
+constexpr int64_t kSpinNs = 50000;
+
+wv1::CallResult Failure(absl::StatusCode code, std::string message) {
+  wv1::CallResult result;
+  result.set_code(static_cast<int32_t>(code));
+  result.set_message(std::move(message));
+  return result;
+}
+
+}  // namespace
+
+LaneServer::LaneServer(CallLane lane, std::shared_ptr<SharedRegion> watch,
+                       RunFn run, DiscardFn discard)
+    : lane_(std::move(lane)),
+      watch_region_(std::move(watch)),
+      watch_(reinterpret_cast<CallWatch*>(watch_region_->data())),
+      run_(std::move(run)),
+      discard_(std::move(discard)),
+      thread_([this] { Serve(); }) {}
+
+LaneServer::~LaneServer() {
+  stop_ = true;
+  lane_.WakeAll();
+  thread_.join();
+}
+
+void LaneServer::Serve() {
+  SpinBudget spin(SpinBudget::MaxForThisMachine(kSpinNs));
+  std::string request;
+  int64_t deadline_ns = 0;
+  while (lane_.TakeRequest(stop_, &spin, &request, &deadline_ns)) {
+    Handle(request, deadline_ns);
+  }
+}
+
+void LaneServer::Handle(const std::string& request_bytes, int64_t deadline_ns) {
+  v1::CallRequest request;
+  wv1::CallResult result;
+  if (!request.ParseFromString(request_bytes)) {
+    result = Failure(absl::StatusCode::kInvalidArgument,
+                     "the request on the call lane does not parse");
+  } else {
+    watch_->Begin(request.kernel_set_id(), request.node_index(),
+                  MonotonicNanos(), deadline_ns);
+    result = run_(request);
+    watch_->End(result.code() == 0);
+  }
+  std::string answer = result.SerializeAsString();
+  if (answer.size() > lane_.answer_capacity()) {
+    discard_(result.response());
+    answer =
+        Failure(absl::StatusCode::kResourceExhausted,
+                absl::StrCat("the answer (", result.response().outputs_size(),
+                             " outputs, ", answer.size(),
+                             " bytes) does not fit the call lane's ",
+                             lane_.answer_capacity(), " bytes"))
+            .SerializeAsString();
+  }
+  // The client gave up at its deadline: nobody will release these outputs.
+  if (!lane_.Answer(answer)) discard_(result.response());
+}
+
+}  // namespace aoti_executor
