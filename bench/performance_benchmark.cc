@@ -609,14 +609,15 @@ class InterleavedCase {
 };
 
 struct SmallCallResults {
-  std::optional<Percentiles> local, remote, grpc_own, grpc_hello;
-  std::string remote_note, grpc_own_note, grpc_hello_note;
+  std::optional<Percentiles> local, remote, remote_rpc, grpc_own, grpc_hello;
+  std::string remote_note, remote_rpc_note, grpc_own_note, grpc_hello_note;
 };
 
 // The one-element add in-process and remote, an empty unary on a gRPC server
 // of ours (a child process), and the daemon's Hello: 4 rounds each.
 SmallCallResults MeasureSmallCalls(const KernelSet& kernels,
                                    AOTIProxyExecutorHandle executor,
+                                   AOTIProxyExecutorHandle rpc_executor,
                                    const std::string& endpoint, pid_t daemon,
                                    const std::string& dir) {
   Progress("one-element add in-process and remote, and empty gRPC unaries");
@@ -641,6 +642,9 @@ SmallCallResults MeasureSmallCalls(const KernelSet& kernels,
   InterleavedCase remote(
       [&] { return CallAdd(executor, &a, &b, &out); },
       {client, {"daemon", {daemon}}, {"worker", ChildProcesses(daemon)}});
+  InterleavedCase remote_rpc(
+      [&] { return CallAdd(rpc_executor, &a, &b, &out); },
+      {client, {"daemon", {daemon}}, {"worker", ChildProcesses(daemon)}});
   InterleavedCase grpc_own(
       [&] {
         grpc::ClientContext context;
@@ -662,13 +666,22 @@ SmallCallResults MeasureSmallCalls(const KernelSet& kernels,
   for (int round = 0; round < 4; ++round) {
     local.Round(2000, 50000);
     grpc_own.Round(300, 5000);
-    remote.Round(300, 5000);
+    remote.Round(2000, 50000);
+    remote_rpc.Round(300, 5000);
     grpc_hello.Round(300, 5000);
   }
   if (server != nullptr) server->Finish();
-  return {local.latency(),         remote.latency(),     grpc_own.latency(),
-          grpc_hello.latency(),    remote.WakeUpsNote(), grpc_own.WakeUpsNote(),
-          grpc_hello.WakeUpsNote()};
+  SmallCallResults results;
+  results.local = local.latency();
+  results.remote = remote.latency();
+  results.remote_rpc = remote_rpc.latency();
+  results.grpc_own = grpc_own.latency();
+  results.grpc_hello = grpc_hello.latency();
+  results.remote_note = remote.WakeUpsNote();
+  results.remote_rpc_note = remote_rpc.WakeUpsNote();
+  results.grpc_own_note = grpc_own.WakeUpsNote();
+  results.grpc_hello_note = grpc_hello.WakeUpsNote();
+  return results;
 }
 
 // ---------------------------------------------------------------------------
@@ -756,10 +769,15 @@ Section SmallCallSection(const SmallCallResults& r) {
   section.rows.push_back({"in-process: CallWithHandles over a KernelSet",
                           r.local, 1.0, "baseline"});
   section.rows.push_back(
-      {"remote: shim -> daemon -> worker, Unix socket", r.remote,
+      {"remote: shim -> worker over the call lane (default)", r.remote,
        Ratio(P50(r.remote), P50(r.local)),
        absl::StrFormat("+%.1f us; %s", P50(r.remote) - P50(r.local),
                        r.remote_note)});
+  section.rows.push_back(
+      {"remote: shim -> daemon -> worker, Call RPC (call lane off)",
+       r.remote_rpc, Ratio(P50(r.remote_rpc), P50(r.local)),
+       absl::StrFormat("+%.1f us; %s", P50(r.remote_rpc) - P50(r.local),
+                       r.remote_rpc_note)});
   return section;
 }
 
@@ -785,7 +803,7 @@ Section FloorSection(const Floors& f, const SmallCallResults& small) {
   const double remote_small_us = P50(small.remote);
   Section section{
       "floors: one round trip between two processes "
-      "(ratio: remote one-element call p50 / floor p50)",
+      "(ratio: remote one-element call p50, over the call lane / floor p50)",
       {}};
   auto add = [&](const char* name, const std::optional<Percentiles>& p,
                  const char* note) {
@@ -810,6 +828,34 @@ struct LargeCase {
   int warmup;
   int iterations;
 };
+
+// The remote add with both inputs allocated by the shim's shared-memory
+// allocator (installed by then): they travel by reference, no staging copy.
+Row SharedInputsRow(const LargeCase& c, AOTIProxyExecutorHandle executor,
+                    pid_t daemon, double local_p50_us) {
+  Progress(
+      absl::StrCat("aten::add of two ", c.label, " tensors in shared memory"));
+  const size_t bytes = c.numel * sizeof(float);
+  at::Tensor a = at::rand({c.numel}), b = at::rand({c.numel}), out;
+  const int calls = c.warmup + c.iterations;
+  const std::vector<ProcessGroup> processes = {
+      {"client", {getpid()}},
+      {"daemon", {daemon}},
+      {"worker", ChildProcesses(daemon)}};
+  bool ok = true;
+  Percentiles remote{};
+  const std::string faults =
+      PerCall(Counter::kPageFaults, processes, calls, [&] {
+        remote = TimeEach(c.warmup, c.iterations,
+                          [&] { ok = CallAdd(executor, &a, &b, &out) && ok; });
+      });
+  out = at::Tensor();
+  return {"remote, inputs from aoti_remote_install_shared_allocator",
+          ok ? std::optional<Percentiles>(remote) : std::nullopt,
+          Ratio(remote.p50_us, local_p50_us),
+          absl::StrFormat("%s; inputs by reference; %s",
+                          GigabytesPerSecond(bytes, remote.p50_us), faults)};
+}
 
 Section LargeCall(const LargeCase& c, const KernelSet& kernels,
                   AOTIProxyExecutorHandle executor, pid_t daemon) {
@@ -1040,6 +1086,16 @@ int Main() {
     std::fprintf(stderr, "%s\n", aoti_remote_last_error());
     return 1;
   }
+  // The same model with the call lane off: every call takes the Call RPC.
+  AOTIProxyExecutorHandle rpc_executor = nullptr;
+  setenv("AOTI_EXECUTOR_CALL_LANE", "0", 1);
+  const AOTITorchError created = aoti_remote_executor_create(
+      endpoint.c_str(), add_path.c_str(), "cpu", &rpc_executor);
+  unsetenv("AOTI_EXECUTOR_CALL_LANE");
+  if (created != AOTI_TORCH_SUCCESS) {
+    std::fprintf(stderr, "%s\n", aoti_remote_last_error());
+    return 1;
+  }
   auto kernels = KernelSet::Parse(add_json, c10::Device("cpu"));
   if (!kernels.ok()) {
     std::fprintf(stderr, "%s\n", kernels.status().ToString().c_str());
@@ -1049,15 +1105,30 @@ int Main() {
   // The daemon starts its next spare worker (libtorch loading, about half a
   // second of CPU) when a session takes one: let it finish first.
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const SmallCallResults small =
-      MeasureSmallCalls(*kernels, executor, endpoint, (*daemon)->pid(), dir);
+  const SmallCallResults small = MeasureSmallCalls(
+      *kernels, executor, rpc_executor, endpoint, (*daemon)->pid(), dir);
+  aoti_remote_executor_delete(rpc_executor);
   std::vector<Section> sections;
   sections.push_back(SmallCallSection(small));
   sections.push_back(FloorSection(floors, small));
-  for (const LargeCase& c : {LargeCase{"1 MiB", 1 << 18, 20, 300},
-                             LargeCase{"64 MiB", 1 << 24, 3, 30},
-                             LargeCase{"256 MiB", 1 << 26, 2, 10}}) {
+  const std::vector<LargeCase> large = {LargeCase{"1 MiB", 1 << 18, 20, 300},
+                                        LargeCase{"64 MiB", 1 << 24, 3, 30},
+                                        LargeCase{"256 MiB", 1 << 26, 2, 10}};
+  const size_t first_large = sections.size();
+  for (const LargeCase& c : large) {
     sections.push_back(LargeCall(c, *kernels, executor, (*daemon)->pid()));
+  }
+  // After the in-process baselines: from here on every CPU tensor of 1 MiB
+  // or more in this process lives in shared memory.
+  if (aoti_remote_install_shared_allocator() == AOTI_TORCH_SUCCESS) {
+    for (size_t i = 0; i < large.size(); ++i) {
+      Section& section = sections[first_large + i];
+      section.rows.insert(section.rows.begin() + 2,
+                          SharedInputsRow(large[i], executor, (*daemon)->pid(),
+                                          P50(section.rows[0].latency)));
+    }
+  } else {
+    Progress(absl::StrCat("no shared allocator: ", aoti_remote_last_error()));
   }
   aoti_remote_executor_delete(executor);
   sections.push_back(Registration(endpoint, dir));

@@ -1,0 +1,254 @@
+// Call lanes end to end: small calls go from the shim straight to the
+// session's worker through shared memory, and everything the daemon
+// promises for a Call still holds for them: results, counters, errors that
+// name the node, crashes charged to the node that ran, deadlines. Large
+// host tensors from the shim's shared-memory allocator travel by reference.
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client_shim/remote_executor.h"
+#include "proto/executor.grpc.pb.h"
+#include "tests/e2e/daemon_process.h"
+#include "tests/e2e/shim_util.h"
+
+namespace aoti_executor {
+namespace e2e {
+namespace {
+
+namespace v1 = aoti::executor::v1;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// Nodes of tests/fixtures/misbehaving_ops.json.
+constexpr int kPlusOne = 0;
+constexpr int kSegfault = 1;
+constexpr int kHang = 5;
+
+v1::GetStatusResponse Status(const DaemonProcess& daemon) {
+  auto stub = v1::Executor::NewStub(grpc::CreateChannel(
+      daemon.endpoint(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::GetStatusResponse status;
+  EXPECT_TRUE(stub->GetStatus(&context, v1::GetStatusRequest(), &status).ok());
+  return status;
+}
+
+std::shared_ptr<client::Session> SessionOf(const Executor& executor) {
+  auto session = client::RemoteExecutor::FromHandle(executor.get())
+                     ->CurrentSession(absl::Now() + absl::Seconds(5));
+  EXPECT_TRUE(session.ok()) << session.status();
+  return session.ok() ? *session : nullptr;
+}
+
+// Runs `calls` mixed calls (add, add with alpha, cat) and checks each
+// against ATen in this process.
+void RunMixed(AOTIProxyExecutorHandle executor, int calls) {
+  at::Tensor carried = at::zeros({1});
+  for (int i = 0; i < calls; ++i) {
+    std::string error;
+    ASSERT_TRUE(MixedCall(executor, 7, i, &carried, &error)) << error;
+  }
+}
+
+TEST(CallLaneTest, CallsGoOverTheLaneAndCountLikeCalls) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
+  ASSERT_NE(executor, nullptr) << LastError();
+  constexpr int kCalls = 300;
+  RunMixed(executor.get(), kCalls);
+  EXPECT_TRUE(SessionOf(executor)->has_call_lane());
+  const v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.calls_succeeded(), kCalls);
+  EXPECT_EQ(status.calls_failed(), 0);
+  EXPECT_EQ(status.lane_calls(), kCalls);  // every one took the lane
+  EXPECT_EQ(status.call_lanes(), 1);
+  EXPECT_EQ(status.calls_in_flight(), 0);
+}
+
+TEST(CallLaneTest, TheHostCanTurnLanesOff) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  setenv("AOTI_EXECUTOR_CALL_LANE", "0", 1);
+  Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
+  unsetenv("AOTI_EXECUTOR_CALL_LANE");
+  ASSERT_NE(executor, nullptr) << LastError();
+  RunMixed(executor.get(), 50);
+  EXPECT_FALSE(SessionOf(executor)->has_call_lane());
+  const v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.calls_succeeded(), 50);
+  EXPECT_EQ(status.lane_calls(), 0);
+  EXPECT_EQ(status.call_lanes(), 0);
+}
+
+TEST(CallLaneTest, TheDaemonCanTurnLanesOff) {
+  auto daemon = DaemonProcess::Start({"--call-lanes=false"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
+  ASSERT_NE(executor, nullptr) << LastError();
+  RunMixed(executor.get(), 50);
+  const v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.calls_succeeded(), 50);
+  EXPECT_EQ(status.lane_calls(), 0);
+  EXPECT_EQ(status.call_lanes(), 0);
+}
+
+// One lane per session, one call on it at a time: other threads' calls take
+// the Call RPC meanwhile instead of queueing, and every result is right.
+TEST(CallLaneTest, ThreadsSharingAHandleOverflowToTheRpc) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
+  ASSERT_NE(executor, nullptr) << LastError();
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      at::Tensor carried = at::zeros({1});
+      for (int i = 0; i < kCalls; ++i) {
+        std::string error;
+        EXPECT_TRUE(MixedCall(executor.get(), 50 + t, i, &carried, &error))
+            << error;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.calls_succeeded(), kThreads * kCalls);
+  EXPECT_EQ(status.calls_failed(), 0);
+  EXPECT_GT(status.lane_calls(), 0);
+  std::cout << "[ lanes    ] " << status.lane_calls() << " of "
+            << kThreads * kCalls << " calls took the lane\n";
+}
+
+class MisbehavingClient {
+ public:
+  explicit MisbehavingClient(const std::string& endpoint)
+      : executor_(CreateExecutor(endpoint, "misbehaving_ops.json")) {
+    EXPECT_NE(executor_, nullptr) << LastError();
+  }
+  AOTITorchError Call(int node, at::Tensor x, at::Tensor* out) {
+    *out = at::Tensor();
+    AtenTensorHandle handles[] = {reinterpret_cast<AtenTensorHandle>(&x),
+                                  reinterpret_cast<AtenTensorHandle>(out)};
+    return aoti_remote_executor_call_function(executor_.get(), node, 0, nullptr,
+                                              2, handles);
+  }
+  const Executor& executor() const { return executor_; }
+
+ private:
+  Executor executor_;
+};
+
+std::vector<std::string> MisbehavingFlags(std::vector<std::string> more = {}) {
+  more.push_back(absl::StrCat(
+      "--load-library=", RunfilePath("tests/ops/libaoti_misbehaving_ops.so")));
+  return more;
+}
+
+TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
+  auto daemon = DaemonProcess::Start(MisbehavingFlags());
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  MisbehavingClient client((*daemon)->endpoint());
+  at::Tensor out;
+  ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
+      << LastError();
+  ASSERT_TRUE(SessionOf(client.executor())->has_call_lane());
+  ASSERT_EQ(client.Call(kSegfault, at::ones({3}), &out), AOTI_TORCH_FAILURE);
+  EXPECT_THAT(LastError(),
+              AllOf(HasSubstr("ABORTED"), HasSubstr("extern node 1"),
+                    HasSubstr("misbehaving::segfault"), HasSubstr("SIGSEGV")));
+  v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.lane_calls(), 2);  // both went over the lane
+  EXPECT_EQ(status.calls_failed(), 1);
+  ASSERT_EQ(status.crashed_nodes_size(), 1);
+  EXPECT_EQ(status.crashed_nodes(0).node_index(), kSegfault);
+  EXPECT_EQ(status.crashed_nodes(0).crashes_in_window(), 1);
+  // The next call gets a new worker and a new lane.
+  const at::Tensor x = at::arange(5, at::kFloat);
+  ASSERT_EQ(client.Call(kPlusOne, x, &out), AOTI_TORCH_SUCCESS) << LastError();
+  EXPECT_TRUE(at::equal(out, x + 1));
+  status = Status(**daemon);
+  EXPECT_EQ(status.lane_calls(), 3);
+  EXPECT_EQ(status.call_lanes(), 1);
+  EXPECT_EQ(status.worker_restarts(), 1);
+}
+
+TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
+  auto daemon =
+      DaemonProcess::Start(MisbehavingFlags({"--call-timeout-ms=500"}));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  MisbehavingClient client((*daemon)->endpoint());
+  at::Tensor out;
+  ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
+      << LastError();
+  const absl::Time start = absl::Now();
+  ASSERT_EQ(client.Call(kHang, at::ones({1}), &out), AOTI_TORCH_FAILURE);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Milliseconds(450));
+  EXPECT_LT(took, absl::Seconds(3));
+  EXPECT_THAT(LastError(),
+              AllOf(HasSubstr("DEADLINE_EXCEEDED"), HasSubstr("extern node 5"),
+                    HasSubstr("misbehaving::hang"),
+                    HasSubstr("ran past its deadline")));
+  const v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.lane_calls(), 2);
+  ASSERT_EQ(status.crashed_nodes_size(), 1);
+  EXPECT_EQ(status.crashed_nodes(0).node_index(), kHang);
+  ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
+      << LastError();
+}
+
+TEST(CallLaneTest, SharedAllocatorInputsTravelByReference) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_EQ(aoti_remote_install_shared_allocator(), AOTI_TORCH_SUCCESS)
+      << LastError();
+  Executor aten = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
+  Executor custom = CreateExecutor((*daemon)->endpoint(), "custom_ops.json");
+  ASSERT_NE(aten, nullptr) << LastError();
+  ASSERT_NE(custom, nullptr) << LastError();
+
+  const at::Tensor a = at::rand({1 << 20});  // 4 MiB each: shared memory
+  const at::Tensor b = at::rand({1 << 20});
+  at::Tensor sum;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(CallNode(aten.get(), kAdd, {},
+                       {const_cast<at::Tensor*>(&a),
+                        const_cast<at::Tensor*>(&b), &sum}),
+              AOTI_TORCH_SUCCESS)
+        << LastError();
+  }
+  EXPECT_TRUE(Same(sum, a + b));
+  std::shared_ptr<client::Session> session = SessionOf(aten);
+  EXPECT_EQ(session->host_region_count(), 2);     // a and b, registered once
+  EXPECT_EQ(session->staging_region_count(), 0);  // nothing was copied
+
+  // A mutated input in shared memory is mutated where it lies.
+  at::Tensor t0 = at::rand({512, 1024}), t1 = at::rand({512, 1024}),
+             t2 = at::rand({512, 1024}), square, minus;
+  const at::Tensor t0_expected = t0 + t1, t2_expected = t2 * 2;
+  ASSERT_EQ(CallNode(custom.get(), kInputMutation, {},
+                     {&t0, &t1, &t2, &square, &minus}),
+            AOTI_TORCH_SUCCESS)
+      << LastError();
+  EXPECT_TRUE(Same(t0, t0_expected));
+  EXPECT_TRUE(Same(t2, t2_expected));
+  EXPECT_TRUE(Same(square, t1 * t1));
+  EXPECT_EQ(SessionOf(custom)->staging_region_count(), 0);
+  EXPECT_EQ(SessionOf(custom)->host_region_count(), 3);
+}
+
+}  // namespace
+}  // namespace e2e
+}  // namespace aoti_executor
