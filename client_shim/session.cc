@@ -108,6 +108,9 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
     session->use_lanes_ = options.call_lane;
   }
   AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
+  // Open the call lane now rather than in the first call. A failure here is
+  // not the session's: calls take the Call RPC and try again.
+  (void)session->Lane(options.register_deadline);
   return session;
 }
 

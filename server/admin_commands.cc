@@ -43,8 +43,9 @@ absl::StatusOr<std::string> FetchStatusText(const std::string& listen) {
       " (", status.worker_restarts(), " restarts)\n",
       "  calls: ", status.calls_succeeded(), " succeeded, ",
       status.calls_failed(), " failed, ", status.calls_in_flight(),
-      " in flight\n  regions ", status.regions(), " (", status.mapped_bytes(),
-      " bytes mapped)\n");
+      " in flight; ", status.lane_calls(), " of them over call lanes (",
+      status.call_lanes(), " open)\n  regions ", status.regions(), " (",
+      status.mapped_bytes(), " bytes mapped)\n");
   for (const v1::NodeCrashes& node : status.crashed_nodes()) {
     absl::StrAppend(
         &text, "  ", node.quarantined() ? "QUARANTINED " : "crashed ",

@@ -1,5 +1,7 @@
 #include "server/shm/call_lane.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -94,6 +96,10 @@ int64_t CallLane::Wait(Done done, std::atomic<uint32_t>* sleeping,
       CpuRelax();
       // A clock read costs about 20 ns: not on every turn.
       if (i % 64 == 0 && MonotonicNanos() >= spin_until) break;
+      // Every few microseconds, let a runnable thread have this CPU: with
+      // more busy processes than CPUs, the side being waited for may be
+      // queued behind this spinner.
+      if (i % 256 == 0) sched_yield();
       seen = state.load(std::memory_order_acquire);
     }
   }
