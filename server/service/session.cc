@@ -129,14 +129,22 @@ void Session::SyncIfLaneOpen(Worker* worker) {
 
 absl::StatusOr<Session::OpenedLane> Session::OpenCallLane() {
   OpenedLane opened;
-  AOTI_ASSIGN_OR_RETURN(opened.worker, EnsureWorker());
+  // Never starts a worker: that takes a while, and the call that asked may
+  // be one that must fail fast (a quarantined node). The Call RPC starts
+  // one; the client asks for its lane again after.
+  opened.worker = current_worker();
+  if (opened.worker == nullptr || !opened.worker->death().ok()) {
+    return absl::UnavailableError(
+        "the session has no live worker now; its next call starts one");
+  }
   if (Worker::Lane* old = opened.worker->lane();
       old != nullptr &&
       (old->lane.state() == CallLane::kAbandoned || old->lane.closed())) {
     // The client gave a call on this lane up (the lane watchdog is about to
-    // kill the worker, whose op may still run): start afresh at once.
+    // kill the worker, whose op may still run): replace the worker now.
     opened.worker->Kill("its client gave up a call on its call lane");
-    AOTI_ASSIGN_OR_RETURN(opened.worker, EnsureWorker());
+    return absl::UnavailableError(
+        "the session's worker is being replaced; its next call starts one");
   }
   AOTI_ASSIGN_OR_RETURN(opened.lane, opened.worker->OpenLane());
   const SharedRegion& region = *opened.lane->lane.region();

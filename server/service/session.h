@@ -75,8 +75,9 @@ class Session {
   // The current worker, if any (alive or not).
   std::shared_ptr<Worker> current_worker() const;
 
-  // The current worker's call lane (started and made if need be), sent to
-  // the client in a kCallLane frame with a new lane id.
+  // The current worker's call lane (made if need be), sent to the client in
+  // a kCallLane frame with a new lane id. Unavailable if the session has no
+  // live worker (its next Call starts one).
   struct OpenedLane {
     uint64_t lane_id = 0;
     uint64_t byte_size = 0;
