@@ -13,7 +13,7 @@ absl::optional<KnownRegion> HostRegions::Find(const void* p, uint64_t n,
   // Held across the registration: two calls must not register one region
   // twice, and registrations are rare (a model's buffers are reused).
   absl::MutexLock lock(&mu_);
-  ReleaseDropped(deadline);
+  ReleaseDroppedLocked(deadline);
   auto it = registered_.find(allocation->key);
   if (it != registered_.end()) return it->second;
   absl::StatusOr<uint64_t> region_id =
@@ -25,8 +25,17 @@ absl::optional<KnownRegion> HostRegions::Find(const void* p, uint64_t n,
 }
 
 void HostRegions::ReleaseDropped(absl::Time deadline) {
+  if (!SharedAllocatorInstalled() ||
+      SharedRegionsDropped() == drops_seen_.load()) {
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  ReleaseDroppedLocked(deadline);
+}
+
+void HostRegions::ReleaseDroppedLocked(absl::Time deadline) {
   const uint64_t drops = SharedRegionsDropped();
-  if (drops == drops_seen_) return;
+  if (drops == drops_seen_.load()) return;
   drops_seen_ = drops;
   for (auto it = registered_.begin(); it != registered_.end();) {
     if (SharedRegionRetained(it->first)) {

@@ -9,6 +9,7 @@
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_HOST_REGIONS_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_HOST_REGIONS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 
@@ -33,17 +34,22 @@ class HostRegions {
   absl::optional<KnownRegion> Find(const void* p, uint64_t n,
                                    absl::Time deadline);
 
+  // Releases, at the daemon, the regions the allocator has dropped since
+  // the last look (cheap when it has dropped none). Every call runs it, so
+  // freed model buffers do not stay mapped in the daemon and the worker.
+  void ReleaseDropped(absl::Time deadline);
+
   size_t size() const;
 
  private:
-  // Releases the regions the allocator has dropped since the last look.
-  void ReleaseDropped(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseDroppedLocked(absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StagingPool::Registrar* const registrar_;
   mutable absl::Mutex mu_;
   // Allocator key -> the region and its id in the session.
   std::map<uint64_t, KnownRegion> registered_ ABSL_GUARDED_BY(mu_);
-  uint64_t drops_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> drops_seen_{0};
 };
 
 }  // namespace client

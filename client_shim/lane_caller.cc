@@ -57,6 +57,7 @@ absl::optional<absl::StatusOr<wv1::CallResult>> LaneCaller::CallLocked(
     return absl::StatusOr<wv1::CallResult>(
         absl::InternalError("the answer on the call lane does not parse"));
   }
+  if (result.refused()) return absl::nullopt;  // gated: nothing ran
   return absl::StatusOr<wv1::CallResult>(std::move(result));
 }
 

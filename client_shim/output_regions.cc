@@ -76,6 +76,9 @@ absl::Status OutputRegions::Adopt(const ReceivedFrame& received) {
                          absl::StrCat("mapping call lane ", frame.id));
     }
     absl::MutexLock lock(&mu_);
+    // Lanes come in the order asked for: one older than this was never
+    // taken (its OpenCallLane gave up) and never will be.
+    lanes_.erase(lanes_.begin(), lanes_.lower_bound(frame.id));
     lanes_[frame.id] = std::make_shared<SharedRegion>(*std::move(lane));
     return absl::OkStatus();
   }

@@ -226,6 +226,7 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
                            absl::Time deadline) {
   const size_t num_inputs = static_cast<size_t>(node.num_input_tensors());
   absl::Span<at::Tensor* const> outputs = tensors.subspan(num_inputs);
+  host_regions_->ReleaseDropped(deadline);
   // By reference when an input lies in an output of an earlier call or in
   // the host's shared allocations; staged otherwise.
   AOTI_ASSIGN_OR_RETURN(
@@ -305,6 +306,9 @@ absl::StatusOr<v1::CallResponse> Session::Exchange(
   v1::CallResponse response;
   const grpc::Status status = stub_->Call(&context, request, &response);
   if (!status.ok()) return RpcError("Call", status);
+  // A call that had no lane to take (its worker had died) has just started
+  // a new worker: open that worker's lane now, for the calls after it.
+  (void)Lane(deadline);
   return response;
 }
 

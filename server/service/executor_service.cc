@@ -55,7 +55,14 @@ ExecutorService::ExecutorService(SessionRegistry* sessions,
       crashes_(options.quarantine_crashes, options.quarantine_window),
       watchdog_(sessions, &crashes_,
                 LaneWatchdog::Options{options.call_timeout, kDeadlineMargin,
-                                      kShortestHang}) {}
+                                      kShortestHang}) {
+  sessions_->lane_closer()->Set(
+      [this](const Session& session, const Worker& worker) {
+        watchdog_.CloseLane(session, worker);
+      });
+}
+
+ExecutorService::~ExecutorService() { sessions_->lane_closer()->Set(nullptr); }
 
 grpc::Status ExecutorService::Hello(grpc::ServerContext*,
                                     const v1::HelloRequest*,

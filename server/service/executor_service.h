@@ -36,6 +36,8 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
 
   // `sessions` must outlive the service.
   ExecutorService(SessionRegistry* sessions, const Options& options);
+  // Takes the lane watchdog out of the sessions' reach.
+  ~ExecutorService() override;
 
   grpc::Status Hello(grpc::ServerContext* context,
                      const aoti::executor::v1::HelloRequest* request,

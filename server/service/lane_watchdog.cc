@@ -26,8 +26,14 @@ std::string Answer(const absl::Status& status) {
   return result.SerializeAsString();
 }
 
-int64_t SaturatingSub(int64_t a, int64_t b) {
-  return a < std::numeric_limits<int64_t>::min() + b ? a : a - b;
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  if (b > 0 && a > std::numeric_limits<int64_t>::max() - b) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  if (b < 0 && a < std::numeric_limits<int64_t>::min() - b) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return a + b;
 }
 
 }  // namespace
@@ -79,36 +85,38 @@ void LaneWatchdog::Loop() {
 bool LaneWatchdog::Check(const Session& session) {
   std::shared_ptr<Worker> worker = session.current_worker();
   Worker::Lane* lane = worker != nullptr ? worker->lane() : nullptr;
-  if (lane == nullptr || lane->lane.closed()) return false;
-  if (worker->exited()) {
-    CloseLane(session, *worker, lane);
-    return false;
-  }
+  if (lane == nullptr || lane->closed.load()) return false;
   Gate(session, lane);
-  if (!worker->death().ok()) return true;  // killed; closed once reaped
-
-  const CallWatch& watch = *lane->watch();
-  const bool running = watch.running.load(std::memory_order_acquire) != 0;
-  const uint64_t kernel_set_id = watch.kernel_set_id.load();
-  const int64_t node_index = watch.node_index.load();
-  const int64_t started = watch.started_ns.load();
-  const int64_t client_deadline = watch.deadline_ns.load();
-  const int64_t limit = std::min(
-      SaturatingSub(client_deadline,
-                    absl::ToInt64Nanoseconds(options_.deadline_margin)),
-      started + absl::ToInt64Nanoseconds(options_.call_timeout));
-  const bool abandoned = lane->lane.state() == CallLane::kAbandoned;
-  if (running && (abandoned || MonotonicNanos() > limit)) {
-    const std::string what = Describe(session, kernel_set_id, node_index);
-    lane->killed_for_hang = true;
-    lane->hung_kernel_set_id = kernel_set_id;
-    lane->hung_node_index = node_index;
-    lane->hung_run_ns = (abandoned ? client_deadline : limit) - started;
-    worker->Kill(absl::StrCat(what, " ran past its deadline"));
-  } else if (abandoned) {
-    // Posted and never taken by its deadline: the worker is stuck.
-    worker->Kill("it did not take a call on its lane by the call's deadline");
+  if (!worker->death().ok()) return true;  // dying: its exit closes the lane
+  if (lane->lane.state() == CallLane::kAbandoned) {
+    worker->Kill("its client gave up a call on its call lane");
+    return true;
   }
+  CallWatch::Call call;
+  if (!lane->watch()->Read(&call) || !call.running) return true;
+  const int64_t limit = std::min(
+      SaturatingAdd(call.deadline_ns,
+                    -absl::ToInt64Nanoseconds(options_.deadline_margin)),
+      SaturatingAdd(call.started_ns,
+                    absl::ToInt64Nanoseconds(options_.call_timeout)));
+  if (MonotonicNanos() <= limit) return true;
+  {
+    absl::MutexLock lock(&lane->mu);
+    lane->killed_for_hang = true;
+    lane->hung_kernel_set_id = call.kernel_set_id;
+    lane->hung_node_index = call.node_index;
+    lane->hung_run_ns = limit - call.started_ns;
+  }
+  // Unless the worker finished that call meanwhile.
+  CallWatch::Call again;
+  if (!lane->watch()->Read(&again) || again.sequence != call.sequence) {
+    absl::MutexLock lock(&lane->mu);
+    lane->killed_for_hang = false;
+    return true;
+  }
+  worker->Kill(
+      absl::StrCat(Describe(session, call.kernel_set_id, call.node_index),
+                   " ran past its deadline"));
   return true;
 }
 
@@ -117,36 +125,53 @@ void LaneWatchdog::Gate(const Session& session, Worker::Lane* lane) {
   for (const std::string& hash : session.KernelSetHashes()) {
     gated = gated || crashes_->AnyQuarantined(hash);
   }
+  // The worker enforces the watch page's flag; the lane's is the client's
+  // hint, so that it sends by RPC without asking first.
+  lane->watch()->gated.store(gated ? 1 : 0);
   lane->lane.SetGated(gated);
 }
 
-void LaneWatchdog::CloseLane(const Session& session, const Worker& worker,
-                             Worker::Lane* lane) {
-  const CallWatch& watch = *lane->watch();
+void LaneWatchdog::CloseLane(const Session& session, const Worker& worker) {
+  Worker::Lane* lane = worker.lane();
+  if (lane == nullptr || lane->closed.exchange(true)) return;
   const absl::Status death = worker.death();
+  const bool killed_by_daemon = !worker.kill_reason().empty();
+  bool hung;
+  uint64_t hung_kernel_set_id;
+  int64_t hung_node_index, hung_run_ns;
+  {
+    absl::MutexLock lock(&lane->mu);
+    hung = lane->killed_for_hang;
+    hung_kernel_set_id = lane->hung_kernel_set_id;
+    hung_node_index = lane->hung_node_index;
+    hung_run_ns = lane->hung_run_ns;
+  }
+  CallWatch::Call call;  // the worker is gone: the page holds still
+  const bool running = lane->watch()->Read(&call) && call.running;
   absl::Status answer;
-  if (lane->killed_for_hang) {
+  if (hung) {
     const std::string what =
-        Describe(session, lane->hung_kernel_set_id, lane->hung_node_index);
+        Describe(session, hung_kernel_set_id, hung_node_index);
     answer = absl::DeadlineExceededError(
         absl::StrCat(what, " ran past its deadline; its worker (pid ",
                      worker.pid(), ") was killed and will be replaced"));
-    if (lane->hung_run_ns >= absl::ToInt64Nanoseconds(options_.shortest_hang)) {
-      auto kernels = session.FindKernelSet(lane->hung_kernel_set_id);
-      if (kernels.ok()) {
-        crashes_->RecordCrash(kernels->content_hash, lane->hung_node_index,
-                              what, answer);
-      }
+    auto kernels = session.FindKernelSet(hung_kernel_set_id);
+    if (hung_run_ns >= absl::ToInt64Nanoseconds(options_.shortest_hang) &&
+        kernels.ok()) {
+      crashes_->RecordCrash(kernels->content_hash, hung_node_index, what,
+                            answer);
     }
-  } else if (watch.running.load(std::memory_order_acquire) != 0) {
-    const uint64_t kernel_set_id = watch.kernel_set_id.load();
-    const int64_t node_index = watch.node_index.load();
-    const std::string what = Describe(session, kernel_set_id, node_index);
+  } else if (running) {
+    const std::string what =
+        Describe(session, call.kernel_set_id, call.node_index);
     answer =
         absl::AbortedError(absl::StrCat(what, " failed: ", death.message()));
-    auto kernels = session.FindKernelSet(kernel_set_id);
-    if (kernels.ok()) {
-      crashes_->RecordCrash(kernels->content_hash, node_index, what, answer);
+    // The node's doing only if the worker died by itself: not when the
+    // daemon killed it for another call, nor when the session ended.
+    auto kernels = session.FindKernelSet(call.kernel_set_id);
+    if (!killed_by_daemon && !absl::IsCancelled(death) && kernels.ok()) {
+      crashes_->RecordCrash(kernels->content_hash, call.node_index, what,
+                            answer);
     }
   } else {
     answer = absl::AbortedError(
@@ -155,7 +180,9 @@ void LaneWatchdog::CloseLane(const Session& session, const Worker& worker,
   // Recorded before the answer: the client's next call must see the
   // quarantine the crash may have started.
   Gate(session, lane);
-  if (lane->lane.CloseAndFail(Answer(answer))) {
+  // A call the client gave up on was never counted by the worker.
+  const bool abandoned = lane->lane.state() == CallLane::kAbandoned;
+  if (lane->lane.CloseAndFail(Answer(answer)) || abandoned) {
     if (lane_calls_failed_ != nullptr) ++*lane_calls_failed_;
     spdlog::debug("lane call failed: {}", answer.ToString());
   }

@@ -2,15 +2,18 @@
 // call fails, is timed out and is charged to quarantine exactly like a Call:
 // - a lane call past its deadline (the client's, less a margin, or the
 //   daemon's --call-timeout-ms) gets its worker killed;
-// - so does a lane call its client gave up on (the op may still run);
-// - once a worker is gone, the call in flight on its lane is answered with
-//   why (naming the node that was running, read from the worker's watch page,
-//   never from the client's memory), the crash is recorded, and the lane is
-//   closed: the client's next call takes the Call RPC and a new lane;
-// - lanes of a kernel set with a quarantined node are gated: their calls take
-//   the Call RPC, which refuses quarantined nodes.
-// It polls every 5 ms while a lane is open (a crash costs a lane call at
-// most that much longer to hear of than a Call), every 100 ms otherwise.
+// - so does a lane call its client gave up on (the op may still run), but
+//   that is not charged to the node: the client chose when to give up;
+// - once a worker is gone (CloseLane, from the worker's reader thread right
+//   after it is reaped), the call in flight on its lane is answered with why,
+//   naming the node that was running as the worker's watch page says (never
+//   the client's memory); the crash is charged to that node unless the
+//   daemon killed the worker for something else; and the lane is closed: the
+//   client's next call takes the Call RPC and then a new lane;
+// - lanes of a kernel set with a quarantined node are gated, in the watch
+//   page, where the client cannot undo it: the worker refuses their calls,
+//   which then take the Call RPC, which knows which node is quarantined.
+// It polls every 5 ms while a lane is open, every 100 ms otherwise.
 #ifndef AOTI_EXECUTOR_SERVER_SERVICE_LANE_WATCHDOG_H_
 #define AOTI_EXECUTOR_SERVER_SERVICE_LANE_WATCHDOG_H_
 
@@ -47,15 +50,16 @@ class LaneWatchdog {
   // sets, at once (a new lane), and wakes the thread so it polls quickly.
   void Adopt(const Session& session, Worker::Lane* lane);
 
+  // `worker` (of `session`) has ended and been reaped: answers its lane's
+  // call in flight, if any, charges the crash where it is the node's doing,
+  // and closes the lane. Thread-safe.
+  void CloseLane(const Session& session, const Worker& worker);
+
  private:
   void Loop();
   // One pass over a session; true if it has an open lane.
   bool Check(const Session& session);
   void Gate(const Session& session, Worker::Lane* lane);
-  // The worker is gone: answers the lane's call in flight, if any, records
-  // the crash, closes the lane.
-  void CloseLane(const Session& session, const Worker& worker,
-                 Worker::Lane* lane);
   // "extern node 3 'buf3' (ns::op)" if the session knows the node.
   std::string Describe(const Session& session, uint64_t kernel_set_id,
                        int64_t node_index) const;

@@ -13,11 +13,13 @@
 namespace aoti_executor {
 
 Session::Session(std::string secret, int attach_fd, PeerCredentials peer,
-                 WorkerPool* workers)
+                 WorkerPool* workers,
+                 std::shared_ptr<LaneCloserSlot> lane_closer)
     : secret_(std::move(secret)),
       attach_fd_(attach_fd),
       peer_(peer),
-      workers_(workers) {}
+      workers_(workers),
+      lane_closer_(std::move(lane_closer)) {}
 
 Session::~Session() {
   std::shared_ptr<Worker> worker;
@@ -225,6 +227,11 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
       [this](uint64_t id) {
         absl::MutexLock lock(&mu_);
         worker_output_regions_.erase(id);
+      },
+      [this](Worker* ended) {
+        // Also while the session ends (its destructor stops the worker):
+        // the members used here live until the destructor's body is done.
+        if (lane_closer_ != nullptr) lane_closer_->Close(*this, *ended);
       }));
   std::shared_ptr<Worker> worker(std::move(started));
   std::shared_ptr<Worker> replaced;

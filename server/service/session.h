@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,6 +34,30 @@ struct PeerCredentials {
   gid_t gid = 0;
 };
 
+class Session;
+
+// Where the call lanes of a session's ended workers are closed: the lane
+// watchdog's LaneWatchdog::CloseLane while the service lives, nothing
+// otherwise (~Worker then closes a lane with a generic reason). Called on
+// the worker's reader thread; Set waits for a call in progress.
+class LaneCloserSlot {
+ public:
+  using Closer =
+      std::function<void(const Session& session, const Worker& worker)>;
+  void Set(Closer closer) {
+    absl::MutexLock lock(&mu_);
+    closer_ = std::move(closer);
+  }
+  void Close(const Session& session, const Worker& worker) {
+    absl::MutexLock lock(&mu_);
+    if (closer_) closer_(session, worker);
+  }
+
+ private:
+  absl::Mutex mu_;
+  Closer closer_ ABSL_GUARDED_BY(mu_);
+};
+
 class Session {
  public:
   // Most memfds a session may have sent and not registered yet. The shim has
@@ -41,8 +66,10 @@ class Session {
 
   // Takes ownership of the connected attach socket `attach_fd`. `workers`
   // (where the session's worker comes from) must outlive the session.
+  // `lane_closer` (may be null) closes the lanes of its ended workers.
   Session(std::string secret, int attach_fd, PeerCredentials peer,
-          WorkerPool* workers);
+          WorkerPool* workers,
+          std::shared_ptr<class LaneCloserSlot> lane_closer = nullptr);
   ~Session();  // stops the worker, closes the attach socket
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -123,6 +150,7 @@ class Session {
   const int attach_fd_;
   const PeerCredentials peer_;
   WorkerPool* const workers_;
+  const std::shared_ptr<LaneCloserSlot> lane_closer_;
 
   // Held while a worker starts (its replay included) and while anything is
   // sent to the worker that a replacement must also get, so nothing falls

@@ -108,8 +108,8 @@ void SessionRegistry::Open(int connection) {
   }
   // Registered before the client learns its secret: the client's first
   // RegisterKernelSet may arrive the moment the welcome does.
-  auto session =
-      std::make_shared<Session>(*secret, connection, *peer, workers_);
+  auto session = std::make_shared<Session>(*secret, connection, *peer, workers_,
+                                           lane_closer_);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;  // the session closes its socket
@@ -204,7 +204,7 @@ SessionRegistry::Totals SessionRegistry::Sum() const {
     if (lane == nullptr) continue;
     totals.lane_calls_succeeded += lane->watch()->calls_succeeded.load();
     totals.lane_calls_failed += lane->watch()->calls_failed.load();
-    if (lane->lane.closed()) continue;
+    if (lane->closed.load()) continue;
     ++totals.call_lanes;
     const CallLane::State state = lane->lane.state();
     if (state == CallLane::kPosted || state == CallLane::kRunning ||

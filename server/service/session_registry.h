@@ -36,6 +36,8 @@ class SessionRegistry {
   void Stop();
 
   const std::string& path() const { return path_; }
+  // Every session gets it: the service sets the lane watchdog in it.
+  LaneCloserSlot* lane_closer() const { return lane_closer_.get(); }
   const WorkerOptions& worker_options() const { return workers_->options(); }
 
   // The session whose secret is `secret`. PermissionDenied if none: a
@@ -67,6 +69,8 @@ class SessionRegistry {
   void ReadLoop(std::shared_ptr<Session> session);
 
   WorkerPool* const workers_;
+  const std::shared_ptr<LaneCloserSlot> lane_closer_ =
+      std::make_shared<LaneCloserSlot>();
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_[2] = {-1, -1};  // a pipe that interrupts AcceptLoop's poll

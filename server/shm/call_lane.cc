@@ -178,7 +178,9 @@ absl::StatusOr<absl::optional<std::string>> CallLane::GiveUp(
   }
   // An answer is being written right now: wait a little for it rather than
   // lose the call.
-  constexpr int64_t kGraceNs = 1000000000;
+  // The writer is copying at most half a megabyte, or died doing so and the
+  // daemon takes over once it is reaped.
+  constexpr int64_t kGraceNs = 100000000;
   SpinBudget no_spin(0);
   if (Wait([](uint32_t s) { return s == kAnswered || s == kReturned; },
            &h->client_sleeping, MonotonicNanos() + kGraceNs, &no_spin) < 0) {
@@ -212,9 +214,12 @@ bool CallLane::TakeRequest(const std::atomic<bool>& stop, SpinBudget* spin,
   auto posted_or_stop = [&stop](uint32_t s) {
     return s == kPosted || stop.load(std::memory_order_relaxed);
   };
+  // Sleeps in slices: `stop` is not the futex word, so a wake-up that comes
+  // between its check and the sleep would otherwise be lost.
+  constexpr int64_t kStopCheckNs = 250000000;
   while (!stop.load()) {
     if (Wait(posted_or_stop, &h->worker_sleeping,
-             std::numeric_limits<int64_t>::max(), spin) < 0) {
+             MonotonicNanos() + kStopCheckNs, spin) < 0) {
       continue;
     }
     uint32_t posted = kPosted;
@@ -244,7 +249,8 @@ bool CallLane::CloseAndFail(absl::string_view answer) {
   Header* h = header();
   h->closed.store(1, std::memory_order_seq_cst);
   bool failed = false;
-  while (true) {
+  // Bounded: a hostile client flipping the state must not hold the daemon.
+  for (int attempt = 0; attempt < 64; ++attempt) {
     uint32_t seen = h->state.load(std::memory_order_seq_cst);
     if (seen != kPosted && seen != kRunning && seen != kAnswering) break;
     if (seen == kPosted) {

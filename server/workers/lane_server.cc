@@ -53,6 +53,14 @@ void LaneServer::Serve() {
 }
 
 void LaneServer::Handle(const std::string& request_bytes, int64_t deadline_ns) {
+  if (watch_->gated.load() != 0) {
+    wv1::CallResult refused;
+    refused.set_refused(true);
+    refused.set_code(static_cast<int32_t>(absl::StatusCode::kUnavailable));
+    refused.set_message("the call lane is gated: a node is quarantined");
+    lane_.Answer(refused.SerializeAsString());
+    return;
+  }
   v1::CallRequest request;
   wv1::CallResult result;
   if (!request.ParseFromString(request_bytes)) {
@@ -62,21 +70,27 @@ void LaneServer::Handle(const std::string& request_bytes, int64_t deadline_ns) {
     watch_->Begin(request.kernel_set_id(), request.node_index(),
                   MonotonicNanos(), deadline_ns);
     result = run_(request);
-    watch_->End(result.code() == 0);
+    watch_->Finish();
   }
   std::string answer = result.SerializeAsString();
   if (answer.size() > lane_.answer_capacity()) {
     discard_(result.response());
-    answer =
+    result =
         Failure(absl::StatusCode::kResourceExhausted,
                 absl::StrCat("the answer (", result.response().outputs_size(),
                              " outputs, ", answer.size(),
                              " bytes) does not fit the call lane's ",
-                             lane_.answer_capacity(), " bytes"))
-            .SerializeAsString();
+                             lane_.answer_capacity(), " bytes"));
+    answer = result.SerializeAsString();
   }
-  // The client gave up at its deadline: nobody will release these outputs.
-  if (!lane_.Answer(answer)) discard_(result.response());
+  // Counted before the client can see the answer (and so read the
+  // daemon's counters); taken back if the client gave up meanwhile, as the
+  // daemon counts that call as failed.
+  watch_->Count(result.code() == 0, +1);
+  if (!lane_.Answer(answer)) {
+    watch_->Count(result.code() == 0, -1);
+    discard_(result.response());  // nobody will release these outputs
+  }
 }
 
 }  // namespace aoti_executor

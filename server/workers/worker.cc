@@ -98,9 +98,9 @@ Worker::~Worker() {
   }
   close(channel_);
   absl::MutexLock lock(&mu_);
-  if (lane_ != nullptr) {
-    // Usually the lane watchdog closed it already, naming the node; a worker
-    // replaced or stopped before its next pass closes it here.
+  if (lane_ != nullptr && !lane_->closed.exchange(true)) {
+    // Usually closed already by the exit callback, naming the node; a worker
+    // that never got one (a spare, or a failed start) closes it here.
     const std::string why = death_.ok() ? "the session's worker stopped"
                                         : std::string(death_.message());
     wv1::CallResult answer;
@@ -217,10 +217,16 @@ void Worker::ReadLoop() {
   if (stopping) {
     spdlog::info("{} (its session ended)", how);
     Die(absl::CancelledError(absl::StrCat(how, ": its session ended")));
-    return;
+  } else {
+    Die(absl::AbortedError(reason.empty() ? how
+                                          : absl::StrCat(how, ": ", reason)));
   }
-  Die(absl::AbortedError(reason.empty() ? how
-                                        : absl::StrCat(how, ": ", reason)));
+  ExitFn on_exit;
+  {
+    absl::MutexLock lock(&mu_);
+    on_exit = on_exit_;
+  }
+  if (on_exit) on_exit(this);
 }
 
 void Worker::Die(const absl::Status& reason) {
@@ -284,11 +290,13 @@ absl::Status Worker::RegisterKernelSet(uint64_t kernel_set_id,
 
 absl::Status Worker::AssignSession(uint64_t region_id_base,
                                    OutputRegionFn on_output_region,
-                                   RegionRetiredFn on_region_retired) {
+                                   RegionRetiredFn on_region_retired,
+                                   ExitFn on_exit) {
   {
     absl::MutexLock lock(&mu_);
     on_output_region_ = std::move(on_output_region);
     on_region_retired_ = std::move(on_region_retired);
+    on_exit_ = std::move(on_exit);
   }
   wv1::ToWorker message;
   message.mutable_assign_session()->set_region_id_base(region_id_base);
@@ -309,23 +317,24 @@ absl::Status Worker::UnmapRegion(uint64_t region_id) {
 }
 
 absl::StatusOr<Worker::Lane*> Worker::OpenLane() {
-  absl::MutexLock lock(&mu_);
-  if (lane_ != nullptr) return lane_.get();
+  absl::MutexLock opening(&open_lane_mu_);
+  if (Lane* open = lane()) return open;
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
                         CallLane::CreateRegion());
   AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(region));
   AOTI_ASSIGN_OR_RETURN(
       SharedRegion watch,
       SharedRegion::Create("aoti-call-watch", CallWatch::kBytes));
-  auto lane_state = std::make_unique<Lane>(
-      Lane{std::move(lane), std::make_shared<SharedRegion>(std::move(watch))});
+  auto made = std::make_unique<Lane>(
+      std::move(lane), std::make_shared<SharedRegion>(std::move(watch)));
   wv1::ToWorker page;
   page.mutable_watch_page()->set_byte_size(CallWatch::kBytes);
-  AOTI_RETURN_IF_ERROR(Send(page, lane_state->watch_region->fd()));
+  AOTI_RETURN_IF_ERROR(Send(page, made->watch_region->fd()));
   wv1::ToWorker open;
   open.mutable_open_lane()->set_byte_size(region->size());
   AOTI_RETURN_IF_ERROR(Send(open, region->fd()));
-  lane_ = std::move(lane_state);
+  absl::MutexLock lock(&mu_);
+  lane_ = std::move(made);
   return lane_.get();
 }
 
@@ -346,9 +355,9 @@ uint64_t Worker::output_bytes_copied() const {
   return output_bytes_copied_.load();
 }
 
-bool Worker::exited() const {
+std::string Worker::kill_reason() const {
   absl::MutexLock lock(&mu_);
-  return reaped_;
+  return kill_reason_;
 }
 
 absl::Status Worker::Sync(absl::Time deadline) {

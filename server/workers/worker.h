@@ -53,19 +53,30 @@ class Worker {
       std::function<void(uint64_t region_id, uint64_t byte_size, int fd)>;
   using RegionRetiredFn = std::function<void(uint64_t region_id)>;
 
+  // Runs on the worker's reader thread once the process has ended, been
+  // reaped and its death recorded (the lane watchdog closes its lane).
+  using ExitFn = std::function<void(Worker* worker)>;
+
   // The daemon's end of the worker's call lane.
   struct Lane {
-    CallLane lane;
-    std::shared_ptr<SharedRegion> watch_region;
+    Lane(CallLane lane, std::shared_ptr<SharedRegion> watch)
+        : lane(std::move(lane)), watch_region(std::move(watch)) {}
     CallWatch* watch() const {
       return reinterpret_cast<CallWatch*>(watch_region->data());
     }
-    // Written and read by the lane watchdog's thread only: the worker was
-    // killed because this lane call hung.
-    bool killed_for_hang = false;
-    uint64_t hung_kernel_set_id = 0;
-    int64_t hung_node_index = 0;
-    int64_t hung_run_ns = 0;  // how long it was allowed to run
+
+    CallLane lane;
+    const std::shared_ptr<SharedRegion> watch_region;
+    // Set by the daemon when it closes the lane. The lane's own `closed`
+    // flag is in memory the client can write: the daemon never reads it.
+    std::atomic<bool> closed{false};
+
+    // Why the lane watchdog killed the worker, if it did.
+    absl::Mutex mu;
+    bool killed_for_hang ABSL_GUARDED_BY(mu) = false;
+    uint64_t hung_kernel_set_id ABSL_GUARDED_BY(mu) = 0;
+    int64_t hung_node_index ABSL_GUARDED_BY(mu) = 0;
+    int64_t hung_run_ns ABSL_GUARDED_BY(mu) = 0;  // how long it had run
   };
 
   // Starts a worker and waits until it has loaded the op libraries. Its
@@ -86,7 +97,7 @@ class Worker {
   // Start. Before anything else is sent.
   absl::Status AssignSession(uint64_t region_id_base,
                              OutputRegionFn on_output_region,
-                             RegionRetiredFn on_region_retired);
+                             RegionRetiredFn on_region_retired, ExitFn on_exit);
 
   absl::Status RegisterKernelSet(uint64_t kernel_set_id,
                                  const std::string& device,
@@ -117,8 +128,9 @@ class Worker {
   // pages, so an owner folds a worker as it stops counting it there; the
   // destructor folds what came after.
   void FoldLaneCounts();
-  // True once the process has ended and been reaped.
-  bool exited() const;
+  // Why the daemon killed the worker; empty if it did not (it crashed,
+  // exited, or still runs).
+  std::string kill_reason() const;
 
   pid_t pid() const { return pid_; }
   // Output bytes the client holds in this worker's regions, as of its latest
@@ -155,6 +167,9 @@ class Worker {
   mutable absl::Mutex mu_;
   OutputRegionFn on_output_region_ ABSL_GUARDED_BY(mu_);
   RegionRetiredFn on_region_retired_ ABSL_GUARDED_BY(mu_);
+  ExitFn on_exit_ ABSL_GUARDED_BY(mu_);
+  // Held while the lane is made and sent (not mu_: sending may block).
+  absl::Mutex open_lane_mu_;
   std::unique_ptr<Lane> lane_ ABSL_GUARDED_BY(mu_);
   int64_t folded_succeeded_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t folded_failed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -184,6 +184,11 @@ void WorkerLoop::Discard(const v1::CallResponse& response) {
   for (const v1::TensorRef& ref : response.outputs()) {
     if (ref.owned()) (void)ReleaseBlock(ref.region_id(), ref.offset());
   }
+  // The client must still hear of these: the next answer carries them.
+  absl::MutexLock lock(&mu_);
+  for (uint64_t region_id : response.retired_regions()) {
+    retired_regions_.push_back(region_id);
+  }
 }
 
 absl::Status WorkerLoop::Execute(const v1::CallRequest& request,

@@ -17,7 +17,10 @@
 #include "absl/time/clock.h"
 #include "client_shim/remote_executor.h"
 #include "proto/executor.grpc.pb.h"
+#include "proto/worker.pb.h"
+#include "server/shm/futex.h"
 #include "tests/e2e/daemon_process.h"
+#include "tests/e2e/raw_session.h"
 #include "tests/e2e/shim_util.h"
 
 namespace aoti_executor {
@@ -212,6 +215,76 @@ TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
   EXPECT_EQ(status.crashed_nodes(0).node_index(), kHang);
   ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
       << LastError();
+}
+
+// A client may write anything into its lane. It cannot get a node charged
+// with hangs it did not have (a far deadline, then giving the call up), nor
+// run a quarantined node by clearing the lane's gate.
+TEST(CallLaneTest, AHostileLaneClientCanNeitherPoisonNorSkipTheQuarantine) {
+  auto daemon = DaemonProcess::Start(MisbehavingFlags(
+      {"--quarantine-crashes=1", "--quarantine-window-s=600"}));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto raw = RawSession::Open((*daemon)->endpoint());
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  RawSession& session = **raw;
+  auto kernel_set =
+      session.RegisterKernelSet(FixturePath("misbehaving_ops.json"));
+  ASSERT_TRUE(kernel_set.ok()) << kernel_set.status();
+  auto region_id = session.AddRegion(1 << 20);
+  ASSERT_TRUE(region_id.ok()) << region_id.status();
+  auto request_for = [&](int node) {
+    v1::CallRequest request;
+    request.set_kernel_set_id(*kernel_set);
+    request.set_node_index(node);
+    *request.add_inputs() =
+        PlaceTensor(at::ones({4}), session.region(*region_id), *region_id, 0);
+    return request.SerializeAsString();
+  };
+
+  // The hang node, posted with a deadline that never comes, given up after
+  // 200 ms by the client: the worker is killed, nothing is charged.
+  auto lane = session.OpenLane();
+  ASSERT_TRUE(lane.ok()) << lane.status();
+  ASSERT_TRUE(lane->Post(request_for(kHang), INT64_MAX).ok());
+  SpinBudget no_spin(0);
+  auto answer = lane->AwaitAnswer(MonotonicNanos() + 200000000, &no_spin,
+                                  [] { return true; });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(answer.status())) << answer.status();
+  // Counted as a failed call once its lane is closed.
+  ASSERT_TRUE(WaitFor([&] { return Status(**daemon).calls_failed() == 1; },
+                      absl::Seconds(5)));
+  v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.worker_deaths(), 1);
+  EXPECT_EQ(status.crashed_nodes_size(), 0) << status.DebugString();
+
+  // A real crash (over the Call RPC) quarantines the segfault node.
+  v1::CallRequest crash;
+  crash.ParseFromString(request_for(kSegfault));
+  v1::CallResponse response;
+  EXPECT_FALSE(session.Call(crash, &response).ok());
+  status = Status(**daemon);
+  ASSERT_EQ(status.crashed_nodes_size(), 1);
+  EXPECT_TRUE(status.crashed_nodes(0).quarantined());
+  // A new worker (started by a call) and its lane, gated.
+  v1::CallRequest healthy;
+  healthy.ParseFromString(request_for(kPlusOne));
+  ASSERT_TRUE(session.Call(healthy, &response).ok());
+  lane = session.OpenLane();
+  ASSERT_TRUE(lane.ok()) << lane.status();
+  ASSERT_TRUE(WaitFor([&] { return !lane->Usable(); }, absl::Seconds(1)));
+  // Clearing the gate the client can see does not open it.
+  lane->SetGated(false);
+  ASSERT_TRUE(lane->Post(request_for(kSegfault), INT64_MAX).ok());
+  answer = lane->AwaitAnswer(MonotonicNanos() + 5000000000, &no_spin,
+                             [] { return true; });
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_TRUE(answer->has_value());
+  aoti::executor::worker::v1::CallResult result;
+  ASSERT_TRUE(result.ParseFromString(**answer));
+  EXPECT_TRUE(result.refused());
+  status = Status(**daemon);
+  EXPECT_EQ(status.worker_deaths(), 2);  // the hang's and the crash's only
+  EXPECT_EQ(status.crashed_nodes(0).crashes_in_window(), 1);
 }
 
 TEST(CallLaneTest, SharedAllocatorInputsTravelByReference) {

@@ -237,6 +237,37 @@ absl::StatusOr<at::Tensor> RawSession::ReadOutput(const v1::TensorRef& ref) {
       .clone();
 }
 
+absl::StatusOr<CallLane> RawSession::OpenLane() {
+  v1::OpenCallLaneRequest request;
+  request.set_session(secret_);
+  v1::OpenCallLaneResponse response;
+  const grpc::Status status =
+      stub_->OpenCallLane(Context().get(), request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        status.error_message());
+  }
+  while (true) {
+    absl::StatusOr<ReceivedFrame> received =
+        ReceiveFrame(attach_fd_, absl::Now() + absl::Seconds(10));
+    if (!received.ok()) return received.status();
+    if (received->fd < 0) return absl::InternalError("a frame without an fd");
+    absl::StatusOr<SharedRegion> region =
+        SharedRegion::Adopt(received->fd, received->frame.size);
+    if (!region.ok()) return region.status();
+    auto mapped = std::make_shared<SharedRegion>(*std::move(region));
+    if (received->frame.type == AttachFrameType::kOutputRegion) {
+      output_regions_[received->frame.id] = std::move(mapped);
+      continue;
+    }
+    if (received->frame.type != AttachFrameType::kCallLane ||
+        received->frame.id != response.lane_id()) {
+      return absl::InternalError("expected the kCallLane frame");
+    }
+    return CallLane::Over(std::move(mapped));
+  }
+}
+
 v1::TensorRef PlaceTensor(const at::Tensor& tensor, SharedRegion& region,
                           uint64_t region_id, uint64_t offset) {
   const at::Tensor contiguous = tensor.contiguous();

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/executor.grpc.pb.h"
+#include "server/shm/call_lane.h"
 #include "server/shm/shared_region.h"
 
 namespace aoti_executor {
@@ -88,6 +89,10 @@ class RawSession {
   // A copy of the output `ref` names, mapping its output region first (read
   // from the attach socket) if it is new.
   absl::StatusOr<at::Tensor> ReadOutput(const v1::TensorRef& ref);
+
+  // OpenCallLane, then the lane's memfd from the attach socket, mapped: the
+  // client's end of the call lane, for the test to write what it likes.
+  absl::StatusOr<CallLane> OpenLane();
 
  private:
   RawSession() = default;
