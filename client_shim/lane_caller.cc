@@ -23,10 +23,7 @@ LaneCaller::LaneCaller(CallLane lane, std::function<bool()> daemon_alive)
       daemon_alive_(std::move(daemon_alive)),
       spin_(SpinBudget::MaxForThisMachine(kSpinNs)) {}
 
-bool LaneCaller::Open() const {
-  absl::MutexLock lock(&mu_);
-  return !given_up_ && !lane_.closed();
-}
+bool LaneCaller::Open() const { return !given_up_.load() && !lane_.closed(); }
 
 absl::optional<absl::StatusOr<wv1::CallResult>> LaneCaller::TryCall(
     const v1::CallRequest& request, absl::Time deadline) {

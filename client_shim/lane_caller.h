@@ -9,6 +9,7 @@
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_LANE_CALLER_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_LANE_CALLER_H_
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -37,7 +38,7 @@ class LaneCaller {
   TryCall(const aoti::executor::v1::CallRequest& request, absl::Time deadline);
 
   // False once the daemon closed the lane (its worker is gone) or a call on
-  // it was given up: the session needs a new lane.
+  // it was given up: the session needs a new lane. Never blocks.
   bool Open() const;
 
  private:
@@ -50,7 +51,7 @@ class LaneCaller {
   mutable absl::Mutex mu_;  // held for a call's whole round trip
   SpinBudget spin_ ABSL_GUARDED_BY(mu_);
   std::string buffer_ ABSL_GUARDED_BY(mu_);
-  bool given_up_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> given_up_{false};
 };
 
 }  // namespace client

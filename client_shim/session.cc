@@ -9,6 +9,9 @@
 
 namespace aoti_executor {
 namespace client {
+
+namespace wv1 = ::aoti::executor::worker::v1;
+
 namespace {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const Endpoint& endpoint) {
@@ -110,7 +113,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
   // Open the call lane now rather than in the first call. A failure here is
   // not the session's: calls take the Call RPC and try again.
-  (void)session->Lane(options.register_deadline);
+  (void)session->Lanes(options.register_deadline);
   return session;
 }
 
@@ -285,21 +288,20 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
 
 absl::StatusOr<v1::CallResponse> Session::Exchange(
     const v1::CallRequest& request, absl::Time deadline) {
-  if (std::shared_ptr<LaneCaller> lane = Lane(deadline)) {
-    auto answered = lane->TryCall(request, deadline);
-    if (answered.has_value()) {
-      // Errors read as the Call RPC's would: same codes, same wording.
-      if (!answered->ok()) {
-        return RpcError("Call",
-                        GrpcStatus(static_cast<int>(answered->status().code()),
-                                   std::string(answered->status().message())));
-      }
-      aoti::executor::worker::v1::CallResult& result = **answered;
-      if (result.code() != 0) {
-        return RpcError("Call", GrpcStatus(result.code(), result.message()));
-      }
-      return std::move(*result.mutable_response());
+  if (std::shared_ptr<const LaneSet> lanes = Lanes(deadline)) {
+    absl::optional<absl::StatusOr<wv1::CallResult>> answered;
+    for (const std::shared_ptr<LaneCaller>& lane : *lanes) {
+      answered = lane->TryCall(request, deadline);
+      if (answered.has_value()) break;
     }
+    if (!answered.has_value()) {
+      // Every lane is busy with another thread's call: one more, if the
+      // daemon allows it.
+      if (std::shared_ptr<LaneCaller> added = AddLane(deadline, lanes)) {
+        answered = added->TryCall(request, deadline);
+      }
+    }
+    if (answered.has_value()) return FromLane(*std::move(answered));
   }
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
@@ -308,33 +310,76 @@ absl::StatusOr<v1::CallResponse> Session::Exchange(
   if (!status.ok()) return RpcError("Call", status);
   // A call that had no lane to take (its worker had died) has just started
   // a new worker: open that worker's lane now, for the calls after it.
-  (void)Lane(deadline);
+  (void)Lanes(deadline);
   return response;
 }
 
-bool Session::has_call_lane() const {
-  absl::MutexLock lock(&lane_mu_);
-  return lane_ != nullptr && lane_->Open();
+absl::StatusOr<v1::CallResponse> Session::FromLane(
+    absl::StatusOr<wv1::CallResult> answered) const {
+  // Errors read as the Call RPC's would: same codes, same wording.
+  if (!answered.ok()) {
+    return RpcError("Call",
+                    GrpcStatus(static_cast<int>(answered.status().code()),
+                               std::string(answered.status().message())));
+  }
+  if (answered->code() != 0) {
+    return RpcError("Call", GrpcStatus(answered->code(), answered->message()));
+  }
+  return std::move(*answered->mutable_response());
 }
 
-std::shared_ptr<LaneCaller> Session::Lane(absl::Time deadline) {
+size_t Session::call_lane_count() const {
+  absl::MutexLock lock(&lane_mu_);
+  return lanes_ != nullptr ? lanes_->size() : 0;
+}
+
+std::shared_ptr<const Session::LaneSet> Session::Lanes(absl::Time deadline) {
   {
     absl::MutexLock lock(&lane_mu_);
-    if (lane_ != nullptr && lane_->Open()) return lane_;
+    if (lanes_ != nullptr) {
+      bool open = true;
+      for (const auto& lane : *lanes_) open = open && lane->Open();
+      if (open) return lanes_;
+    }
+    // None yet, or the worker behind them is gone (they close together).
+    lanes_ = nullptr;
     if (!use_lanes_ || lane_opening_) return nullptr;
     lane_opening_ = true;
-    lane_ = nullptr;
   }
   absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
   absl::MutexLock lock(&lane_mu_);
   lane_opening_ = false;
+  lanes_full_ = false;
   if (opened.ok()) {
-    lane_ = *std::move(opened);
+    lanes_ = std::make_shared<const LaneSet>(LaneSet{*std::move(opened)});
   } else if (absl::IsFailedPrecondition(opened.status()) ||
              absl::IsUnimplemented(opened.status())) {
     use_lanes_ = false;  // the daemon offers none: every call takes the RPC
   }
-  return lane_;
+  return lanes_;
+}
+
+std::shared_ptr<LaneCaller> Session::AddLane(
+    absl::Time deadline, const std::shared_ptr<const LaneSet>& seen) {
+  {
+    absl::MutexLock lock(&lane_mu_);
+    if (lanes_ != seen || lanes_full_ || lane_opening_) return nullptr;
+    lane_opening_ = true;
+  }
+  absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
+  absl::MutexLock lock(&lane_mu_);
+  lane_opening_ = false;
+  if (!opened.ok()) {
+    // The most the daemon allows, or its worker is going: the RPC it is.
+    lanes_full_ = true;
+    return nullptr;
+  }
+  if (lanes_ == seen) {
+    LaneSet grown = *seen;
+    grown.push_back(*opened);
+    lanes_ = std::make_shared<const LaneSet>(std::move(grown));
+  }
+  return *std::move(opened);
 }
 
 absl::StatusOr<std::shared_ptr<LaneCaller>> Session::OpenLane(

@@ -112,8 +112,8 @@ class Session final : public StagingPool::Registrar {
   size_t output_region_count() const { return outputs_->size(); }
   size_t staging_region_count() const { return staging_->region_count(); }
   size_t host_region_count() const { return host_regions_->size(); }
-  // Whether a call lane is open now.
-  bool has_call_lane() const;
+  // Call lanes open now (0 or more, up to what the daemon allows).
+  size_t call_lane_count() const;
 
  private:
   explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
@@ -133,12 +133,23 @@ class Session final : public StagingPool::Registrar {
                                            const CallInputs& inputs,
                                            const StagingPool::Lease* staging,
                                            absl::Time deadline);
-  // Runs `request` over the call lane if one takes it, else by the Call RPC.
+  // One call at a time on each lane; the set only grows, while its worker
+  // lives, and is replaced whole when that worker is gone.
+  using LaneSet = std::vector<std::shared_ptr<LaneCaller>>;
+
+  // Runs `request` over a call lane if one takes it, else by the Call RPC.
   absl::StatusOr<v1::CallResponse> Exchange(const v1::CallRequest& request,
                                             absl::Time deadline);
-  // The open call lane, opening one if there is none (nullptr if the daemon
-  // offers none, or another thread is opening it: take the RPC).
-  std::shared_ptr<LaneCaller> Lane(absl::Time deadline);
+  // A lane's CallResult as the Call RPC's answer or error.
+  absl::StatusOr<v1::CallResponse> FromLane(
+      absl::StatusOr<aoti::executor::worker::v1::CallResult> answered) const;
+  // The open lanes, opening a first one if there are none (nullptr if the
+  // daemon offers none, or another thread is opening one: take the RPC).
+  std::shared_ptr<const LaneSet> Lanes(absl::Time deadline);
+  // One more lane, added to `seen` if that is still the current set; nullptr
+  // if the daemon allows no more (or another thread is adding one).
+  std::shared_ptr<LaneCaller> AddLane(
+      absl::Time deadline, const std::shared_ptr<const LaneSet>& seen);
   absl::StatusOr<std::shared_ptr<LaneCaller>> OpenLane(absl::Time deadline);
   // A gRPC failure of `rpc` as an absl::Status naming the endpoint.
   absl::Status RpcError(absl::string_view rpc,
@@ -161,7 +172,8 @@ class Session final : public StagingPool::Registrar {
   mutable absl::Mutex lane_mu_;
   bool use_lanes_ ABSL_GUARDED_BY(lane_mu_) = true;
   bool lane_opening_ ABSL_GUARDED_BY(lane_mu_) = false;
-  std::shared_ptr<LaneCaller> lane_ ABSL_GUARDED_BY(lane_mu_);
+  bool lanes_full_ ABSL_GUARDED_BY(lane_mu_) = false;
+  std::shared_ptr<const LaneSet> lanes_ ABSL_GUARDED_BY(lane_mu_);
 };
 
 }  // namespace client

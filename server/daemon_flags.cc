@@ -29,14 +29,6 @@ Setter Text(std::string DaemonFlags::*field) {
   };
 }
 
-Setter Bool(bool DaemonFlags::*field) {
-  return [field](const std::string& value, DaemonFlags* flags) {
-    if (value != "true" && value != "false") return false;
-    flags->*field = value == "true";
-    return true;
-  };
-}
-
 Setter Number(int64_t DaemonFlags::*field, int64_t min) {
   return [field, min](const std::string& value, DaemonFlags* flags) {
     return absl::SimpleAtoi(value, &(flags->*field)) && flags->*field >= min;
@@ -75,7 +67,7 @@ const std::map<std::string, std::pair<Setter, const char*>>& ValueFlags() {
            {Number(&DaemonFlags::quarantine_crashes, 1), "a count >= 1"}},
           {"quarantine-window-s",
            {Number(&DaemonFlags::quarantine_window_s, 1), "seconds"}},
-          {"call-lanes", {Bool(&DaemonFlags::call_lanes), "true or false"}},
+          {"call-lanes", {Number(&DaemonFlags::call_lanes, 0), "a count >= 0"}},
           {"health-check",
            {Address(&DaemonFlags::health_check),
             "unix:/path or tcp:HOST:PORT"}},
@@ -198,11 +190,11 @@ std::string DaemonUsage() {
       "quarantine it\n"
       "                            (default 3) ...\n"
       "  --quarantine-window-s=N   ... within this window (default 300)\n"
-      "  --call-lanes=BOOL         let clients send small calls to their "
-      "worker\n"
-      "                            through shared memory, past the daemon "
+      "  --call-lanes=N            shared-memory call lanes a session may "
+      "open, one\n"
+      "                            per call at once, straight to its worker "
       "(default\n"
-      "                            true)\n"
+      "                            4; 0: every call by RPC)\n"
       "  --drain-timeout-ms=N      on SIGTERM, how long in-flight calls may "
       "finish\n"
       "                            (default 30000)\n"

@@ -25,8 +25,8 @@ struct DaemonFlags {
   int64_t worker_memory_limit_mb = 0;  // 0: none
   int64_t quarantine_crashes = 3;
   int64_t quarantine_window_s = 300;
-  // Let clients open call lanes (shared-memory calls past the daemon).
-  bool call_lanes = true;
+  // Call lanes (shared-memory calls past the daemon) per session; 0: none.
+  int64_t call_lanes = 4;
 
   // One-shot commands against a running daemon at ADDR, instead of serving.
   std::string health_check;

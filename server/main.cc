@@ -94,7 +94,7 @@ ExecutorService::Options MakeServiceOptions(const DaemonFlags& flags) {
   options.call_timeout = absl::Milliseconds(flags.call_timeout_ms);
   options.quarantine_crashes = static_cast<int>(flags.quarantine_crashes);
   options.quarantine_window = absl::Seconds(flags.quarantine_window_s);
-  options.call_lanes = flags.call_lanes;
+  options.call_lanes = static_cast<size_t>(flags.call_lanes);
   return options;
 }
 

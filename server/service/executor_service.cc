@@ -58,7 +58,7 @@ ExecutorService::ExecutorService(SessionRegistry* sessions,
                                       kShortestHang}) {
   sessions_->lane_closer()->Set(
       [this](const Session& session, const Worker& worker) {
-        watchdog_.CloseLane(session, worker);
+        watchdog_.CloseLanes(session, worker);
       });
 }
 
@@ -250,13 +250,13 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
 grpc::Status ExecutorService::OpenCallLane(
     grpc::ServerContext*, const v1::OpenCallLaneRequest* request,
     v1::OpenCallLaneResponse* response) {
-  if (!options_.call_lanes) {
+  if (options_.call_lanes == 0) {
     return ToGrpcStatus(absl::FailedPreconditionError(
-        "call lanes are off (--call-lanes=false): use Call"));
+        "call lanes are off (--call-lanes=0): use Call"));
   }
   auto session = sessions_->Find(request->session());
   if (!session.ok()) return ToGrpcStatus(session.status());
-  auto opened = (*session)->OpenCallLane();
+  auto opened = (*session)->OpenCallLane(options_.call_lanes);
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   watchdog_.Adopt(**session, opened->lane);
   response->set_lane_id(opened->lane_id);

@@ -30,8 +30,8 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
     // Quarantine: this many crashes or hangs of one node within the window.
     int quarantine_crashes = 3;
     absl::Duration quarantine_window = absl::Minutes(5);
-    // Whether clients may open call lanes (OpenCallLane).
-    bool call_lanes = true;
+    // Call lanes a session may open (OpenCallLane); 0: none.
+    size_t call_lanes = 4;
   };
 
   // `sessions` must outlive the service.

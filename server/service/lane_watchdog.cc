@@ -84,22 +84,31 @@ void LaneWatchdog::Loop() {
 
 bool LaneWatchdog::Check(const Session& session) {
   std::shared_ptr<Worker> worker = session.current_worker();
-  Worker::Lane* lane = worker != nullptr ? worker->lane() : nullptr;
-  if (lane == nullptr || lane->closed.load()) return false;
-  Gate(session, lane);
-  if (!worker->death().ok()) return true;  // dying: its exit closes the lane
+  if (worker == nullptr) return false;
+  bool any_open = false;
+  for (Worker::Lane* lane : worker->lanes()) {
+    if (lane->closed.load()) continue;
+    any_open = true;
+    Gate(session, lane);
+    if (worker->death().ok()) CheckCall(session, worker.get(), lane);
+  }
+  return any_open;
+}
+
+void LaneWatchdog::CheckCall(const Session& session, Worker* worker,
+                             Worker::Lane* lane) {
   if (lane->lane.state() == CallLane::kAbandoned) {
     worker->Kill("its client gave up a call on its call lane");
-    return true;
+    return;
   }
   CallWatch::Call call;
-  if (!lane->watch()->Read(&call) || !call.running) return true;
+  if (!lane->watch()->Read(&call) || !call.running) return;
   const int64_t limit = std::min(
       SaturatingAdd(call.deadline_ns,
                     -absl::ToInt64Nanoseconds(options_.deadline_margin)),
       SaturatingAdd(call.started_ns,
                     absl::ToInt64Nanoseconds(options_.call_timeout)));
-  if (MonotonicNanos() <= limit) return true;
+  if (MonotonicNanos() <= limit) return;
   {
     absl::MutexLock lock(&lane->mu);
     lane->killed_for_hang = true;
@@ -112,12 +121,11 @@ bool LaneWatchdog::Check(const Session& session) {
   if (!lane->watch()->Read(&again) || again.sequence != call.sequence) {
     absl::MutexLock lock(&lane->mu);
     lane->killed_for_hang = false;
-    return true;
+    return;
   }
   worker->Kill(
       absl::StrCat(Describe(session, call.kernel_set_id, call.node_index),
                    " ran past its deadline"));
-  return true;
 }
 
 void LaneWatchdog::Gate(const Session& session, Worker::Lane* lane) {
@@ -131,10 +139,16 @@ void LaneWatchdog::Gate(const Session& session, Worker::Lane* lane) {
   lane->lane.SetGated(gated);
 }
 
-void LaneWatchdog::CloseLane(const Session& session, const Worker& worker) {
-  Worker::Lane* lane = worker.lane();
-  if (lane == nullptr || lane->closed.exchange(true)) return;
+void LaneWatchdog::CloseLanes(const Session& session, const Worker& worker) {
+  for (Worker::Lane* lane : worker.lanes()) CloseLane(session, worker, lane);
+}
+
+void LaneWatchdog::CloseLane(const Session& session, const Worker& worker,
+                             Worker::Lane* lane) {
+  if (lane->closed.exchange(true)) return;
   const absl::Status death = worker.death();
+  // Killed by the daemon, and not for this lane's own call: the call is not
+  // to blame.
   const bool killed_by_daemon = !worker.kill_reason().empty();
   bool hung;
   uint64_t hung_kernel_set_id;

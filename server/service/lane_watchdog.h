@@ -50,15 +50,20 @@ class LaneWatchdog {
   // sets, at once (a new lane), and wakes the thread so it polls quickly.
   void Adopt(const Session& session, Worker::Lane* lane);
 
-  // `worker` (of `session`) has ended and been reaped: answers its lane's
-  // call in flight, if any, charges the crash where it is the node's doing,
-  // and closes the lane. Thread-safe.
-  void CloseLane(const Session& session, const Worker& worker);
+  // `worker` (of `session`) has ended and been reaped: answers each of its
+  // lanes' call in flight, if any, charges the crash where it is the node's
+  // doing, and closes the lanes. Thread-safe.
+  void CloseLanes(const Session& session, const Worker& worker);
 
  private:
   void Loop();
   // One pass over a session; true if it has an open lane.
   bool Check(const Session& session);
+  // Kills the worker if the call on `lane` ran past its deadline or was
+  // given up.
+  void CheckCall(const Session& session, Worker* worker, Worker::Lane* lane);
+  void CloseLane(const Session& session, const Worker& worker,
+                 Worker::Lane* lane);
   void Gate(const Session& session, Worker::Lane* lane);
   // "extern node 3 'buf3' (ns::op)" if the session knows the node.
   std::string Describe(const Session& session, uint64_t kernel_set_id,

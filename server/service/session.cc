@@ -121,7 +121,7 @@ absl::Status Session::AddKernelSet(const KernelSetCache::Entry& entry) {
 void Session::SyncIfLaneOpen(Worker* worker) {
   // Parsing a large kernel set takes the worker tens of milliseconds.
   constexpr absl::Duration kSyncTimeout = absl::Seconds(30);
-  if (worker->lane() == nullptr) return;
+  if (worker->lanes().empty()) return;
   // A worker that dies meanwhile is replaced with everything replayed.
   if (absl::Status synced = worker->Sync(absl::Now() + kSyncTimeout);
       !synced.ok()) {
@@ -129,7 +129,7 @@ void Session::SyncIfLaneOpen(Worker* worker) {
   }
 }
 
-absl::StatusOr<Session::OpenedLane> Session::OpenCallLane() {
+absl::StatusOr<Session::OpenedLane> Session::OpenCallLane(size_t max_lanes) {
   OpenedLane opened;
   // Never starts a worker: that takes a while, and the call that asked may
   // be one that must fail fast (a quarantined node). The Call RPC starts
@@ -139,16 +139,17 @@ absl::StatusOr<Session::OpenedLane> Session::OpenCallLane() {
     return absl::UnavailableError(
         "the session has no live worker now; its next call starts one");
   }
-  if (Worker::Lane* old = opened.worker->lane();
-      old != nullptr &&
-      (old->lane.state() == CallLane::kAbandoned || old->lane.closed())) {
-    // The client gave a call on this lane up (the lane watchdog is about to
-    // kill the worker, whose op may still run): replace the worker now.
-    opened.worker->Kill("its client gave up a call on its call lane");
-    return absl::UnavailableError(
-        "the session's worker is being replaced; its next call starts one");
+  for (Worker::Lane* old : opened.worker->lanes()) {
+    if (old->closed.load() || old->lane.state() == CallLane::kAbandoned) {
+      // The client gave a call on this lane up (the lane watchdog is about
+      // to kill the worker, whose op may still run): replace the worker now,
+      // rather than hand out a lane that will die with it.
+      opened.worker->Kill("its client gave up a call on its call lane");
+      return absl::UnavailableError(
+          "the session's worker is being replaced; its next call starts one");
+    }
   }
-  AOTI_ASSIGN_OR_RETURN(opened.lane, opened.worker->OpenLane());
+  AOTI_ASSIGN_OR_RETURN(opened.lane, opened.worker->AddLane(max_lanes));
   const SharedRegion& region = *opened.lane->lane.region();
   {
     absl::MutexLock lock(&mu_);

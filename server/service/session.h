@@ -102,16 +102,17 @@ class Session {
   // The current worker, if any (alive or not).
   std::shared_ptr<Worker> current_worker() const;
 
-  // The current worker's call lane (made if need be), sent to the client in
-  // a kCallLane frame with a new lane id. Unavailable if the session has no
-  // live worker (its next Call starts one).
+  // A new call lane of the current worker, sent to the client in a
+  // kCallLane frame with a new lane id. Unavailable if the session has no
+  // live worker (its next Call starts one); ResourceExhausted if the worker
+  // has `max_lanes` already.
   struct OpenedLane {
     uint64_t lane_id = 0;
     uint64_t byte_size = 0;
     Worker::Lane* lane = nullptr;  // lives as long as `worker`
     std::shared_ptr<Worker> worker;
   };
-  absl::StatusOr<OpenedLane> OpenCallLane();
+  absl::StatusOr<OpenedLane> OpenCallLane(size_t max_lanes);
   // Moves the current worker's lane call counts into the daemon's totals
   // (see Worker::FoldLaneCounts), as the session leaves the registry.
   void FoldLaneCounts();

@@ -200,16 +200,17 @@ SessionRegistry::Totals SessionRegistry::Sum() const {
     totals.output_bytes_copied += session->output_bytes_copied();
     totals.workers += session->worker_running() ? 1 : 0;
     std::shared_ptr<Worker> worker = session->current_worker();
-    Worker::Lane* lane = worker != nullptr ? worker->lane() : nullptr;
-    if (lane == nullptr) continue;
-    totals.lane_calls_succeeded += lane->watch()->calls_succeeded.load();
-    totals.lane_calls_failed += lane->watch()->calls_failed.load();
-    if (lane->closed.load()) continue;
-    ++totals.call_lanes;
-    const CallLane::State state = lane->lane.state();
-    if (state == CallLane::kPosted || state == CallLane::kRunning ||
-        state == CallLane::kAnswering) {
-      ++totals.lane_calls_in_flight;
+    if (worker == nullptr) continue;
+    for (Worker::Lane* lane : worker->lanes()) {
+      totals.lane_calls_succeeded += lane->watch()->calls_succeeded.load();
+      totals.lane_calls_failed += lane->watch()->calls_failed.load();
+      if (lane->closed.load()) continue;
+      ++totals.call_lanes;
+      const CallLane::State state = lane->lane.state();
+      if (state == CallLane::kPosted || state == CallLane::kRunning ||
+          state == CallLane::kAnswering) {
+        ++totals.lane_calls_in_flight;
+      }
     }
   }
   return totals;

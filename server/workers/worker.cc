@@ -98,15 +98,16 @@ Worker::~Worker() {
   }
   close(channel_);
   absl::MutexLock lock(&mu_);
-  if (lane_ != nullptr && !lane_->closed.exchange(true)) {
+  for (const std::unique_ptr<Lane>& lane : lanes_) {
+    if (lane->closed.exchange(true)) continue;
     // Usually closed already by the exit callback, naming the node; a worker
-    // that never got one (a spare, or a failed start) closes it here.
+    // that never got one (a spare, or a failed start) closes them here.
     const std::string why = death_.ok() ? "the session's worker stopped"
                                         : std::string(death_.message());
     wv1::CallResult answer;
     answer.set_code(static_cast<int32_t>(absl::StatusCode::kAborted));
     answer.set_message(absl::StrCat("a call on the call lane failed: ", why));
-    if (lane_->lane.CloseAndFail(answer.SerializeAsString()) &&
+    if (lane->lane.CloseAndFail(answer.SerializeAsString()) &&
         lane_calls_failed_ != nullptr) {
       ++*lane_calls_failed_;
     }
@@ -120,15 +121,16 @@ void Worker::FoldLaneCounts() {
 }
 
 void Worker::FoldLaneCountsLocked() {
-  if (lane_ == nullptr) return;
-  const int64_t succeeded = lane_->watch()->calls_succeeded.load();
-  const int64_t failed = lane_->watch()->calls_failed.load();
-  if (lane_calls_succeeded_ != nullptr)
-    *lane_calls_succeeded_ += succeeded - folded_succeeded_;
-  if (lane_calls_failed_ != nullptr)
-    *lane_calls_failed_ += failed - folded_failed_;
-  folded_succeeded_ = succeeded;
-  folded_failed_ = failed;
+  for (const std::unique_ptr<Lane>& lane : lanes_) {
+    const int64_t succeeded = lane->watch()->calls_succeeded.load();
+    const int64_t failed = lane->watch()->calls_failed.load();
+    if (lane_calls_succeeded_ != nullptr)
+      *lane_calls_succeeded_ += succeeded - lane->folded_succeeded;
+    if (lane_calls_failed_ != nullptr)
+      *lane_calls_failed_ += failed - lane->folded_failed;
+    lane->folded_succeeded = succeeded;
+    lane->folded_failed = failed;
+  }
 }
 
 int Worker::Reap() {
@@ -316,9 +318,15 @@ absl::Status Worker::UnmapRegion(uint64_t region_id) {
   return Send(message);
 }
 
-absl::StatusOr<Worker::Lane*> Worker::OpenLane() {
-  absl::MutexLock opening(&open_lane_mu_);
-  if (Lane* open = lane()) return open;
+absl::StatusOr<Worker::Lane*> Worker::AddLane(size_t max_lanes) {
+  absl::MutexLock adding(&add_lane_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (lanes_.size() >= max_lanes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the session has ", lanes_.size(), " call lanes, the most allowed"));
+    }
+  }
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
                         CallLane::CreateRegion());
   AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(region));
@@ -334,24 +342,29 @@ absl::StatusOr<Worker::Lane*> Worker::OpenLane() {
   open.mutable_open_lane()->set_byte_size(region->size());
   AOTI_RETURN_IF_ERROR(Send(open, region->fd()));
   absl::MutexLock lock(&mu_);
-  lane_ = std::move(made);
-  return lane_.get();
+  lanes_.push_back(std::move(made));
+  return lanes_.back().get();
 }
 
-Worker::Lane* Worker::lane() const {
+std::vector<Worker::Lane*> Worker::lanes() const {
   absl::MutexLock lock(&mu_);
-  return lane_.get();
+  std::vector<Lane*> lanes;
+  lanes.reserve(lanes_.size());
+  for (const std::unique_ptr<Lane>& lane : lanes_) lanes.push_back(lane.get());
+  return lanes;
 }
 
 uint64_t Worker::output_bytes_in_use() const {
-  // Once a lane is open the worker keeps its watch page current on every
-  // call; before that, only the answers that pass here say.
-  if (Lane* open = lane()) return open->watch()->output_bytes_in_use.load();
+  // Once a lane is open the worker keeps its first watch page current on
+  // every call; before that, only the answers that pass here say.
+  std::vector<Lane*> open = lanes();
+  if (!open.empty()) return open[0]->watch()->output_bytes_in_use.load();
   return output_bytes_in_use_.load();
 }
 
 uint64_t Worker::output_bytes_copied() const {
-  if (Lane* open = lane()) return open->watch()->output_bytes_copied.load();
+  std::vector<Lane*> open = lanes();
+  if (!open.empty()) return open[0]->watch()->output_bytes_copied.load();
   return output_bytes_copied_.load();
 }
 

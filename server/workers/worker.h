@@ -54,10 +54,10 @@ class Worker {
   using RegionRetiredFn = std::function<void(uint64_t region_id)>;
 
   // Runs on the worker's reader thread once the process has ended, been
-  // reaped and its death recorded (the lane watchdog closes its lane).
+  // reaped and its death recorded (the lane watchdog closes its lanes).
   using ExitFn = std::function<void(Worker* worker)>;
 
-  // The daemon's end of the worker's call lane.
+  // The daemon's end of one of the worker's call lanes.
   struct Lane {
     Lane(CallLane lane, std::shared_ptr<SharedRegion> watch)
         : lane(std::move(lane)), watch_region(std::move(watch)) {}
@@ -77,6 +77,10 @@ class Worker {
     uint64_t hung_kernel_set_id ABSL_GUARDED_BY(mu) = 0;
     int64_t hung_node_index ABSL_GUARDED_BY(mu) = 0;
     int64_t hung_run_ns ABSL_GUARDED_BY(mu) = 0;  // how long it had run
+
+    // The lane's calls already in the daemon-wide totals (FoldLaneCounts).
+    int64_t folded_succeeded = 0;
+    int64_t folded_failed = 0;
   };
 
   // Starts a worker and waits until it has loaded the op libraries. Its
@@ -116,10 +120,12 @@ class Worker {
   // SIGKILLs the worker; calls in flight fail with `reason`.
   void Kill(const std::string& reason);
 
-  // The worker's call lane, made and sent to it on first use; lives as long
-  // as this object.
-  absl::StatusOr<Lane*> OpenLane();
-  Lane* lane() const;
+  // A new call lane of the worker, sent to it (which serves it on a thread
+  // of its own); lives as long as this object. ResourceExhausted once the
+  // worker has `max_lanes`.
+  absl::StatusOr<Lane*> AddLane(size_t max_lanes);
+  // The lanes made so far, oldest first.
+  std::vector<Lane*> lanes() const;
   // Waits until the worker has applied every message sent before (regions,
   // kernel sets), so a client may name them over the lane.
   absl::Status Sync(absl::Time deadline);
@@ -168,11 +174,9 @@ class Worker {
   OutputRegionFn on_output_region_ ABSL_GUARDED_BY(mu_);
   RegionRetiredFn on_region_retired_ ABSL_GUARDED_BY(mu_);
   ExitFn on_exit_ ABSL_GUARDED_BY(mu_);
-  // Held while the lane is made and sent (not mu_: sending may block).
-  absl::Mutex open_lane_mu_;
-  std::unique_ptr<Lane> lane_ ABSL_GUARDED_BY(mu_);
-  int64_t folded_succeeded_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t folded_failed_ ABSL_GUARDED_BY(mu_) = 0;
+  // Held while a lane is made and sent (not mu_: sending may block).
+  absl::Mutex add_lane_mu_;
+  std::vector<std::unique_ptr<Lane>> lanes_ ABSL_GUARDED_BY(mu_);
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, PendingCall*> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status death_ ABSL_GUARDED_BY(mu_);

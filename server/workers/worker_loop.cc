@@ -142,12 +142,14 @@ absl::Status WorkerLoop::OpenLane(const wv1::OpenLane& request, int fd) {
     return absl::FailedPreconditionError(
         "a call lane came without its watch page");
   }
-  lane_server_.reset();  // a lane replaces the one before, if any
-  watch_ = reinterpret_cast<CallWatch*>(watch_page_->data());
-  lane_server_ = std::make_unique<LaneServer>(
-      std::move(lane), watch_page_,
+  // The first lane's page shows the output counters to the daemon.
+  CallWatch* first = nullptr;
+  watch_.compare_exchange_strong(
+      first, reinterpret_cast<CallWatch*>(watch_page_->data()));
+  lane_servers_.push_back(std::make_unique<LaneServer>(
+      std::move(lane), std::move(watch_page_),
       [this](const v1::CallRequest& call) { return Run(call); },
-      [this](const v1::CallResponse& response) { Discard(response); });
+      [this](const v1::CallResponse& response) { Discard(response); }));
   return absl::OkStatus();
 }
 

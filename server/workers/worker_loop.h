@@ -45,8 +45,8 @@ class WorkerLoop {
       const aoti::executor::worker::v1::RegisterKernelSet& request, int fd);
   absl::Status MapRegion(const aoti::executor::worker::v1::MapRegion& request,
                          int fd);
-  // Serves the call lane whose memfd is `fd`, watched through the page
-  // received just before it.
+  // Serves one more call lane, whose memfd is `fd`, watched through the
+  // page received just before it.
   absl::Status OpenLane(const aoti::executor::worker::v1::OpenLane& request,
                         int fd);
   absl::Status AdoptWatchPage(
@@ -82,9 +82,10 @@ class WorkerLoop {
   RegionTable regions_;
   OutputArena arena_;
   ThreadPool pool_;  // its threads use everything above
-  std::shared_ptr<SharedRegion> watch_page_;  // the lane's, once one came
-  std::atomic<CallWatch*> watch_{nullptr};    // in watch_page_
-  std::unique_ptr<LaneServer> lane_server_;   // last: stopped first
+  std::shared_ptr<SharedRegion> watch_page_;  // for the next OpenLane
+  std::atomic<CallWatch*> watch_{nullptr};    // the first lane's page
+  // One per call lane, each with its thread; last: stopped first.
+  std::vector<std::unique_ptr<LaneServer>> lane_servers_;
 };
 
 }  // namespace aoti_executor

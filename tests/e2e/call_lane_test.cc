@@ -69,7 +69,7 @@ TEST(CallLaneTest, CallsGoOverTheLaneAndCountLikeCalls) {
   ASSERT_NE(executor, nullptr) << LastError();
   constexpr int kCalls = 300;
   RunMixed(executor.get(), kCalls);
-  EXPECT_TRUE(SessionOf(executor)->has_call_lane());
+  EXPECT_EQ(SessionOf(executor)->call_lane_count(), 1);  // one thread: one
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), kCalls);
   EXPECT_EQ(status.calls_failed(), 0);
@@ -86,7 +86,7 @@ TEST(CallLaneTest, TheHostCanTurnLanesOff) {
   unsetenv("AOTI_EXECUTOR_CALL_LANE");
   ASSERT_NE(executor, nullptr) << LastError();
   RunMixed(executor.get(), 50);
-  EXPECT_FALSE(SessionOf(executor)->has_call_lane());
+  EXPECT_EQ(SessionOf(executor)->call_lane_count(), 0);
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), 50);
   EXPECT_EQ(status.lane_calls(), 0);
@@ -94,7 +94,7 @@ TEST(CallLaneTest, TheHostCanTurnLanesOff) {
 }
 
 TEST(CallLaneTest, TheDaemonCanTurnLanesOff) {
-  auto daemon = DaemonProcess::Start({"--call-lanes=false"});
+  auto daemon = DaemonProcess::Start({"--call-lanes=0"});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
   ASSERT_NE(executor, nullptr) << LastError();
@@ -105,10 +105,11 @@ TEST(CallLaneTest, TheDaemonCanTurnLanesOff) {
   EXPECT_EQ(status.call_lanes(), 0);
 }
 
-// One lane per session, one call on it at a time: other threads' calls take
-// the Call RPC meanwhile instead of queueing, and every result is right.
-TEST(CallLaneTest, ThreadsSharingAHandleOverflowToTheRpc) {
-  auto daemon = DaemonProcess::Start();
+// One call at a time per lane: threads sharing a handle get a lane each, up
+// to the daemon's --call-lanes, and the calls beyond take the Call RPC
+// instead of queueing. Every result is right.
+TEST(CallLaneTest, ThreadsSharingAHandleGetLanesUpToTheLimit) {
+  auto daemon = DaemonProcess::Start({"--call-lanes=2"});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
   ASSERT_NE(executor, nullptr) << LastError();
@@ -129,9 +130,43 @@ TEST(CallLaneTest, ThreadsSharingAHandleOverflowToTheRpc) {
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), kThreads * kCalls);
   EXPECT_EQ(status.calls_failed(), 0);
+  EXPECT_EQ(status.call_lanes(), 2);  // the limit, not one per thread
+  EXPECT_EQ(SessionOf(executor)->call_lane_count(), 2);
   EXPECT_GT(status.lane_calls(), 0);
+  EXPECT_LT(status.lane_calls(), kThreads * kCalls);  // some overflowed
   std::cout << "[ lanes    ] " << status.lane_calls() << " of "
-            << kThreads * kCalls << " calls took the lane\n";
+            << kThreads * kCalls << " calls took a lane\n";
+}
+
+// With lanes enough for its threads, nearly every call takes one: only the
+// few that came while a lane was being opened took the RPC.
+TEST(CallLaneTest, ThreadsSharingAHandleEachFindALane) {
+  auto daemon = DaemonProcess::Start();  // 4 lanes per session
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  Executor executor = CreateExecutor((*daemon)->endpoint(), "aten_ops.json");
+  ASSERT_NE(executor, nullptr) << LastError();
+  constexpr int kThreads = 3;
+  constexpr int kCalls = 300;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      at::Tensor carried = at::zeros({1});
+      for (int i = 0; i < kCalls; ++i) {
+        std::string error;
+        EXPECT_TRUE(MixedCall(executor.get(), 70 + t, i, &carried, &error))
+            << error;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const v1::GetStatusResponse status = Status(**daemon);
+  EXPECT_EQ(status.calls_succeeded(), kThreads * kCalls);
+  EXPECT_GE(status.call_lanes(), 2);
+  EXPECT_LE(status.call_lanes(), kThreads);
+  EXPECT_GE(status.lane_calls(), kThreads * kCalls * 3 / 4);
+  std::cout << "[ lanes    ] " << status.lane_calls() << " of "
+            << kThreads * kCalls << " calls took one of " << status.call_lanes()
+            << " lanes\n";
 }
 
 class MisbehavingClient {
@@ -166,7 +201,7 @@ TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
   at::Tensor out;
   ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
       << LastError();
-  ASSERT_TRUE(SessionOf(client.executor())->has_call_lane());
+  ASSERT_EQ(SessionOf(client.executor())->call_lane_count(), 1);
   ASSERT_EQ(client.Call(kSegfault, at::ones({3}), &out), AOTI_TORCH_FAILURE);
   EXPECT_THAT(LastError(),
               AllOf(HasSubstr("ABORTED"), HasSubstr("extern node 1"),
