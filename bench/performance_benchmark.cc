@@ -9,7 +9,8 @@
 //     busy-polled shared-memory ping-pong (two CPUs);
 //   - 1, 64 and 256 MiB float tensors: remote vs in-process vs memcpy;
 //   - registering a 10,000-node kernel set vs KernelSet::Parse in-process;
-//   - calls per second from one and from two client processes.
+//   - calls per second from one and from two client processes, and from
+//     three threads sharing one executor.
 // Processes that use gRPC are this binary run again (fork + exec with a mode
 // flag), so none inherits gRPC's state through a fork; the ping-pong peers
 // are plain forks that touch nothing but the shared page.
@@ -692,10 +693,12 @@ struct LoopResult {
   std::optional<Percentiles> latency;
 };
 
-// Child mode --client-loop ENDPOINT JSON SECONDS: creates an executor, says
-// "ready", waits for a byte on stdin, calls node 0 for SECONDS, and prints
+// Child mode --client-loop ENDPOINT JSON SECONDS THREADS: creates an
+// executor, says "ready", waits for a byte on stdin, calls node 0 from
+// THREADS threads sharing the executor for SECONDS, and prints
 // "calls seconds p50 p90 p99".
-int ClientLoop(const char* endpoint, const char* json_path, double seconds) {
+int ClientLoop(const char* endpoint, const char* json_path, double seconds,
+               int threads) {
   AOTIProxyExecutorHandle executor = nullptr;
   if (aoti_remote_executor_create(endpoint, json_path, "cpu", &executor) !=
       AOTI_TORCH_SUCCESS) {
@@ -710,18 +713,34 @@ int ClientLoop(const char* endpoint, const char* json_path, double seconds) {
   std::fflush(stdout);
   char go;
   if (read(STDIN_FILENO, &go, 1) != 1) return 1;
-  std::vector<double> samples;
-  samples.reserve(1 << 20);
+  std::vector<std::vector<double>> samples(threads);
+  std::atomic<bool> ok{true};
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end) {
-    const auto call_start = Clock::now();
-    if (!CallAdd(executor, &a, &b, &out)) return 1;
-    samples.push_back(MicrosSince(call_start));
+  std::vector<std::thread> loops;
+  for (int t = 0; t < threads; ++t) {
+    loops.emplace_back([&, t] {
+      at::Tensor x = at::rand({1}), y = at::rand({1}), result;
+      samples[t].reserve(1 << 20);
+      while (Clock::now() < end) {
+        const auto call_start = Clock::now();
+        if (!CallAdd(executor, &x, &y, &result)) {
+          ok = false;
+          return;
+        }
+        samples[t].push_back(MicrosSince(call_start));
+      }
+    });
   }
+  for (std::thread& loop : loops) loop.join();
+  if (!ok) return 1;
   const double elapsed = MicrosSince(start) / 1e6;
-  const Percentiles p = ComputePercentiles(samples);
-  std::printf("%zu %.6f %.3f %.3f %.3f\n", samples.size(), elapsed, p.p50_us,
+  std::vector<double> all;
+  for (const std::vector<double>& some : samples) {
+    all.insert(all.end(), some.begin(), some.end());
+  }
+  const Percentiles p = ComputePercentiles(all);
+  std::printf("%zu %.6f %.3f %.3f %.3f\n", all.size(), elapsed, p.p50_us,
               p.p90_us, p.p99_us);
   std::fflush(stdout);
   aoti_remote_executor_delete(executor);
@@ -732,12 +751,14 @@ int ClientLoop(const char* endpoint, const char* json_path, double seconds) {
 // Runs `clients` client processes at once for `seconds`.
 std::vector<LoopResult> CallsPerSecond(const std::string& endpoint,
                                        const std::string& json_path,
-                                       int clients, double seconds) {
+                                       int clients, int threads,
+                                       double seconds) {
   std::vector<std::unique_ptr<ChildProcess>> children;
   std::vector<LoopResult> results(clients);
   for (int i = 0; i < clients; ++i) {
-    children.push_back(ChildProcess::Spawn(
-        {"--client-loop", endpoint, json_path, absl::StrCat(seconds)}));
+    children.push_back(
+        ChildProcess::Spawn({"--client-loop", endpoint, json_path,
+                             absl::StrCat(seconds), absl::StrCat(threads)}));
   }
   for (auto& child : children) {
     if (child == nullptr) return results;
@@ -1039,24 +1060,30 @@ Section Throughput(const std::string& endpoint, const std::string& json_path,
       "one-element add, calls per second; each client process has its own "
       "executor and loops 2 s (ratio: p50 / single remote call p50)",
       {}};
-  for (int clients : {1, 2}) {
-    Progress(absl::StrCat("calls per second, ", clients, " client process",
-                          clients > 1 ? "es" : ""));
-    const std::vector<LoopResult> results =
-        CallsPerSecond(endpoint, json_path, clients, kSeconds);
+  struct Load {
+    int clients;
+    int threads;  // per client process, sharing its executor
+  };
+  for (const Load& load : {Load{1, 1}, Load{2, 1}, Load{1, 3}}) {
+    const std::string who = absl::StrFormat(
+        "%d client process%s%s", load.clients, load.clients > 1 ? "es" : "",
+        load.threads > 1
+            ? absl::StrFormat(", %d threads on one executor", load.threads)
+            : "");
+    Progress(absl::StrCat("calls per second, ", who));
+    const std::vector<LoopResult> results = CallsPerSecond(
+        endpoint, json_path, load.clients, load.threads, kSeconds);
     double total = 0;
-    for (int i = 0; i < clients; ++i) {
+    for (int i = 0; i < load.clients; ++i) {
       total += results[i].calls_per_second;
       std::string note =
           absl::StrFormat("%.0f calls/s", results[i].calls_per_second);
-      if (clients > 1 && i == clients - 1) {
+      if (load.clients > 1 && i == load.clients - 1) {
         absl::StrAppendFormat(&note, "; total %.0f calls/s", total);
       }
       section.rows.push_back(
-          {absl::StrFormat("%d client process%s: #%d", clients,
-                           clients > 1 ? "es" : "", i + 1),
-           results[i].latency, Ratio(P50(results[i].latency), remote_small_us),
-           note});
+          {absl::StrFormat("%s: #%d", who, i + 1), results[i].latency,
+           Ratio(P50(results[i].latency), remote_small_us), note});
     }
   }
   return section;
@@ -1148,8 +1175,9 @@ int main(int argc, char** argv) {
       std::strncmp(argv[1], kServePing, sizeof(kServePing) - 1) == 0) {
     return aoti_executor::ServePing(argv[1] + sizeof(kServePing) - 1);
   }
-  if (argc == 5 && std::strcmp(argv[1], "--client-loop") == 0) {
-    return aoti_executor::ClientLoop(argv[2], argv[3], std::atof(argv[4]));
+  if (argc == 6 && std::strcmp(argv[1], "--client-loop") == 0) {
+    return aoti_executor::ClientLoop(argv[2], argv[3], std::atof(argv[4]),
+                                     std::atoi(argv[5]));
   }
   return aoti_executor::Main();
 }
