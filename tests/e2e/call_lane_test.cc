@@ -37,12 +37,10 @@ constexpr int kSegfault = 1;
 constexpr int kHang = 5;
 
 v1::GetStatusResponse Status(const DaemonProcess& daemon) {
-  auto stub = v1::Executor::NewStub(grpc::CreateChannel(
-      daemon.endpoint(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  v1::GetStatusResponse status;
-  EXPECT_TRUE(stub->GetStatus(&context, v1::GetStatusRequest(), &status).ok());
-  return status;
+  absl::StatusOr<v1::GetStatusResponse> status =
+      DaemonStatus(daemon.endpoint());
+  EXPECT_TRUE(status.ok()) << status.status();
+  return status.ok() ? *status : v1::GetStatusResponse();
 }
 
 std::shared_ptr<client::Session> SessionOf(const Executor& executor) {
@@ -105,6 +103,23 @@ TEST(CallLaneTest, TheDaemonCanTurnLanesOff) {
   EXPECT_EQ(status.call_lanes(), 0);
 }
 
+// `threads` threads, sharing `executor`, each making `calls` mixed calls
+// checked against ATen.
+void RunMixedOnThreads(AOTIProxyExecutorHandle executor, int threads,
+                       int calls) {
+  std::vector<std::thread> running;
+  for (int t = 0; t < threads; ++t) {
+    running.emplace_back([=] {
+      at::Tensor carried = at::zeros({1});
+      for (int i = 0; i < calls; ++i) {
+        std::string error;
+        EXPECT_TRUE(MixedCall(executor, 50 + t, i, &carried, &error)) << error;
+      }
+    });
+  }
+  for (std::thread& thread : running) thread.join();
+}
+
 // One call at a time per lane: threads sharing a handle get a lane each, up
 // to the daemon's --call-lanes, and the calls beyond take the Call RPC
 // instead of queueing. Every result is right.
@@ -115,18 +130,7 @@ TEST(CallLaneTest, ThreadsSharingAHandleGetLanesUpToTheLimit) {
   ASSERT_NE(executor, nullptr) << LastError();
   constexpr int kThreads = 4;
   constexpr int kCalls = 200;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      at::Tensor carried = at::zeros({1});
-      for (int i = 0; i < kCalls; ++i) {
-        std::string error;
-        EXPECT_TRUE(MixedCall(executor.get(), 50 + t, i, &carried, &error))
-            << error;
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
+  RunMixedOnThreads(executor.get(), kThreads, kCalls);
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), kThreads * kCalls);
   EXPECT_EQ(status.calls_failed(), 0);
@@ -147,18 +151,7 @@ TEST(CallLaneTest, ThreadsSharingAHandleEachFindALane) {
   ASSERT_NE(executor, nullptr) << LastError();
   constexpr int kThreads = 3;
   constexpr int kCalls = 300;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      at::Tensor carried = at::zeros({1});
-      for (int i = 0; i < kCalls; ++i) {
-        std::string error;
-        EXPECT_TRUE(MixedCall(executor.get(), 70 + t, i, &carried, &error))
-            << error;
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
+  RunMixedOnThreads(executor.get(), kThreads, kCalls);
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), kThreads * kCalls);
   EXPECT_GE(status.call_lanes(), 2);
@@ -188,14 +181,8 @@ class MisbehavingClient {
   Executor executor_;
 };
 
-std::vector<std::string> MisbehavingFlags(std::vector<std::string> more = {}) {
-  more.push_back(absl::StrCat(
-      "--load-library=", RunfilePath("tests/ops/libaoti_misbehaving_ops.so")));
-  return more;
-}
-
 TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
-  auto daemon = DaemonProcess::Start(MisbehavingFlags());
+  auto daemon = DaemonProcess::Start(MisbehavingOpsFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   MisbehavingClient client((*daemon)->endpoint());
   at::Tensor out;
@@ -229,7 +216,7 @@ TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
 
 TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
   auto daemon =
-      DaemonProcess::Start(MisbehavingFlags({"--call-timeout-ms=500"}));
+      DaemonProcess::Start(MisbehavingOpsFlags({"--call-timeout-ms=500"}));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   MisbehavingClient client((*daemon)->endpoint());
   at::Tensor out;
@@ -256,7 +243,7 @@ TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
 // with hangs it did not have (a far deadline, then giving the call up), nor
 // run a quarantined node by clearing the lane's gate.
 TEST(CallLaneTest, AHostileLaneClientCanNeitherPoisonNorSkipTheQuarantine) {
-  auto daemon = DaemonProcess::Start(MisbehavingFlags(
+  auto daemon = DaemonProcess::Start(MisbehavingOpsFlags(
       {"--quarantine-crashes=1", "--quarantine-window-s=600"}));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   auto raw = RawSession::Open((*daemon)->endpoint());

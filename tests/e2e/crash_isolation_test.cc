@@ -38,12 +38,6 @@ enum Node {
   kAllocateForever
 };
 
-std::vector<std::string> MisbehavingFlags(std::vector<std::string> more = {}) {
-  more.push_back(absl::StrCat(
-      "--load-library=", RunfilePath("tests/ops/libaoti_misbehaving_ops.so")));
-  return more;
-}
-
 class Client {
  public:
   explicit Client(const std::string& endpoint) {
@@ -100,7 +94,7 @@ struct CrashCase {
 class CrashTest : public ::testing::TestWithParam<CrashCase> {};
 
 TEST_P(CrashTest, CostsOneFailedCallAndTheNextCallWorks) {
-  auto daemon = DaemonProcess::Start(MisbehavingFlags());
+  auto daemon = DaemonProcess::Start(MisbehavingOpsFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Client client((*daemon)->endpoint());
   client.ExpectHealthy();
@@ -134,7 +128,7 @@ INSTANTIATE_TEST_SUITE_P(Crashes, CrashTest, ::testing::ValuesIn(kCrashCases),
                          CrashName);
 
 TEST(CrashIsolationTest, AnOpThatThrowsKeepsItsWorker) {
-  auto daemon = DaemonProcess::Start(MisbehavingFlags());
+  auto daemon = DaemonProcess::Start(MisbehavingOpsFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Client client((*daemon)->endpoint());
   at::Tensor out;
@@ -151,7 +145,7 @@ TEST(CrashIsolationTest, AnOpThatThrowsKeepsItsWorker) {
 TEST(CrashIsolationTest, AHungCallFailsAtItsDeadlineAndItsWorkerIsReplaced) {
   // The daemon's own limit, shorter than the client's 30 s default.
   auto daemon =
-      DaemonProcess::Start(MisbehavingFlags({"--call-timeout-ms=1000"}));
+      DaemonProcess::Start(MisbehavingOpsFlags({"--call-timeout-ms=1000"}));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Client client((*daemon)->endpoint());
   const auto start = std::chrono::steady_clock::now();
@@ -169,7 +163,7 @@ TEST(CrashIsolationTest, AHungCallFailsAtItsDeadlineAndItsWorkerIsReplaced) {
 }
 
 TEST(CrashIsolationTest, TheClientsOwnDeadlineBoundsAHungCall) {
-  auto daemon = DaemonProcess::Start(MisbehavingFlags());
+  auto daemon = DaemonProcess::Start(MisbehavingOpsFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   // Not much less: the call after the hang opens a new session, whose new
   // worker (about 0.5 s to start, more on a loaded machine) must fit too.
@@ -188,8 +182,8 @@ TEST(CrashIsolationTest, TheClientsOwnDeadlineBoundsAHungCall) {
 }
 
 TEST(CrashIsolationTest, RunawayAllocationFailsTheCallUnderTheMemoryLimit) {
-  auto daemon =
-      DaemonProcess::Start(MisbehavingFlags({"--worker-memory-limit-mb=3072"}));
+  auto daemon = DaemonProcess::Start(
+      MisbehavingOpsFlags({"--worker-memory-limit-mb=3072"}));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Client client((*daemon)->endpoint());
   at::Tensor out;
@@ -204,7 +198,7 @@ TEST(CrashIsolationTest, RunawayAllocationFailsTheCallUnderTheMemoryLimit) {
 
 TEST(CrashIsolationTest, OtherClientsNeverNotice) {
   auto daemon =
-      DaemonProcess::Start(MisbehavingFlags({"--quarantine-crashes=100"}));
+      DaemonProcess::Start(MisbehavingOpsFlags({"--quarantine-crashes=100"}));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Client victim((*daemon)->endpoint());
   Client bystander((*daemon)->endpoint());
@@ -234,7 +228,7 @@ TEST(CrashIsolationTest, OtherClientsNeverNotice) {
 }
 
 TEST(CrashIsolationTest, ANodeThatKeepsCrashingIsQuarantinedUntilCleared) {
-  auto daemon = DaemonProcess::Start(MisbehavingFlags(
+  auto daemon = DaemonProcess::Start(MisbehavingOpsFlags(
       {"--quarantine-crashes=2", "--quarantine-window-s=600"}));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   Client client((*daemon)->endpoint());

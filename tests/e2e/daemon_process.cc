@@ -91,6 +91,12 @@ int DaemonProcess::KillAndWait(int signal) {
 
 absl::Status DaemonProcess::Restart() { return Launch(); }
 
+std::vector<std::string> MisbehavingOpsFlags(std::vector<std::string> more) {
+  more.push_back(absl::StrCat(
+      "--load-library=", RunfilePath("tests/ops/libaoti_misbehaving_ops.so")));
+  return more;
+}
+
 absl::Status DaemonProcess::Freeze() {
   frozen_workers_.clear();
   for (pid_t child : ChildrenOf(pid_)) {

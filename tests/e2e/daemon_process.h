@@ -18,6 +18,12 @@ namespace e2e {
 // The absolute path of a runfile given relative to the workspace root.
 std::string RunfilePath(const std::string& relative);
 
+// Daemon flags that load tests/ops/libaoti_misbehaving_ops.so (ops that
+// crash, hang, throw...), followed by `more`. The test must have the library
+// in its data.
+std::vector<std::string> MisbehavingOpsFlags(
+    std::vector<std::string> more = {});
+
 class DaemonProcess {
  public:
   // Starts //server:aoti-executord with `--listen=unix:<tmp>/executor.sock`,
