@@ -115,12 +115,12 @@ std::vector<ProcessInfo> AllProcesses() {
 }
 
 std::vector<pid_t> ChildrenOf(pid_t pid) {
+  // By each process's parent in /proc/PID/stat, not by the parent's
+  // /proc/PID/task/*/children: those list children per thread, and a thread
+  // that exits mid-scan hands its children to one already read.
   std::vector<pid_t> children;
-  for (const std::string& task :
-       ListDir(ProcPath(pid, "task")).value_or(std::vector<std::string>())) {
-    std::ifstream file(
-        absl::StrCat("/proc/", pid, "/task/", task, "/children"));
-    for (pid_t child; file >> child;) children.push_back(child);
+  for (const ProcessInfo& info : AllProcesses()) {
+    if (info.ppid == pid) children.push_back(info.pid);
   }
   return children;
 }

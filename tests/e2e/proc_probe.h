@@ -44,7 +44,7 @@ struct ProcessInfo {
 absl::optional<ProcessInfo> ReadProcess(pid_t pid);
 // Every process /proc lists now.
 std::vector<ProcessInfo> AllProcesses();
-// Children of `pid`, from /proc/PID/task/*/children (zombies included).
+// Children of `pid`: every process whose parent it is (zombies included).
 std::vector<pid_t> ChildrenOf(pid_t pid);
 // True if `info` is an aoti-executord worker (its argv has --worker-fd).
 bool IsWorker(const ProcessInfo& info);
