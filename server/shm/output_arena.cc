@@ -156,37 +156,47 @@ absl::StatusOr<OutputArena::Block> OutputArena::Allocate(uint64_t byte_size) {
 }
 
 absl::Status OutputArena::Release(uint64_t region_id, uint64_t offset) {
-  std::unique_ptr<Region> dropped;
+  absl::MutexLock lock(&mu_);
+  auto region_it = regions_.find(region_id);
+  if (region_it == regions_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("no output block at region ",
+                                                   region_id, " offset ",
+                                                   offset, ": unknown region"));
+  }
+  Region& region = *region_it->second;
+  auto used_it = region.used.find(offset);
+  if (used_it == region.used.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no output block at region ", region_id, " offset ",
+                     offset, " is allocated (released twice?)"));
+  }
+  const uint64_t size = used_it->second;
+  region.used.erase(used_it);
+  region.Give(offset, size);
+  bytes_in_use_ -= size;
+  return absl::OkStatus();
+}
+
+void OutputArena::RetireEmptyRegions() {
+  std::vector<std::pair<uint64_t, std::unique_ptr<Region>>> dropped;
   {
     absl::MutexLock lock(&mu_);
-    auto region_it = regions_.find(region_id);
-    if (region_it == regions_.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("no output block at region ", region_id, " offset ",
-                       offset, ": unknown region"));
-    }
-    Region& region = *region_it->second;
-    auto used_it = region.used.find(offset);
-    if (used_it == region.used.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("no output block at region ", region_id, " offset ",
-                       offset, " is allocated (released twice?)"));
-    }
-    const uint64_t size = used_it->second;
-    region.used.erase(used_it);
-    region.Give(offset, size);
-    bytes_in_use_ -= size;
-    if (region.used.empty() && regions_.size() > 1) {
-      dropped = std::move(region_it->second);
-      regions_.erase(region_it);
+    for (auto it = regions_.begin();
+         it != regions_.end() && regions_.size() > 1;) {
+      if (!it->second->used.empty()) {
+        ++it;
+        continue;
+      }
+      dropped.emplace_back(it->first, std::move(it->second));
+      it = regions_.erase(it);
     }
   }
   // Outside the lock: retire_ may talk to the session, and unmapping a large
   // region takes a while.
-  if (dropped != nullptr && retire_) {
-    retire_(region_id);
+  for (auto& [region_id, region] : dropped) {
+    region.reset();
+    if (retire_) retire_(region_id);
   }
-  return absl::OkStatus();
 }
 
 uint64_t OutputArena::bytes_in_use() const {

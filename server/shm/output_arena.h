@@ -3,8 +3,11 @@
 //
 // Outputs are copied into blocks of large regions (one region per many
 // outputs, each region sent to the client once), and freed when the client
-// releases them. A region left with no block in use is dropped if another
-// region has room, so memory returns after a burst.
+// releases them. Regions left with no block in use are dropped at the end of
+// each call (RetireEmptyRegions), all but one, so memory returns after a
+// burst, while a call whose releases empty a region (the previous call's
+// large output) can put its own outputs there first: no fresh pages to
+// fault in.
 #ifndef AOTI_EXECUTOR_SERVER_SHM_OUTPUT_ARENA_H_
 #define AOTI_EXECUTOR_SERVER_SHM_OUTPUT_ARENA_H_
 
@@ -49,9 +52,14 @@ class OutputArena {
   // distinct block). Thread-safe.
   absl::StatusOr<Block> Allocate(uint64_t byte_size);
 
-  // Frees the block that Allocate returned at (region_id, offset).
-  // InvalidArgument if no such block is allocated (a double release).
+  // Frees the block that Allocate returned at (region_id, offset); its
+  // region stays until RetireEmptyRegions. InvalidArgument if no such block
+  // is allocated (a double release).
   absl::Status Release(uint64_t region_id, uint64_t offset);
+
+  // Drops every region with no block in use, keeping at least one region,
+  // and calls `retire` for each. Thread-safe.
+  void RetireEmptyRegions();
 
   // Bytes of blocks handed out and not yet released, each counted at its
   // size rounded up to kAlignment (so a 0-byte block counts kAlignment).

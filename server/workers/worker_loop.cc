@@ -170,6 +170,9 @@ wv1::CallResult WorkerLoop::Run(const v1::CallRequest& request) {
   } catch (const std::exception& e) {
     status = absl::InternalError(e.what());
   }
+  // After the op: a region the call's releases emptied has served its
+  // outputs first.
+  arena_.RetireEmptyRegions();
   result.set_output_bytes_in_use(arena_.bytes_in_use());
   result.set_output_bytes_copied(output_bytes_copied_.load());
   if (CallWatch* watch = watch_.load()) {
@@ -186,6 +189,7 @@ void WorkerLoop::Discard(const v1::CallResponse& response) {
   for (const v1::TensorRef& ref : response.outputs()) {
     if (ref.owned()) (void)ReleaseBlock(ref.region_id(), ref.offset());
   }
+  arena_.RetireEmptyRegions();
   // The client must still hear of these: the next answer carries them.
   absl::MutexLock lock(&mu_);
   for (uint64_t region_id : response.retired_regions()) {

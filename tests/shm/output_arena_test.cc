@@ -255,11 +255,14 @@ TEST(OutputArenaTest, EmptyRegionIsRetiredWhileAnotherRemains) {
   EXPECT_EQ(arena.region_count(), 2u);
 
   ASSERT_TRUE(arena.Release(in_second->region_id, in_second->offset).ok());
+  EXPECT_EQ(arena.region_count(), 2u);  // until the call ends
+  arena.RetireEmptyRegions();
   EXPECT_EQ(arena.region_count(), 1u);
   EXPECT_THAT(session.retired(), ::testing::ElementsAre(in_second->region_id));
 
   // The last region stays, empty, for the next output.
   ASSERT_TRUE(arena.Release(fills_first->region_id, fills_first->offset).ok());
+  arena.RetireEmptyRegions();
   EXPECT_EQ(arena.region_count(), 1u);
   EXPECT_EQ(session.retired().size(), 1u);
   EXPECT_EQ(arena.bytes_in_use(), 0u);
@@ -303,7 +306,36 @@ TEST(OutputArenaTest, CallbacksRunWithoutTheArenaLock) {
   absl::StatusOr<OutputArena::Block> b = arena->Allocate(4096);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(arena->Release(b->region_id, b->offset).ok());
+  arena->RetireEmptyRegions();
   EXPECT_EQ(session.retired().size(), 1u);
+}
+
+// A call that releases the previous call's large output and then allocates
+// one of the same size gets the same region back: no new memfd, no fresh
+// pages.
+TEST(OutputArenaTest, ARegionEmptiedByACallsReleasesServesItsOutputs) {
+  FakeSession session;
+  OutputArena arena(session.Publish(), session.Retire(), 4096);
+  const uint64_t big = 1 << 20;
+  absl::StatusOr<OutputArena::Block> small = arena.Allocate(64);
+  absl::StatusOr<OutputArena::Block> first = arena.Allocate(big);
+  ASSERT_TRUE(small.ok() && first.ok());
+  arena.RetireEmptyRegions();  // the first call ends
+  for (int call = 0; call < 5; ++call) {
+    ASSERT_TRUE(arena.Release(first->region_id, first->offset).ok());
+    absl::StatusOr<OutputArena::Block> next = arena.Allocate(big);
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->region_id, first->region_id);
+    EXPECT_EQ(next->data, first->data);
+    arena.RetireEmptyRegions();
+    first = next;
+  }
+  EXPECT_EQ(session.publish_calls(), 2);
+  EXPECT_TRUE(session.retired().empty());
+  // Once nothing is in it, it goes.
+  ASSERT_TRUE(arena.Release(first->region_id, first->offset).ok());
+  arena.RetireEmptyRegions();
+  EXPECT_THAT(session.retired(), ::testing::ElementsAre(first->region_id));
 }
 
 TEST(OutputArenaTest, ConcurrentAllocateAndReleaseStayConsistent) {
@@ -379,6 +411,7 @@ TEST(OutputArenaTest, ConcurrentAllocateAndReleaseStayConsistent) {
     }
   }
   EXPECT_EQ(arena.bytes_in_use(), 0u);
+  arena.RetireEmptyRegions();
   EXPECT_EQ(arena.region_count(), 1u);
   EXPECT_EQ(session.retired().size(),
             static_cast<size_t>(session.publish_calls() - 1));
