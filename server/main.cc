@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/admin_commands.h"
 #include "server/common/unix_socket_path.h"
 #include "server/common/version.h"
@@ -133,9 +135,13 @@ int Run(const DaemonFlags& flags) {
   const int signal_number = WaitForStopSignal(stop_signals);
   spdlog::info("signal {}: draining in-flight calls (up to {} ms)",
                signal_number, flags.drain_timeout_ms);
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(flags.drain_timeout_ms));
+  const absl::Time drain_deadline =
+      absl::Now() + absl::Milliseconds(flags.drain_timeout_ms);
+  server->Shutdown(absl::ToChronoTime(drain_deadline));
   server->Wait();
+  if (const int64_t cut = sessions.DrainLanes(drain_deadline); cut > 0) {
+    spdlog::warn("{} call lane calls still running at the drain deadline", cut);
+  }
   sessions.Stop();
   for (const std::string& listen : flags.listen) {
     if (std::string path = UnixPath(listen); !path.empty())

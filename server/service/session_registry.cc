@@ -13,6 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/common/status_macros.h"
 #include "server/common/unix_socket_path.h"
 #include "server/shm/attach_frame.h"
@@ -214,6 +215,20 @@ SessionRegistry::Totals SessionRegistry::Sum() const {
     }
   }
   return totals;
+}
+
+int64_t SessionRegistry::DrainLanes(absl::Time deadline) {
+  for (const std::shared_ptr<Session>& session : Snapshot()) {
+    std::shared_ptr<Worker> worker = session->current_worker();
+    if (worker == nullptr) continue;
+    for (Worker::Lane* lane : worker->lanes()) lane->lane.StopTakingCalls();
+  }
+  int64_t in_flight = Sum().lane_calls_in_flight;
+  while (in_flight > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+    in_flight = Sum().lane_calls_in_flight;
+  }
+  return in_flight;
 }
 
 std::vector<std::shared_ptr<Session>> SessionRegistry::Snapshot() const {

@@ -34,6 +34,10 @@ class SessionRegistry {
   absl::Status Start(const std::string& path);
   // Stops accepting, ends every session and joins the threads.
   void Stop();
+  // Before Stop: lets the calls in flight on call lanes finish (they do not
+  // pass gRPC, whose shutdown drains the others), taking no new ones, until
+  // none is left or `deadline`. Returns how many were still running.
+  int64_t DrainLanes(absl::Time deadline);
 
   const std::string& path() const { return path_; }
   // Every session gets it: the service sets the lane watchdog in it.

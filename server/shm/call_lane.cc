@@ -73,6 +73,8 @@ bool CallLane::closed() const { return header()->closed.load() != 0; }
 
 void CallLane::SetGated(bool gated) { header()->gated.store(gated ? 1 : 0); }
 
+void CallLane::StopTakingCalls() { header()->closed.store(1); }
+
 void CallLane::Publish(State next, std::atomic<uint32_t>* sleeping) {
   // seq_cst on both sides (here: store state, load sleeping; the sleeper:
   // store sleeping, load state) so at least one sees the other.

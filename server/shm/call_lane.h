@@ -102,6 +102,10 @@ class CallLane {
   // call or writing its own answer.
   bool CloseAndFail(absl::string_view answer);
   void SetGated(bool gated);
+  // Takes no new call (a client that posts one takes it back, unless the
+  // worker took it first), while the call in flight, if any, goes on: the
+  // daemon's drain before it stops.
+  void StopTakingCalls();
   State state() const;
   bool closed() const;
 

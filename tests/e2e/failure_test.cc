@@ -52,6 +52,11 @@ class FailureTest : public ::testing::Test {
   }
 
   // An executor whose calls have a kCallTimeoutMs deadline.
+  // The daemon SIGKILLed while a call is in flight (see the tests below).
+  void KillDaemonMidCall(bool call_lane);
+  // SIGTERM while a call is in flight: it completes, the daemon exits 0.
+  void SigtermMidCall(bool call_lane);
+
   Executor CreateQuick(const std::string& fixture) {
     setenv("AOTI_EXECUTOR_CALL_TIMEOUT_MS",
            std::to_string(kCallTimeoutMs).c_str(), 1);
@@ -267,8 +272,14 @@ TEST_F(FailureTest, SigkilledDaemonFailsTheNextCallAndTheHandleRecovers) {
 }
 
 // A daemon killed while a call runs: that call fails within its deadline.
-TEST_F(FailureTest, DaemonKilledMidCallFailsThatCallWithinItsDeadline) {
+// The daemon SIGKILLed while a call is in flight. By the Call RPC the call
+// fails with UNAVAILABLE within its deadline. Over a call lane the worker
+// may still finish it and answer through shared memory: then the answer
+// must be right; otherwise the call fails with UNAVAILABLE just the same.
+void FailureTest::KillDaemonMidCall(bool call_lane) {
+  if (!call_lane) setenv("AOTI_EXECUTOR_CALL_LANE", "0", 1);
   Executor executor = CreateQuick("aten_ops.json");
+  unsetenv("AOTI_EXECUTOR_CALL_LANE");
   ASSERT_NE(executor, nullptr) << LastError();
   at::Tensor big = at::rand({8 << 20});  // 32 MiB: the daemon takes a while
   auto probe = NewStub(daemon_->endpoint());
@@ -296,12 +307,17 @@ TEST_F(FailureTest, DaemonKilledMidCallFailsThatCallWithinItsDeadline) {
     if (in_flight) {
       daemon_->KillAndWait(SIGKILL);
       caller.join();
-      EXPECT_EQ(rc, AOTI_TORCH_FAILURE);
       EXPECT_LT(elapsed, std::chrono::milliseconds(kCallTimeoutMs) + kMargin);
-      EXPECT_THAT(
-          error, AllOf(HasSubstr("UNAVAILABLE"), HasSubstr(daemon_->endpoint()),
-                       HasSubstr("extern node 0 (aten::add.Tensor)")));
-      EXPECT_FALSE(out.defined());
+      if (call_lane && rc == AOTI_TORCH_SUCCESS) {
+        EXPECT_TRUE(Same(out, big + big));
+      } else {
+        EXPECT_EQ(rc, AOTI_TORCH_FAILURE);
+        EXPECT_THAT(
+            error,
+            AllOf(HasSubstr("UNAVAILABLE"), HasSubstr(daemon_->endpoint()),
+                  HasSubstr("extern node 0 (aten::add.Tensor)")));
+        EXPECT_FALSE(out.defined());
+      }
       killed = true;
     } else {
       caller.join();
@@ -309,6 +325,14 @@ TEST_F(FailureTest, DaemonKilledMidCallFailsThatCallWithinItsDeadline) {
     }
   }
   ASSERT_TRUE(killed) << "never caught a call in flight";
+}
+
+TEST_F(FailureTest, DaemonKilledMidRpcCallFailsThatCallWithinItsDeadline) {
+  KillDaemonMidCall(/*call_lane=*/false);
+}
+
+TEST_F(FailureTest, DaemonKilledMidLaneCallFailsOrAnswersRightInTime) {
+  KillDaemonMidCall(/*call_lane=*/true);
 }
 
 // A daemon that stops answering (SIGSTOP, with its workers, as a frozen
@@ -375,8 +399,10 @@ TEST_F(FailureTest, StoppedDaemonMissesTheDeadlineWithoutHanging) {
 
 // SIGTERM lets the call in flight finish, then the daemon exits 0 and removes
 // its sockets.
-TEST_F(FailureTest, SigtermDrainsTheCallInFlightAndExitsZero) {
+void FailureTest::SigtermMidCall(bool call_lane) {
+  if (!call_lane) setenv("AOTI_EXECUTOR_CALL_LANE", "0", 1);
   Executor executor = CreateExecutor(daemon_->endpoint(), "aten_ops.json");
+  unsetenv("AOTI_EXECUTOR_CALL_LANE");
   ASSERT_NE(executor, nullptr) << LastError();
   at::Tensor big = at::rand({8 << 20});  // 32 MiB
   const at::Tensor expected = big * 2;
@@ -419,6 +445,16 @@ TEST_F(FailureTest, SigtermDrainsTheCallInFlightAndExitsZero) {
   EXPECT_EQ(CallNode(executor.get(), kAdd, {}, {&big, &big, &after}),
             AOTI_TORCH_FAILURE);
   EXPECT_THAT(LastError(), HasSubstr("UNAVAILABLE"));
+}
+
+TEST_F(FailureTest, SigtermDrainsTheRpcCallInFlightAndExitsZero) {
+  SigtermMidCall(/*call_lane=*/false);
+}
+
+// Lane calls do not pass gRPC, whose shutdown drains the others: the daemon
+// waits for them too.
+TEST_F(FailureTest, SigtermDrainsTheLaneCallInFlightAndExitsZero) {
+  SigtermMidCall(/*call_lane=*/true);
 }
 
 }  // namespace
