@@ -3,10 +3,10 @@
 // It reads ToWorker messages from its channel in order (kernel sets and
 // regions before the calls that use them), runs calls on a pool of threads,
 // and answers each with a CallResult; calls posted on the session's call
-// lane run on the LaneServer's thread instead. Output tensors go into output
-// regions it creates and announces (OutputRegion, with the memfd) before the
-// first answer that names them. When the daemon closes the channel the worker
-// exits: it never outlives the daemon.
+// lanes run on each lane's LaneServer thread instead. Output tensors go into
+// output regions it creates and announces (OutputRegion, with the memfd) before
+// the first answer that names them. When the daemon closes the channel the
+// worker exits: it never outlives the daemon.
 #ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_
 #define AOTI_EXECUTOR_SERVER_WORKERS_WORKER_LOOP_H_
 
