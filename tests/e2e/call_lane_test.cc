@@ -20,6 +20,7 @@
 #include "proto/worker.pb.h"
 #include "server/shm/futex.h"
 #include "tests/e2e/daemon_process.h"
+#include "tests/e2e/misbehaving_client.h"
 #include "tests/e2e/raw_session.h"
 #include "tests/e2e/shim_util.h"
 
@@ -31,11 +32,6 @@ namespace v1 = aoti::executor::v1;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-// Nodes of tests/fixtures/misbehaving_ops.json.
-constexpr int kPlusOne = 0;
-constexpr int kSegfault = 1;
-constexpr int kHang = 5;
-
 v1::GetStatusResponse Status(const DaemonProcess& daemon) {
   absl::StatusOr<v1::GetStatusResponse> status =
       DaemonStatus(daemon.endpoint());
@@ -43,9 +39,9 @@ v1::GetStatusResponse Status(const DaemonProcess& daemon) {
   return status.ok() ? *status : v1::GetStatusResponse();
 }
 
-std::shared_ptr<client::Session> SessionOf(const Executor& executor) {
-  auto session = client::RemoteExecutor::FromHandle(executor.get())
-                     ->CurrentSession(absl::Now() + absl::Seconds(5));
+std::shared_ptr<client::Session> SessionOf(AOTIProxyExecutorHandle executor) {
+  auto session = client::RemoteExecutor::FromHandle(executor)->CurrentSession(
+      absl::Now() + absl::Seconds(5));
   EXPECT_TRUE(session.ok()) << session.status();
   return session.ok() ? *session : nullptr;
 }
@@ -67,7 +63,8 @@ TEST(CallLaneTest, CallsGoOverTheLaneAndCountLikeCalls) {
   ASSERT_NE(executor, nullptr) << LastError();
   constexpr int kCalls = 300;
   RunMixed(executor.get(), kCalls);
-  EXPECT_EQ(SessionOf(executor)->call_lane_count(), 1);  // one thread: one
+  EXPECT_EQ(SessionOf(executor.get())->call_lane_count(),
+            1);  // one thread: one
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), kCalls);
   EXPECT_EQ(status.calls_failed(), 0);
@@ -84,7 +81,7 @@ TEST(CallLaneTest, TheHostCanTurnLanesOff) {
   unsetenv("AOTI_EXECUTOR_CALL_LANE");
   ASSERT_NE(executor, nullptr) << LastError();
   RunMixed(executor.get(), 50);
-  EXPECT_EQ(SessionOf(executor)->call_lane_count(), 0);
+  EXPECT_EQ(SessionOf(executor.get())->call_lane_count(), 0);
   const v1::GetStatusResponse status = Status(**daemon);
   EXPECT_EQ(status.calls_succeeded(), 50);
   EXPECT_EQ(status.lane_calls(), 0);
@@ -135,7 +132,7 @@ TEST(CallLaneTest, ThreadsSharingAHandleGetLanesUpToTheLimit) {
   EXPECT_EQ(status.calls_succeeded(), kThreads * kCalls);
   EXPECT_EQ(status.calls_failed(), 0);
   EXPECT_EQ(status.call_lanes(), 2);  // the limit, not one per thread
-  EXPECT_EQ(SessionOf(executor)->call_lane_count(), 2);
+  EXPECT_EQ(SessionOf(executor.get())->call_lane_count(), 2);
   EXPECT_GT(status.lane_calls(), 0);
   EXPECT_LT(status.lane_calls(), kThreads * kCalls);  // some overflowed
   std::cout << "[ lanes    ] " << status.lane_calls() << " of "
@@ -162,25 +159,6 @@ TEST(CallLaneTest, ThreadsSharingAHandleEachFindALane) {
             << " lanes\n";
 }
 
-class MisbehavingClient {
- public:
-  explicit MisbehavingClient(const std::string& endpoint)
-      : executor_(CreateExecutor(endpoint, "misbehaving_ops.json")) {
-    EXPECT_NE(executor_, nullptr) << LastError();
-  }
-  AOTITorchError Call(int node, at::Tensor x, at::Tensor* out) {
-    *out = at::Tensor();
-    AtenTensorHandle handles[] = {reinterpret_cast<AtenTensorHandle>(&x),
-                                  reinterpret_cast<AtenTensorHandle>(out)};
-    return aoti_remote_executor_call_function(executor_.get(), node, 0, nullptr,
-                                              2, handles);
-  }
-  const Executor& executor() const { return executor_; }
-
- private:
-  Executor executor_;
-};
-
 TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
   auto daemon = DaemonProcess::Start(MisbehavingOpsFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -188,7 +166,7 @@ TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
   at::Tensor out;
   ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
       << LastError();
-  ASSERT_EQ(SessionOf(client.executor())->call_lane_count(), 1);
+  ASSERT_EQ(SessionOf(client.handle())->call_lane_count(), 1);
   ASSERT_EQ(client.Call(kSegfault, at::ones({3}), &out), AOTI_TORCH_FAILURE);
   EXPECT_THAT(LastError(),
               AllOf(HasSubstr("ABORTED"), HasSubstr("extern node 1"),
@@ -330,7 +308,7 @@ TEST(CallLaneTest, SharedAllocatorInputsTravelByReference) {
         << LastError();
   }
   EXPECT_TRUE(Same(sum, a + b));
-  std::shared_ptr<client::Session> session = SessionOf(aten);
+  std::shared_ptr<client::Session> session = SessionOf(aten.get());
   EXPECT_EQ(session->host_region_count(), 2);     // a and b, registered once
   EXPECT_EQ(session->staging_region_count(), 0);  // nothing was copied
 
@@ -345,8 +323,8 @@ TEST(CallLaneTest, SharedAllocatorInputsTravelByReference) {
   EXPECT_TRUE(Same(t0, t0_expected));
   EXPECT_TRUE(Same(t2, t2_expected));
   EXPECT_TRUE(Same(square, t1 * t1));
-  EXPECT_EQ(SessionOf(custom)->staging_region_count(), 0);
-  EXPECT_EQ(SessionOf(custom)->host_region_count(), 3);
+  EXPECT_EQ(SessionOf(custom.get())->staging_region_count(), 0);
+  EXPECT_EQ(SessionOf(custom.get())->host_region_count(), 3);
 }
 
 }  // namespace

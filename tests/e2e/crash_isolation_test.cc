@@ -20,6 +20,7 @@
 #include "aoti_remote/executor.h"
 #include "proto/executor.grpc.pb.h"
 #include "tests/e2e/daemon_process.h"
+#include "tests/e2e/misbehaving_client.h"
 
 namespace aoti_executor {
 namespace e2e {
@@ -27,50 +28,7 @@ namespace {
 
 namespace v1 = aoti::executor::v1;
 
-// Node indices of tests/fixtures/misbehaving_ops.json.
-enum Node {
-  kPlusOne,
-  kSegfault,
-  kAbort,
-  kExit,
-  kThrow,
-  kHang,
-  kAllocateForever
-};
-
-class Client {
- public:
-  explicit Client(const std::string& endpoint) {
-    const std::string json = RunfilePath("tests/fixtures/misbehaving_ops.json");
-    EXPECT_EQ(aoti_remote_executor_create(endpoint.c_str(), json.c_str(), "cpu",
-                                          &executor_),
-              AOTI_TORCH_SUCCESS)
-        << aoti_remote_last_error();
-  }
-  ~Client() { aoti_remote_executor_delete(executor_); }
-
-  // Calls `node` on `x`; on success `*out` holds the result.
-  AOTITorchError Call(int node, const at::Tensor& x, at::Tensor* out) {
-    at::Tensor input = x;
-    *out = at::Tensor();
-    AtenTensorHandle handles[] = {reinterpret_cast<AtenTensorHandle>(&input),
-                                  reinterpret_cast<AtenTensorHandle>(out)};
-    return aoti_remote_executor_call_function(executor_, node, 0, nullptr, 2,
-                                              handles);
-  }
-
-  // plus_one must work and be right.
-  void ExpectHealthy() {
-    const at::Tensor x = at::arange(8, at::kFloat);
-    at::Tensor out;
-    ASSERT_EQ(Call(kPlusOne, x, &out), AOTI_TORCH_SUCCESS)
-        << aoti_remote_last_error();
-    EXPECT_TRUE(at::equal(out, x + 1));
-  }
-
- private:
-  AOTIProxyExecutorHandle executor_ = nullptr;
-};
+using Client = MisbehavingClient;
 
 v1::GetStatusResponse Status(const DaemonProcess& daemon) {
   auto stub = v1::Executor::NewStub(grpc::CreateChannel(
@@ -87,7 +45,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 struct CrashCase {
-  Node node;
+  MisbehavingNode node;
   const char* how;  // what the error must say
 };
 
