@@ -90,18 +90,15 @@ AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_executor_call_function(
   });
 }
 
-#if !AOTI_REMOTE_HAS_PROXY_EXECUTOR
-// libtorch (1.13) has no AOTI shim: provide its entry point, so code written
-// like AOTI's generated wrapper links against this library unchanged.
-AOTI_REMOTE_EXPORT AOTITorchError aoti_torch_proxy_executor_call_function(
-    AOTIProxyExecutorHandle proxy_executor, int extern_node_index, int num_ints,
-    int64_t* flatten_int_args, int num_tensors,
-    AtenTensorHandle* flatten_tensor_args) {
-  return aoti_remote_executor_call_function(proxy_executor, extern_node_index,
-                                            num_ints, flatten_int_args,
-                                            num_tensors, flatten_tensor_args);
+AOTI_REMOTE_EXPORT AOTITorchError
+aoti_remote_executor_take_failure(AOTIProxyExecutorHandle executor) {
+  return Guarded([&]() -> absl::Status {
+    if (executor == nullptr) {
+      return NullArgument("aoti_remote_executor_take_failure", "executor");
+    }
+    return RemoteExecutor::FromHandle(executor)->TakeFailure();
+  });
 }
-#endif
 
 AOTI_REMOTE_EXPORT AOTITorchError aoti_remote_install_shared_allocator(void) {
   return Guarded([]() -> absl::Status {

@@ -334,6 +334,19 @@ absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::AcquireSession(
 absl::Status RemoteExecutor::Call(int extern_node_index, int num_ints,
                                   const int64_t* ints, int num_tensors,
                                   AtenTensorHandle* tensors) {
+  absl::Status status;
+  try {
+    status = CallOnce(extern_node_index, num_ints, ints, num_tensors, tensors);
+  } catch (...) {
+    status = CurrentExceptionStatus();
+  }
+  if (!status.ok()) NoteFailedCall(id_, status);
+  return status;
+}
+
+absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
+                                      const int64_t* ints, int num_tensors,
+                                      AtenTensorHandle* tensors) {
   const absl::Time deadline = absl::Now() + options_.call_timeout;
   AOTI_RETURN_IF_ERROR(
       CheckArrays(extern_node_index, num_ints, ints, num_tensors, tensors));
@@ -397,23 +410,17 @@ void RemoteExecutor::Retire(const std::shared_ptr<Session>& session) {
   (void)StartReconnectingLocked();
 }
 
-#if AOTI_REMOTE_HAS_PROXY_EXECUTOR
 void RemoteExecutor::call_function(int extern_node_index, int num_ints,
                                    int64_t* flatten_int_args, int num_tensors,
                                    AtenTensorHandle* flatten_tensor_args) {
-  absl::Status status;
-  try {
-    status = Call(extern_node_index, num_ints, flatten_int_args, num_tensors,
-                  flatten_tensor_args);
-  } catch (...) {
-    status = CurrentExceptionStatus();
-  }
+  const absl::Status status =
+      Call(extern_node_index, num_ints, flatten_int_args, num_tensors,
+           flatten_tensor_args);
   if (!status.ok()) {
     SetLastError(status);
     throw std::runtime_error(FormatStatus(status));
   }
 }
-#endif
 
 }  // namespace client
 }  // namespace aoti_executor

@@ -15,20 +15,12 @@
 // holds the executor's lock across a connect. With
 // the host's LocalFallback on, a call that finds no session because an
 // attempt found the daemon unreachable runs in-process instead of waiting.
-// With libtorch 2.2+ it is a torch::aot_inductor::ProxyExecutor, so its
-// handle can be passed straight to AOTInductorModelContainerRun.
+// It is a torch::aot_inductor::ProxyExecutor, so its handle can be passed
+// straight to AOTInductorModelContainerRun.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_REMOTE_EXECUTOR_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_REMOTE_EXECUTOR_H_
 
-#if defined(__has_include)
-#if __has_include(<torch/csrc/inductor/aoti_torch/proxy_executor.h>)
 #include <torch/csrc/inductor/aoti_torch/proxy_executor.h>
-#define AOTI_REMOTE_HAS_PROXY_EXECUTOR 1
-#endif
-#endif
-#ifndef AOTI_REMOTE_HAS_PROXY_EXECUTOR
-#define AOTI_REMOTE_HAS_PROXY_EXECUTOR 0
-#endif
 
 #include <cstdint>
 #include <memory>
@@ -40,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aoti_remote/executor.h"
+#include "client_shim/failed_calls.h"
 #include "client_shim/local_fallback.h"
 #include "client_shim/options.h"
 #include "client_shim/reconnect_backoff.h"
@@ -49,15 +42,7 @@
 namespace aoti_executor {
 namespace client {
 
-#if AOTI_REMOTE_HAS_PROXY_EXECUTOR
 using ExecutorBase = torch::aot_inductor::ProxyExecutor;
-#else
-// libtorch has no ProxyExecutor: the handle is ours alone.
-class ExecutorBase {
- public:
-  virtual ~ExecutorBase() = default;
-};
-#endif
 
 class RemoteExecutor final : public ExecutorBase {
  public:
@@ -75,17 +60,19 @@ class RemoteExecutor final : public ExecutorBase {
   // input tensors, then the output handles (at::Tensor*), which are assigned
   // only on success; `ints` the input ints, then the int outputs. Checks the
   // index and the counts against the node before anything is sent.
-  // Thread-safe.
+  // Thread-safe. A failure is also noted for TakeFailure.
   absl::Status Call(int extern_node_index, int num_ints, const int64_t* ints,
                     int num_tensors, AtenTensorHandle* tensors);
 
-#if AOTI_REMOTE_HAS_PROXY_EXECUTOR
+  // The first failure of a call made on this thread since this thread last
+  // asked (OK if none), and forgets it: see aoti_remote_executor_take_failure.
+  absl::Status TakeFailure() { return TakeFailedCall(id_); }
+
   // ProxyExecutor: Call, throwing std::runtime_error on failure (after
   // setting aoti_remote_last_error()), as libtorch's caller expects.
   void call_function(int extern_node_index, int num_ints,
                      int64_t* flatten_int_args, int num_tensors,
                      AtenTensorHandle* flatten_tensor_args) override;
-#endif
 
   // The C handle of this executor, and back. The handle points at the
   // ExecutorBase subobject, which is what libtorch casts it to.
@@ -138,12 +125,17 @@ class RemoteExecutor final : public ExecutorBase {
   // releases it carried, and resending those could free a block that was
   // handed out again.
   static bool MayHaveRunUnseen(const absl::Status& status);
+  // Call, less the noting of failures.
+  absl::Status CallOnce(int extern_node_index, int num_ints,
+                        const int64_t* ints, int num_tensors,
+                        AtenTensorHandle* tensors);
   // Ends `session` if it is still the current one, and starts reconnecting.
   // The daemon frees every block of a session when its attach socket closes
   // (once the calls in flight on it let go); outputs the client holds keep
   // their memory.
   void Retire(const std::shared_ptr<Session>& session);
 
+  const uint64_t id_ = NewExecutorId();
   const ExecutorOptions options_;
   const std::string json_path_;
   const std::string json_;  // kept to re-register in a new session

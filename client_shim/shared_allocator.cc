@@ -189,7 +189,7 @@ class SharedAllocator final : public c10::Allocator {
  public:
   explicit SharedAllocator(c10::Allocator* previous) : previous_(previous) {}
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) override {
     const uint64_t page_size = PageSize();
     if (n < kSharedAllocationMinBytes ||
         n > std::numeric_limits<size_t>::max() - page_size) {
@@ -213,6 +213,10 @@ class SharedAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &DeleteShared; }
+
+  void copy_data(void* dest, const void* src, size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
 
   c10::Allocator* previous() const { return previous_; }
 

@@ -1,6 +1,7 @@
 #include "client_shim/tensor_wire.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <c10/core/Storage.h>
 
 #include <algorithm>
@@ -197,7 +198,7 @@ absl::Status CallInputs::CopyBack(absl::Span<const int32_t> mutated) const {
         staging_ + StagingOffset(extents_[input.extent], input.start);
     at::Tensor staged = at::from_blob(source, tensor.sizes(), tensor.strides(),
                                       tensor.options().requires_grad(false));
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     tensor.copy_(staged);
   }
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 //   demo [ENDPOINT] [JSON]     (defaults: $AOTI_EXECUTOR_ENDPOINT or the
 //                               daemon's default socket; demo.wrapper.json)
 #include <ATen/ATen.h>
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
 
 #include <algorithm>
 #include <array>

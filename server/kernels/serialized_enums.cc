@@ -1,26 +1,14 @@
 #include "server/kernels/serialized_enums.h"
 
-#include <torch/csrc/api/include/torch/version.h>
-
 #include "absl/strings/str_cat.h"
 
 namespace aoti_executor {
 namespace {
 
-#define AOTI_TORCH_AT_LEAST(major, minor) \
-  (TORCH_VERSION_MAJOR > (major) ||       \
-   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
-
 absl::Status OutOfRange(const char* what, int64_t value) {
   return absl::InvalidArgumentError(
       absl::StrCat("serialized ", what, " ", value,
                    " is not defined by torch/_export/serde/schema.py"));
-}
-
-absl::Status NotInThisBuild(const char* name) {
-  return absl::UnimplementedError(
-      absl::StrCat("scalar type ", name, " is not available in this libtorch ",
-                   TORCH_VERSION));
 }
 
 }  // namespace
@@ -53,44 +41,31 @@ absl::StatusOr<c10::ScalarType> ScalarTypeFromSerialized(int64_t value) {
       return c10::ScalarType::Bool;
     case 13:
       return c10::ScalarType::BFloat16;
-#if AOTI_TORCH_AT_LEAST(2, 3)
     case 28:
       return c10::ScalarType::UInt16;
-#else
-    case 28:
-      return NotInThisBuild("UINT16");
-#endif
-#if AOTI_TORCH_AT_LEAST(2, 1)
     case 29:
       return c10::ScalarType::Float8_e4m3fn;
     case 30:
       return c10::ScalarType::Float8_e5m2;
-#else
-    case 29:
-      return NotInThisBuild("FLOAT8E4M3FN");
-    case 30:
-      return NotInThisBuild("FLOAT8E5M2");
-#endif
-#if AOTI_TORCH_AT_LEAST(2, 2)
     case 31:
       return c10::ScalarType::Float8_e4m3fnuz;
     case 32:
       return c10::ScalarType::Float8_e5m2fnuz;
-#else
-    case 31:
-      return NotInThisBuild("FLOAT8E4M3FNUZ");
-    case 32:
-      return NotInThisBuild("FLOAT8E5M2FNUZ");
-#endif
+    case 33:
+      return c10::ScalarType::Float8_e8m0fnu;
+    case 34:
+      return c10::ScalarType::UInt32;
+    case 35:
+      return c10::ScalarType::UInt64;
     default:
       return OutOfRange("ScalarType", value);
   }
 }
 
 absl::StatusOr<int64_t> SerializedFromScalarType(c10::ScalarType type) {
-  // Numbers 1..13, 28..32 are the only ones the schema defines; search them
+  // Numbers 1..13, 28..35 are the only ones the schema defines; search them
   // rather than keep a second table in step with the first.
-  for (int64_t value = 1; value <= 32; ++value) {
+  for (int64_t value = 1; value <= 35; ++value) {
     auto candidate = ScalarTypeFromSerialized(value);
     if (candidate.ok() && *candidate == type) return value;
   }

@@ -54,7 +54,7 @@ OutputAllocator::Scope::Scope(OutputArena* arena) : previous_(current_arena) {
 
 OutputAllocator::Scope::~Scope() { current_arena = previous_; }
 
-c10::DataPtr OutputAllocator::allocate(size_t n) const {
+c10::DataPtr OutputAllocator::allocate(size_t n) {
   OutputArena* arena = current_arena;
   if (arena == nullptr || n < kMinBytes) return fallback_->allocate(n);
   auto block = arena->Allocate(n);

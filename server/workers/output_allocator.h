@@ -53,8 +53,11 @@ class OutputAllocator final : public c10::Allocator {
   // no block made here was handed out there (the caller frees it itself).
   static bool ReleaseFromClient(uint64_t region_id, uint64_t offset);
 
-  c10::DataPtr allocate(size_t n) const override;
+  c10::DataPtr allocate(size_t n) override;
   c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  void copy_data(void* dest, const void* src, size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
 
  private:
   explicit OutputAllocator(c10::Allocator* fallback) : fallback_(fallback) {}

@@ -28,13 +28,12 @@ int main(void) {
   AOTITorchError (*call_fn)(AOTIProxyExecutorHandle, int, int, int64_t*, int,
                             AtenTensorHandle*) =
       aoti_remote_executor_call_function;
-  AOTITorchError (*aoti_call_fn)(AOTIProxyExecutorHandle, int, int, int64_t*,
-                                 int, AtenTensorHandle*) =
-      aoti_torch_proxy_executor_call_function;
+  AOTITorchError (*take_failure_fn)(AOTIProxyExecutorHandle) =
+      aoti_remote_executor_take_failure;
   const char* (*last_error_fn)(void) = aoti_remote_last_error;
   AOTITorchError (*install_fn)(void) = aoti_remote_install_shared_allocator;
   CHECK(create_fn != NULL && delete_fn != NULL && call_fn != NULL &&
-        aoti_call_fn != NULL && last_error_fn != NULL && install_fn != NULL);
+        take_failure_fn != NULL && last_error_fn != NULL && install_fn != NULL);
 
   CHECK(AOTI_TORCH_SUCCESS == 0);
   CHECK(AOTI_TORCH_FAILURE == 1);
@@ -49,8 +48,8 @@ int main(void) {
   CHECK(aoti_remote_executor_call_function(NULL, 0, 2, ints, 1, tensors) ==
         AOTI_TORCH_FAILURE);
   CHECK(strstr(aoti_remote_last_error(), "executor is NULL") != NULL);
-  CHECK(aoti_torch_proxy_executor_call_function(NULL, 0, 0, NULL, 0, NULL) ==
-        AOTI_TORCH_FAILURE);
+  CHECK(aoti_remote_executor_take_failure(NULL) == AOTI_TORCH_FAILURE);
+  CHECK(strstr(aoti_remote_last_error(), "executor is NULL") != NULL);
 
   CHECK(aoti_remote_executor_create(NULL, "/x.json", NULL, NULL) ==
         AOTI_TORCH_FAILURE);

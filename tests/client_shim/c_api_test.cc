@@ -2,6 +2,7 @@
 // file, nothing listening at the endpoint, and the per-thread last error.
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
 #include <unistd.h>
 
 #include <chrono>

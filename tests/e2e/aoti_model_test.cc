@@ -11,6 +11,7 @@
 // return).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
 
 #include <algorithm>
 #include <array>
@@ -37,20 +38,10 @@ namespace aoti_executor {
 namespace {
 
 // --- What AOTI's runtime gives generated code ------------------------------
-// libtorch 1.13 has no AOTI C shim; these are its handle helpers, as
-// torch/csrc/inductor/aoti_torch/shim_common.cpp defines them: a handle is an
-// at::Tensor*.
-AOTITorchError aoti_torch_new_uninitialized_tensor(AtenTensorHandle* ret) {
-  *ret = reinterpret_cast<AtenTensorHandle>(new at::Tensor());
-  return AOTI_TORCH_SUCCESS;
-}
-
-AOTITorchError aoti_torch_delete_tensor_object(AtenTensorHandle tensor) {
-  delete reinterpret_cast<at::Tensor*>(tensor);
-  return AOTI_TORCH_SUCCESS;
-}
-
-// aoti_runtime/utils.h's owning handle.
+// libtorch's own AOTI C shim (torch/csrc/inductor/aoti_torch/c/shim.h:
+// aoti_torch_new_uninitialized_tensor, aoti_torch_proxy_executor_call_function,
+// ...), and aoti_runtime/utils.h's owning handle, with a tensor() for the
+// test's checks.
 class RAIIAtenTensorHandle {
  public:
   explicit RAIIAtenTensorHandle(AtenTensorHandle handle) : handle_(handle) {}

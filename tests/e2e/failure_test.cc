@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,6 +32,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kCallTimeoutMs = 2000;
@@ -207,6 +209,41 @@ TEST_F(FailureTest, AotiEntryPointIsTheSameCall) {
                                                     nullptr, 3, handles),
             AOTI_TORCH_FAILURE);
   EXPECT_THAT(LastError(), HasSubstr("extern node index -3 is negative"));
+}
+
+// How a host that runs the model itself learns of a failed extern call that
+// the generated code ignored: the first failure on this thread, once.
+TEST_F(FailureTest, TakeFailureReportsTheFirstFailedCallOfThisThread) {
+  Executor executor = CreateExecutor(daemon_->endpoint(), "aten_ops.json");
+  ASSERT_NE(executor, nullptr) << LastError();
+  EXPECT_EQ(aoti_remote_executor_take_failure(executor.get()),
+            AOTI_TORCH_SUCCESS);
+  at::Tensor x = at::arange(4, at::kFloat), out;
+  AtenTensorHandle handles[] = {reinterpret_cast<AtenTensorHandle>(&x),
+                                reinterpret_cast<AtenTensorHandle>(&x),
+                                reinterpret_cast<AtenTensorHandle>(&out)};
+  // Through libtorch's entry point, its return value ignored.
+  (void)aoti_torch_proxy_executor_call_function(executor.get(), 99, 0, nullptr,
+                                                3, handles);
+  (void)aoti_torch_proxy_executor_call_function(executor.get(), -3, 0, nullptr,
+                                                3, handles);
+  ASSERT_EQ(aoti_torch_proxy_executor_call_function(executor.get(), kAdd, 0,
+                                                    nullptr, 3, handles),
+            AOTI_TORCH_SUCCESS);
+
+  // Another thread's runs never see this thread's failures.
+  std::thread other([&] {
+    EXPECT_EQ(aoti_remote_executor_take_failure(executor.get()),
+              AOTI_TORCH_SUCCESS);
+  });
+  other.join();
+
+  EXPECT_EQ(aoti_remote_executor_take_failure(executor.get()),
+            AOTI_TORCH_FAILURE);
+  EXPECT_THAT(LastError(), HasSubstr("99"));
+  EXPECT_THAT(LastError(), Not(HasSubstr("-3")));
+  EXPECT_EQ(aoti_remote_executor_take_failure(executor.get()),
+            AOTI_TORCH_SUCCESS);
 }
 
 // SIGKILL: the next call fails fast, the output the client holds stays

@@ -11,13 +11,27 @@ namespace {
 
 TEST(SerializedEnumsTest, ScalarTypes) {
   const std::pair<int64_t, c10::ScalarType> table[] = {
-      {1, c10::ScalarType::Byte},           {2, c10::ScalarType::Char},
-      {3, c10::ScalarType::Short},          {4, c10::ScalarType::Int},
-      {5, c10::ScalarType::Long},           {6, c10::ScalarType::Half},
-      {7, c10::ScalarType::Float},          {8, c10::ScalarType::Double},
-      {9, c10::ScalarType::ComplexHalf},    {10, c10::ScalarType::ComplexFloat},
-      {11, c10::ScalarType::ComplexDouble}, {12, c10::ScalarType::Bool},
+      {1, c10::ScalarType::Byte},
+      {2, c10::ScalarType::Char},
+      {3, c10::ScalarType::Short},
+      {4, c10::ScalarType::Int},
+      {5, c10::ScalarType::Long},
+      {6, c10::ScalarType::Half},
+      {7, c10::ScalarType::Float},
+      {8, c10::ScalarType::Double},
+      {9, c10::ScalarType::ComplexHalf},
+      {10, c10::ScalarType::ComplexFloat},
+      {11, c10::ScalarType::ComplexDouble},
+      {12, c10::ScalarType::Bool},
       {13, c10::ScalarType::BFloat16},
+      {28, c10::ScalarType::UInt16},
+      {29, c10::ScalarType::Float8_e4m3fn},
+      {30, c10::ScalarType::Float8_e5m2},
+      {31, c10::ScalarType::Float8_e4m3fnuz},
+      {32, c10::ScalarType::Float8_e5m2fnuz},
+      {33, c10::ScalarType::Float8_e8m0fnu},
+      {34, c10::ScalarType::UInt32},
+      {35, c10::ScalarType::UInt64},
   };
   for (const auto& [serialized, type] : table) {
     auto converted = ScalarTypeFromSerialized(serialized);
@@ -27,7 +41,7 @@ TEST(SerializedEnumsTest, ScalarTypes) {
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, serialized);
   }
-  for (int64_t bad : {0, 14, 27, 33, -7}) {
+  for (int64_t bad : {0, 14, 27, 36, -7}) {
     EXPECT_EQ(ScalarTypeFromSerialized(bad).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
