@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace aoti_misbehaving {
@@ -24,6 +25,13 @@ Tensor Segfault(const Tensor& x) {
   volatile int* nowhere = nullptr;
   *nowhere = static_cast<int>(x.numel());
   return x;
+}
+
+// x + 1, unless an element of x is negative: then a segfault. An op that
+// crashes only on some inputs, in the middle of a real model.
+Tensor PlusOneOrSegfault(const Tensor& x) {
+  if ((x < 0).any().item<bool>()) return Segfault(x);
+  return x + 1;
 }
 
 Tensor Abort(const Tensor& x) {
@@ -57,14 +65,25 @@ Tensor AllocateForever(const Tensor& x) {
 
 }  // namespace
 
+// Every op has a CompositeExplicitAutograd kernel (one for every backend,
+// and for calls without tensors), never a CompositeImplicitAutograd one:
+// torch.export would trace into that, and the compiled model would make no
+// extern call.
+template <typename Func>
+torch::CppFunction Kernel(Func&& f) {
+  return torch::dispatch(c10::DispatchKey::CompositeExplicitAutograd,
+                         std::forward<Func>(f));
+}
+
 TORCH_LIBRARY(misbehaving, m) {
-  m.def("plus_one(Tensor x) -> Tensor", PlusOne);
-  m.def("segfault(Tensor x) -> Tensor", Segfault);
-  m.def("abort(Tensor x) -> Tensor", Abort);
-  m.def("exit(Tensor x) -> Tensor", Exit);
-  m.def("throw(Tensor x) -> Tensor", Throw);
-  m.def("hang(Tensor x) -> Tensor", Hang);
-  m.def("allocate_forever(Tensor x) -> Tensor", AllocateForever);
+  m.def("plus_one(Tensor x) -> Tensor", Kernel(PlusOne));
+  m.def("segfault(Tensor x) -> Tensor", Kernel(Segfault));
+  m.def("plus_one_or_segfault(Tensor x) -> Tensor", Kernel(PlusOneOrSegfault));
+  m.def("abort(Tensor x) -> Tensor", Kernel(Abort));
+  m.def("exit(Tensor x) -> Tensor", Kernel(Exit));
+  m.def("throw(Tensor x) -> Tensor", Kernel(Throw));
+  m.def("hang(Tensor x) -> Tensor", Kernel(Hang));
+  m.def("allocate_forever(Tensor x) -> Tensor", Kernel(AllocateForever));
 }
 
 }  // namespace aoti_misbehaving

@@ -363,6 +363,16 @@ std::vector<Tensor> NCopies(const Tensor& x, int64_t n) {
 
 }  // namespace
 
+// Every op has a CompositeExplicitAutograd kernel (one for every backend,
+// and for calls without tensors), never a CompositeImplicitAutograd one:
+// torch.export would trace into that, and the compiled model would make no
+// extern call.
+template <typename Func>
+torch::CppFunction Kernel(Func&& f) {
+  return torch::dispatch(c10::DispatchKey::CompositeExplicitAutograd,
+                         std::forward<Func>(f));
+}
+
 TORCH_LIBRARY(aoti_test, m) {
   // test/inductor/custom_ops.cpp's schemas.
   m.def(
@@ -385,67 +395,67 @@ TORCH_LIBRARY(aoti_test, m) {
       "Scalar? o_scalar, Scalar[]? o_scalars, "
       "str? o_string, str[]? o_strings, "
       "Device? o_device) -> Tensor",
-      torch::CppFunction::makeFromBoxedFunction<&FnWithAllInputs>());
+      Kernel(torch::CppFunction::makeFromBoxedFunction<&FnWithAllInputs>()));
   m.def("fn_with_default_input(Tensor t, int i=3) -> Tensor",
-        TORCH_FN(FnWithDefaultInput));
+        Kernel(TORCH_FN(FnWithDefaultInput)));
   m.def("fn_with_tuple_output(Tensor t, int i) -> (Tensor, Tensor)",
-        TORCH_FN(FnWithTupleOutput));
+        Kernel(TORCH_FN(FnWithTupleOutput)));
   m.def("fn_with_list_output(Tensor[] tensors, int i) -> Tensor[]",
-        TORCH_FN(FnWithListOutput));
+        Kernel(TORCH_FN(FnWithListOutput)));
   m.def("fn_with_mix_outputs(Tensor t, Tensor[] tensors) -> (Tensor, Tensor[])",
-        TORCH_FN(FnWithMixOutputs));
+        Kernel(TORCH_FN(FnWithMixOutputs)));
   m.def(
       "fn_with_input_mutation(Tensor(a!) t0, Tensor t1, Tensor(b!) t2) -> "
       "(Tensor, Tensor)",
-      TORCH_FN(FnWithInputMutation));
+      Kernel(TORCH_FN(FnWithInputMutation)));
   m.def("fn_out_variant_without_return(Tensor x, Tensor(a!) out) -> ()",
-        TORCH_FN(FnOutVariantWithoutReturn));
+        Kernel(TORCH_FN(FnOutVariantWithoutReturn)));
   m.def(
       "fn_with_optional_tensor_output(Tensor t1, Tensor t2) -> "
       "(Tensor, Tensor?, Tensor?)",
-      TORCH_FN(FnWithOptionalTensorOutput));
+      Kernel(TORCH_FN(FnWithOptionalTensorOutput)));
   m.def(
       "fn_with_optional_tensor_output_2(Tensor t1, Tensor t2) -> "
       "(Tensor, Tensor?, Tensor?)",
-      TORCH_FN(FnWithOptionalTensorOutput2));
+      Kernel(TORCH_FN(FnWithOptionalTensorOutput2)));
   m.def(
       "fn_with_int_output(Tensor t1, Tensor t2, int i) -> "
       "(Tensor, Tensor?, Tensor?, int, int)",
-      TORCH_FN(FnWithIntOutput));
+      Kernel(TORCH_FN(FnWithIntOutput)));
 
   // Every other argument and return kind.
   m.def(
       "encode_statics(float f, bool b, str s, ScalarType dtype, Layout layout, "
       "MemoryFormat memory_format, Device device) -> Tensor",
-      TORCH_FN(EncodeStatics));
-  m.def("encode_scalar(Scalar s) -> Tensor", TORCH_FN(EncodeScalar));
+      Kernel(TORCH_FN(EncodeStatics)));
+  m.def("encode_scalar(Scalar s) -> Tensor", Kernel(TORCH_FN(EncodeScalar)));
   m.def("encode_scalars(Scalar[] s) -> Tensor",
-        torch::CppFunction::makeFromBoxedFunction<&EncodeScalars>());
+        Kernel(torch::CppFunction::makeFromBoxedFunction<&EncodeScalars>()));
   m.def("encode_any(Any a) -> Tensor",
-        torch::CppFunction::makeFromBoxedFunction<&EncodeAny>());
+        Kernel(torch::CppFunction::makeFromBoxedFunction<&EncodeAny>()));
   m.def("encode_symints(SymInt n, SymInt[] ns, SymInt? maybe_n=None) -> Tensor",
-        TORCH_FN(EncodeSymInts));
+        Kernel(TORCH_FN(EncodeSymInts)));
   m.def(
       "encode_optionals(Tensor? t, int? i, float? f, ScalarType? dtype, "
       "Device? device) -> Tensor",
-      TORCH_FN(EncodeOptionals));
+      Kernel(TORCH_FN(EncodeOptionals)));
   m.def(
       "encode_kwarg_defaults(Tensor x, *, int a=2, float b=0.5, "
       "str mode=\"sum\", int[] dims=[1, 2], bool flag=True, "
       "ScalarType? dtype=None) -> Tensor",
-      TORCH_FN(EncodeKwargDefaults));
+      Kernel(TORCH_FN(EncodeKwargDefaults)));
   m.def(
       "list_lengths(int[] ints, Tensor[] tensors, SymInt[] symints, "
       "float[] floats, Tensor?[] optional_tensors, bool[] bools, "
       "str[] strings) -> Tensor",
-      TORCH_FN(ListLengths));
-  m.def("always_throws(Tensor x) -> Tensor", TORCH_FN(AlwaysThrows));
-  m.def("throws_non_std(Tensor x) -> Tensor", TORCH_FN(ThrowsNonStd));
+      Kernel(TORCH_FN(ListLengths)));
+  m.def("always_throws(Tensor x) -> Tensor", Kernel(TORCH_FN(AlwaysThrows)));
+  m.def("throws_non_std(Tensor x) -> Tensor", Kernel(TORCH_FN(ThrowsNonStd)));
   m.def("tensor_and_none(Tensor x) -> (Tensor, NoneType)",
-        torch::CppFunction::makeFromBoxedFunction<&TensorAndNone>());
+        Kernel(torch::CppFunction::makeFromBoxedFunction<&TensorAndNone>()));
   m.def("none_and_tensor(Tensor x) -> (NoneType, Tensor)",
-        torch::CppFunction::makeFromBoxedFunction<&NoneAndTensor>());
-  m.def("n_copies(Tensor x, int n) -> Tensor[]", TORCH_FN(NCopies));
+        Kernel(torch::CppFunction::makeFromBoxedFunction<&NoneAndTensor>()));
+  m.def("n_copies(Tensor x, int n) -> Tensor[]", Kernel(TORCH_FN(NCopies)));
 }
 
 }  // namespace aoti_test
