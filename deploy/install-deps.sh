@@ -31,7 +31,8 @@ fi
 # Bazel's libtorch rule (third_party/libtorch.bzl) asks this Python for torch.
 torch_requirement=${AOTI_EXECUTOR_TORCH:-torch==2.13.0}
 [ -x .venv/bin/python ] || python3 -m venv .venv
-if ! .venv/bin/python -c 'import torch, numpy' 2>/dev/null; then
-  echo "installing into .venv: $torch_requirement numpy"
-  .venv/bin/pip install -q "$torch_requirement" numpy
+# numpy silences torch's warning; pytest runs the Python tests.
+if ! .venv/bin/python -c 'import torch, numpy, pytest' 2>/dev/null; then
+  echo "installing into .venv: $torch_requirement numpy pytest"
+  .venv/bin/pip install -q "$torch_requirement" numpy pytest
 fi

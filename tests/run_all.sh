@@ -16,12 +16,19 @@ rc=$?
 passed=0
 failed=0
 while IFS= read -r xml; do
-  counts=$(grep -m1 -o '<testsuites[^>]*>' "$xml" || true)
-  tests=$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$counts")
-  failures=$(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$counts")
-  errors=$(sed -n 's/.* errors="\([0-9]*\)".*/\1/p' <<<"$counts")
-  tests=${tests:-0}
-  bad=$(( ${failures:-0} + ${errors:-0} ))
+  # GoogleTest puts the totals on <testsuites>; pytest only on each
+  # <testsuite>: sum those then.
+  counts=$(grep -m1 -o '<testsuites [^>]*tests="[^>]*>' "$xml" ||
+           grep -o '<testsuite [^>]*>' "$xml" || true)
+  tests=0
+  bad=0
+  while IFS= read -r line; do
+    t=$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$line")
+    f=$(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$line")
+    e=$(sed -n 's/.* errors="\([0-9]*\)".*/\1/p' <<<"$line")
+    tests=$(( tests + ${t:-0} ))
+    bad=$(( bad + ${f:-0} + ${e:-0} ))
+  done <<<"$counts"
   if [ "$tests" -eq 0 ]; then
     # No per-case report (e.g. a plain test program): count the target.
     if grep -q '<failure' "$xml"; then failed=$((failed + 1)); else passed=$((passed + 1)); fi

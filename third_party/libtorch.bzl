@@ -39,6 +39,10 @@ cc_library(
     ],
 )
 
+# The Python whose torch this is (the project's .venv for a LIBTORCH_DIR):
+# what compiles the tests' AOTInductor models.
+exports_files(["python"])
+
 # What was found, for --version output and the README's checks.
 genrule(
     name = "info",
@@ -81,6 +85,7 @@ def _version_of(ctx, root):
 
 def _libtorch_repository_impl(ctx):
     root = ctx.os.environ.get("LIBTORCH_DIR", "")
+    python = ""
     if root:
         abi = _abi_of(ctx, root)
         version = _version_of(ctx, root)
@@ -102,6 +107,10 @@ def _libtorch_repository_impl(ctx):
 
     for name in _HEADER_DIRS:
         ctx.symlink(root + "/include/" + name, "include/" + name)
+
+    if not python:
+        python = str(ctx.path(Label("@//:WORKSPACE")).dirname) + "/.venv/bin/python"
+    ctx.file("python", "#!/bin/sh\nexec '%s' \"$@\"\n" % python, executable = True)
 
     libs = ["torch", "torch_cpu", "c10"]
     cuda = ctx.path(root + "/lib/libtorch_cuda.so").exists
