@@ -72,11 +72,18 @@ absl::StatusOr<const v1::NodeInfo*> CheckNode(const Session::Nodes& nodes,
   }
   const int input_ints = node.num_input_ints();
   const int output_ints = node.num_output_ints();
-  if (num_ints != input_ints + output_ints) {
+  const int defaults = node.num_omitted_default_ints();
+  // With the defaults: the layout of pytorch#189189, checked by the daemon.
+  if (num_ints != input_ints + output_ints &&
+      (defaults == 0 || num_ints != input_ints + output_ints + defaults)) {
     return absl::InvalidArgumentError(absl::StrCat(
         NodeName(index, node), ": expected ", input_ints + output_ints,
-        " ints (", input_ints, " inputs + ", output_ints, " int outputs), got ",
-        num_ints));
+        " ints (", input_ints, " inputs + ", output_ints, " int outputs",
+        defaults == 0
+            ? std::string()
+            : absl::StrCat("; or ", input_ints + output_ints + defaults,
+                           " with the omitted kwarg-only defaults"),
+        "), got ", num_ints));
   }
   return &node;
 }

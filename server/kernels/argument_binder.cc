@@ -344,11 +344,12 @@ absl::StatusOr<c10::Device> ArgumentBinder::BindDevice(
         c10::Device(serialized.type(), static_cast<c10::DeviceIndex>(value));
   }
   // A model compiled for cuda:0 may run on cuda:1: a device of the runtime
-  // device's type follows the runtime device. A device of another type (a
-  // copy to the CPU inside a CUDA model) keeps what was serialized, where
-  // OSSProxyExecutor would wrongly replace it too.
-  if (serialized.type() == device_.type() && device_.has_index())
-    return device_;
+  // device's type follows the runtime device, and an index-less runtime
+  // device ("cuda") means the current device, as in OSSProxyExecutor. A
+  // device of another type (a copy to the CPU inside a CUDA model) keeps
+  // what was serialized, where OSSProxyExecutor would wrongly replace it
+  // too.
+  if (serialized.type() == device_.type()) return device_;
   return serialized;
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -15,6 +16,15 @@
 
 namespace aoti_executor {
 namespace {
+
+// The ints a call site of a PyTorch release with pytorch#189189 passes for
+// an omitted kwarg-only argument's default: an int (SymInt, Scalar) is one,
+// an int list its elements; anything else passes none.
+std::vector<int64_t> FlatIntsOfDefault(const c10::IValue& value) {
+  if (value.isInt()) return {value.toInt()};
+  if (value.isIntList()) return value.toIntVector();
+  return {};
+}
 
 bool IsPythonOnlyCustomOp(const rapidjson::Value& node) {
   auto metadata = node.FindMember("metadata");
@@ -139,10 +149,16 @@ absl::Status OpKernel::BindInputs(const rapidjson::Value& inputs,
                                      &stack_[index], &dynamic_),
                     absl::StrCat("argument '", *name, "'")));
   }
+  // Omitted kwarg-only int defaults, by stack index, with their flat ints.
+  std::vector<std::pair<int, std::vector<int64_t>>> omitted;
   for (size_t i = 0; i < arguments.size(); ++i) {
     if (bound[i]) continue;
     if (arguments[i].default_value().has_value()) {
       stack_[i] = *arguments[i].default_value();
+      if (arguments[i].kwarg_only()) {
+        std::vector<int64_t> flat = FlatIntsOfDefault(stack_[i]);
+        if (!flat.empty()) omitted.emplace_back(i, std::move(flat));
+      }
     } else if (arguments[i].type()->kind() != c10::TypeKind::OptionalType) {
       return absl::InvalidArgumentError(
           absl::StrCat("argument '", arguments[i].name(),
@@ -156,6 +172,16 @@ absl::Status OpKernel::BindInputs(const rapidjson::Value& inputs,
             [](const DynamicArg& a, const DynamicArg& b) {
               return a.stack_index < b.stack_index;
             });
+  // Where the #189189 layout puts each omitted default: among the run-time
+  // ints, in schema order.
+  int position = 0;
+  auto next = dynamic_.begin();
+  for (const auto& [stack_index, flat] : omitted) {
+    for (; next != dynamic_.end() && next->stack_index < stack_index; ++next) {
+      if (!next->takes_tensors()) position += next->flat_count();
+    }
+    for (int64_t value : flat) omitted_defaults_.push_back({position++, value});
+  }
   return absl::OkStatus();
 }
 
@@ -205,6 +231,13 @@ void OpKernel::CountFlatArgs() {
 
 absl::StatusOr<std::vector<at::Tensor>> OpKernel::Run(
     absl::Span<const int64_t> ints, absl::Span<const at::Tensor> inputs) const {
+  std::vector<int64_t> without_defaults;
+  if (!omitted_defaults_.empty() &&
+      ints.size() == static_cast<size_t>(num_input_ints_ + num_output_ints_) +
+                         omitted_defaults_.size()) {
+    AOTI_ASSIGN_OR_RETURN(without_defaults, DropOmittedDefaults(ints));
+    ints = without_defaults;
+  }
   AOTI_RETURN_IF_ERROR(CheckCounts(ints.size(), inputs.size()));
   std::vector<c10::IValue> stack = stack_;
   FillDynamicArgs(ints, inputs, &stack);
@@ -224,6 +257,29 @@ absl::StatusOr<std::vector<at::Tensor>> OpKernel::Run(
   return CollectOutputs(ints.subspan(num_input_ints_), &stack);
 }
 
+absl::StatusOr<std::vector<int64_t>> OpKernel::DropOmittedDefaults(
+    absl::Span<const int64_t> ints) const {
+  std::vector<int64_t> kept;
+  kept.reserve(ints.size() - omitted_defaults_.size());
+  auto omitted = omitted_defaults_.begin();
+  for (size_t i = 0; i < ints.size(); ++i) {
+    if (omitted != omitted_defaults_.end() &&
+        static_cast<size_t>(omitted->position) == i) {
+      if (ints[i] != omitted->value) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            description_, ": got ", ints.size(),
+            " ints, as if with the omitted kwarg-only defaults "
+            "(pytorch#189189), but int ",
+            i, " is ", ints[i], ", not the default ", omitted->value));
+      }
+      ++omitted;
+      continue;
+    }
+    kept.push_back(ints[i]);
+  }
+  return kept;
+}
+
 absl::Status OpKernel::CheckCounts(size_t num_ints, size_t num_inputs) const {
   if (num_inputs != static_cast<size_t>(num_input_tensors_)) {
     return absl::InvalidArgumentError(
@@ -234,7 +290,12 @@ absl::Status OpKernel::CheckCounts(size_t num_ints, size_t num_inputs) const {
   if (num_ints != expected_ints) {
     return absl::InvalidArgumentError(absl::StrCat(
         description_, ": expected ", expected_ints, " ints (", num_input_ints_,
-        " inputs + ", num_output_ints_, " int outputs), got ", num_ints));
+        " inputs + ", num_output_ints_, " int outputs",
+        omitted_defaults_.empty()
+            ? std::string()
+            : absl::StrCat("; or ", expected_ints + omitted_defaults_.size(),
+                           " with the omitted kwarg-only defaults"),
+        "), got ", num_ints));
   }
   return absl::OkStatus();
 }

@@ -44,6 +44,14 @@ class OpKernel {
   int num_input_ints() const { return num_input_ints_; }
   int num_output_tensors() const { return num_output_tensors_; }
   int num_output_ints() const { return num_output_ints_; }
+  // Ints a call site may pass besides those: the schema defaults of
+  // kwarg-only int arguments that the JSON omits, which PyTorch releases
+  // that put them in the flat ints pass anyway (pytorch#189189). A call
+  // with num_input_ints() + num_output_ints() ints, or that many more, is
+  // right.
+  int num_omitted_default_ints() const {
+    return static_cast<int>(omitted_defaults_.size());
+  }
   // Indices into the input tensors of Run() that the op writes (Tensor(a!)
   // arguments): a remote caller copies these back.
   const std::vector<int>& mutated_input_tensors() const {
@@ -59,6 +67,10 @@ class OpKernel {
   absl::Status BindInputs(const rapidjson::Value& inputs, c10::Device device);
   absl::Status BindOutputs(const rapidjson::Value& outputs, c10::Device device);
   void CountFlatArgs();
+  // The flat ints of a call in the #189189 layout, less the omitted
+  // defaults; fails if those are not the schema defaults.
+  absl::StatusOr<std::vector<int64_t>> DropOmittedDefaults(
+      absl::Span<const int64_t> ints) const;
 
   absl::Status CheckCounts(size_t num_ints, size_t num_inputs) const;
   void FillDynamicArgs(absl::Span<const int64_t> ints,
@@ -79,6 +91,13 @@ class OpKernel {
   int num_output_tensors_ = 0;
   int num_output_ints_ = 0;
   std::vector<int> mutated_input_tensors_;
+  // An omitted kwarg-only int default: where the #189189 layout puts it in
+  // the flat ints, and its value.
+  struct OmittedDefault {
+    int position;
+    int64_t value;
+  };
+  std::vector<OmittedDefault> omitted_defaults_;  // by position
 };
 
 }  // namespace aoti_executor

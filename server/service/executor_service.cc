@@ -41,6 +41,7 @@ void DescribeNode(const OpKernel& kernel, v1::NodeInfo* node) {
   node->set_num_output_tensors(kernel.num_output_tensors());
   node->set_num_input_ints(kernel.num_input_ints());
   node->set_num_output_ints(kernel.num_output_ints());
+  node->set_num_omitted_default_ints(kernel.num_omitted_default_ints());
   for (int index : kernel.mutated_input_tensors()) {
     node->add_mutated_input_tensors(index);
   }

@@ -372,7 +372,8 @@ TEST_F(CustomOpsTest, StaticArgumentsArriveRemapped) {
 }
 
 // A serialized device of the runtime device's type follows the runtime
-// device (compiled for cuda:0, running on cuda:1); another type is kept.
+// device (compiled for cuda:0, running on cuda:1; a bare "cuda" is the
+// current device, index -1); another type is kept.
 TEST_F(CustomOpsTest, DeviceArgumentFollowsTheRuntimeDeviceOfItsType) {
   using kernel_test::Input;
   const std::string json = kernel_test::Nodes({kernel_test::Node(
@@ -400,6 +401,7 @@ TEST_F(CustomOpsTest, DeviceArgumentFollowsTheRuntimeDeviceOfItsType) {
     EXPECT_TRUE(SameTensor(outputs[0], expected.ToTensor()));
   };
   expect_device("cuda:1", c10::kCUDA, 1);
+  expect_device("cuda", c10::kCUDA, -1);
   expect_device("cpu", c10::kCUDA, 0);
 }
 
@@ -505,6 +507,33 @@ TEST_F(CustomOpsTest, KwargOnlyDefaults) {
       RunBothWays(kernels(), kKwargDefaultsReordered, {11, 5, 6, 7}, {arg0_1_});
   ASSERT_EQ(outputs.size(), 1u);
   EXPECT_TRUE(SameTensor(outputs[0], given.ToTensor()));
+}
+
+// pytorch#189189: releases whose call sites pass the defaults of the
+// kwarg-only ints that the JSON omits (a=2, dims=[1, 2]). Both layouts are
+// right, told apart by the count; the extra ints must be the defaults.
+TEST_F(CustomOpsTest, KwargOnlyDefaultsInTheFlatInts) {
+  Record defaults;
+  defaults.Add(15).Add(2).Add(0.5).AddString("sum");
+  defaults.AddList(std::vector<int64_t>{1, 2}).AddBool(true).AddNone();
+  auto outputs =
+      RunBothWays(kernels(), kKwargDefaultsOmitted, {2, 1, 2}, {arg0_1_});
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_TRUE(SameTensor(outputs[0], defaults.ToTensor()));
+
+  auto wrong = RunNode(kernels(), kKwargDefaultsOmitted, {2, 9, 2}, {arg0_1_});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("int 1 is 9, not the default 1"),
+            absl::string_view::npos)
+      << wrong.status();
+  auto short_by_one =
+      RunNode(kernels(), kKwargDefaultsOmitted, {2, 1}, {arg0_1_});
+  ASSERT_FALSE(short_by_one.ok());
+  EXPECT_NE(short_by_one.status().message().find(
+                "expected 0 ints (0 inputs + 0 int outputs; or 3 with the "
+                "omitted kwarg-only defaults), got 2"),
+            absl::string_view::npos)
+      << short_by_one.status();
 }
 
 // Empty lists stay empty lists (OSSProxyExecutor turned them into None,
