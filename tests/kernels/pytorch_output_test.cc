@@ -153,7 +153,8 @@ class PyTorchOutputTest : public ::testing::Test {
 // node's inputs and outputs flatten to, one handle per input and output
 // tensor. A difference here is the "sizes differ" failure of a real run.
 TEST_F(PyTorchOutputTest, EveryCallSiteHasTheEnginesCounts) {
-  for (const std::string model : {"custom_ops", "dynamic", "mlp"}) {
+  for (const std::string model :
+       {"all_inputs", "custom_ops", "dynamic", "mlp"}) {
     SCOPED_TRACE(model);
     const TestKernels kernels = Load(model);
     const std::vector<GeneratedCall> calls = LoadCalls(model);
@@ -337,6 +338,66 @@ TEST_F(PyTorchOutputTest, DynamicShapesAtTwoSizes) {
     ASSERT_EQ(outputs.size(), 1u);
     EXPECT_TRUE(SameTensor(outputs[0], expected.ToTensor()));
   }
+}
+
+// all_inputs: PyTorch's own AOTI custom-op test schemas, with dynamic
+// sizes. PyTorch 2.13's in-process executor fails node 3 (it casts the
+// Scalar[] to List<Scalar>); the engine must not.
+TEST_F(PyTorchOutputTest, AllInputsAndEveryReturnKind) {
+  const TestKernels kernels = Load("all_inputs");
+  const std::vector<GeneratedCall> calls = LoadCalls("all_inputs");
+  ASSERT_EQ(calls.size(), 4u);
+  const int64_t n = 5;
+  const std::map<std::string, int64_t> symbols = {{"s17", n}};
+  const Tensor x = at::arange(n * 3, at::kFloat).reshape({n, 3});
+  const Tensor y = x * 0.5 + 100;  // a different sum
+
+  // fn_with_mix_outputs(x, [x, y]) -> (x + 10, [x * 3, y * 3]).
+  std::vector<Tensor> outputs =
+      CallAsGenerated(kernels, calls[0], {x, x, y}, Ints(calls[0], symbols));
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_TRUE(SameTensor(outputs[0], x + 10));
+  EXPECT_TRUE(SameTensor(outputs[1], x * 3));
+  EXPECT_TRUE(SameTensor(outputs[2], y * 3));
+
+  // fn_with_optional_tensor_output(x, y) -> (x + y, x * y, None): no
+  // handle for the None.
+  outputs = CallAsGenerated(kernels, calls[1], {x, y}, Ints(calls[1], symbols));
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_TRUE(SameTensor(outputs[0], x + y));
+  EXPECT_TRUE(SameTensor(outputs[1], x * y));
+
+  // fn_with_int_output(x, y, 3) -> (x + y, x * y, None, 3, 6): the int
+  // returns are slots of the flat ints after the input ints.
+  ASSERT_EQ(calls[2].ints, (std::vector<std::string>{"3", "3", "6"}));
+  outputs = CallAsGenerated(kernels, calls[2], {x, y}, Ints(calls[2], symbols));
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_TRUE(SameTensor(outputs[0], x + y));
+  EXPECT_TRUE(SameTensor(outputs[1], x * y));
+
+  // fn_with_all_inputs, every argument in schema order (models.py).
+  const double sx = x.sum().item<double>(), sy = y.sum().item<double>();
+  Record expected;
+  expected.Add(sx).Add(2).Add(sx).Add(sy);    // tensor, tensors
+  expected.Add(3).Add(sx).AddNone().Add(sy);  // optional_tensors
+  expected.AddBool(true).Add(2).AddBool(false).AddBool(true);
+  expected.Add(7).AddList(std::vector<int64_t>{8, 9});
+  expected.Add(n).AddList(std::vector<int64_t>{n, 2 * n});  // SymInts
+  expected.Add(1.5).AddList(std::vector<double>{2.5, -0.5});
+  expected.Add(aoti_test::kTagInt).Add(3);  // scalar
+  expected.Add(2).Add(aoti_test::kTagFloat).Add(4.5);
+  expected.Add(aoti_test::kTagFloat).Add(5.5);  // scalars
+  expected.AddString("str").Add(2).AddString("a").AddString("bc");
+  expected.Add(static_cast<double>(c10::kCPU)).Add(-1);
+  expected.AddNone().Add(1).Add(sy).AddNone().Add(1).AddBool(true);
+  expected.AddNone().AddList(std::vector<int64_t>{1}).Add(n).AddNone();
+  expected.Add(2.0).AddNone().AddNone();
+  expected.Add(1).Add(aoti_test::kTagFloat).Add(1.5);  // o_scalars
+  expected.AddString("o").AddNone().AddNone();
+  outputs = CallAsGenerated(kernels, calls[3], {x, x, y, x, y, y},
+                            Ints(calls[3], symbols));
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_TRUE(SameTensor(outputs[0], expected.ToTensor()));
 }
 
 // mlp: the matmuls are lowered; the custom ops between them are extern.

@@ -20,9 +20,63 @@ def _record(length, like):
     return like.new_empty((length,), dtype=torch.float64)
 
 
+def _optional(value, length):
+    """An optional's record length: kNone (1) when absent."""
+    return 1 if value is None else length(value)
+
+
+def _list(values):
+    return 1 + len(values)
+
+
+def _strings(values):
+    return 1 + sum(1 + len(s) for s in values)
+
+
+def _scalars(values):
+    return 1 + 2 * len(values)  # a type tag and a value each
+
+
+def _all_inputs_length(tensor, tensors, optional_tensors, b8, b8s, i64, i64s,
+                       symint, symints, f64, f64s, scalar, scalars, string,
+                       strings, device, *, o_tensor, o_tensors, o_b8, o_b8s,
+                       o_i64, o_i64s, o_symint, o_symints, o_f64, o_f64s,
+                       o_scalar, o_scalars, o_string, o_strings, o_device):
+    """The record length of tests/ops' FnWithAllInputs, in schema order."""
+    one = lambda _: 1  # noqa: E731
+    return (1 + _list(tensors) + _list(optional_tensors) + 1 + _list(b8s) +
+            1 + _list(i64s) + 1 + _list(symints) + 1 + _list(f64s) + 2 +
+            _scalars(scalars) + 1 + len(string) + _strings(strings) + 2 +
+            _optional(o_tensor, one) + _optional(o_tensors, _list) +
+            _optional(o_b8, one) + _optional(o_b8s, _list) +
+            _optional(o_i64, one) + _optional(o_i64s, _list) +
+            _optional(o_symint, one) + _optional(o_symints, _list) +
+            _optional(o_f64, one) + _optional(o_f64s, _list) +
+            _optional(o_scalar, lambda _: 2) +
+            _optional(o_scalars, _scalars) +
+            _optional(o_string, lambda s: 1 + len(s)) +
+            _optional(o_strings, _strings) + _optional(o_device, lambda _: 2))
+
+
 def register_fakes():
     """Fake implementations of the custom ops the models use."""
     lib = "aoti_test::"
+
+    @torch.library.register_fake(lib + "fn_with_all_inputs")
+    def _(tensor, *args, **kwargs):
+        return _record(_all_inputs_length(tensor, *args, **kwargs), tensor)
+
+    @torch.library.register_fake(lib + "fn_with_mix_outputs")
+    def _(t, tensors):
+        return torch.empty_like(t), [torch.empty_like(x) for x in tensors]
+
+    @torch.library.register_fake(lib + "fn_with_optional_tensor_output")
+    def _(t1, t2):
+        return torch.empty_like(t1), torch.empty_like(t1), None
+
+    @torch.library.register_fake(lib + "fn_with_int_output")
+    def _(t1, t2, i):
+        return torch.empty_like(t1), torch.empty_like(t1), None, i, i * 2
 
     @torch.library.register_fake(lib + "fn_with_default_input")
     def _(t, i=3):
@@ -96,6 +150,32 @@ class CustomOps(nn.Module):
                 optionals)
 
 
+class AllInputs(nn.Module):
+    """PyTorch's own AOTI custom-op test schemas (test/inductor/custom_ops.cpp):
+    fn_with_all_inputs with every argument kind, None inside a Tensor?[],
+    sizes that are SymInts, a list return, a None return and int returns.
+
+    PyTorch 2.13's in-process proxy executor cannot run this package (it
+    casts the Scalar[] argument to List<Scalar> and fails), so its reference
+    is the eager module."""
+
+    def forward(self, x, y):
+        ops = torch.ops.aoti_test
+        n = x.shape[0]
+        record = ops.fn_with_all_inputs(
+            x, [x, y], [x, None, y], True, [False, True], 7, [8, 9], n,
+            [n, n * 2], 1.5, [2.5, -0.5], 3, [4.5, 5.5], "str", ["a", "bc"],
+            torch.device("cpu"),
+            o_tensor=None, o_tensors=[y], o_b8=None, o_b8s=[True], o_i64=None,
+            o_i64s=[1], o_symint=n, o_symints=None, o_f64=2.0, o_f64s=None,
+            o_scalar=None, o_scalars=[1.5], o_string="o", o_strings=None,
+            o_device=None)
+        m, ms = ops.fn_with_mix_outputs(x, [x, y])
+        p, q, _ = ops.fn_with_optional_tensor_output(x, y)
+        s, t, _, i, j = ops.fn_with_int_output(x, y, 3)
+        return record, m + ms[1], p * q, s * t + i * j
+
+
 class Dynamic(nn.Module):
     """Sizes that are known only at run time: SymInt arguments."""
 
@@ -160,6 +240,11 @@ def models():
         "custom_ops": (CustomOps(), custom_inputs, None, {
             "base": custom_inputs
         }),
+        "all_inputs": (AllInputs(), (_seeded(9, 4, 3), _seeded(10, 4, 3)),
+                       ({0: dim}, {0: dim}), {
+                           "n4": (_seeded(9, 4, 3), _seeded(10, 4, 3)),
+                           "n9": (_seeded(11, 9, 3), _seeded(12, 9, 3)),
+                       }),
         "dynamic": (Dynamic(), (_seeded(4, 5, 3),), ({
             0: dim
         },), {

@@ -96,7 +96,7 @@ def test_host_has_not_loaded_the_op_libraries(endpoint):
         torch.ops.aoti_test.fn_with_default_input
 
 
-CASES = [("custom_ops", "base"), ("dynamic", "n5"), ("dynamic", "n17"),
+CASES = [("all_inputs", "n4"), ("all_inputs", "n9"), ("custom_ops", "base"), ("dynamic", "n5"), ("dynamic", "n17"),
          ("mlp", "base"), ("crashing", "base")]
 
 
