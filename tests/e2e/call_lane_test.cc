@@ -198,19 +198,26 @@ TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   MisbehavingClient client((*daemon)->endpoint());
   at::Tensor out;
-  ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
-      << LastError();
+  // On a loaded machine the lane may come up after the first call: call
+  // until one call has gone over it, so that the hung call surely does.
+  int64_t lane_calls = 0;
+  for (int i = 0; i < 100 && lane_calls == 0; ++i) {
+    ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
+        << LastError();
+    lane_calls = Status(**daemon).lane_calls();
+  }
+  ASSERT_GT(lane_calls, 0) << "no call went over the call lane";
   const absl::Time start = absl::Now();
   ASSERT_EQ(client.Call(kHang, at::ones({1}), &out), AOTI_TORCH_FAILURE);
-  const absl::Duration took = absl::Now() - start;
-  EXPECT_GE(took, absl::Milliseconds(450));
-  EXPECT_LT(took, absl::Seconds(3));
+  // Killed no earlier than the deadline (no upper bound: the machine may be
+  // loaded; the message says which deadline ended it).
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(450));
   EXPECT_THAT(LastError(),
               AllOf(HasSubstr("DEADLINE_EXCEEDED"), HasSubstr("extern node 5"),
                     HasSubstr("misbehaving::hang"),
                     HasSubstr("ran past its deadline")));
   const v1::GetStatusResponse status = Status(**daemon);
-  EXPECT_EQ(status.lane_calls(), 2);
+  EXPECT_EQ(status.lane_calls(), lane_calls + 1);
   ASSERT_EQ(status.crashed_nodes_size(), 1);
   EXPECT_EQ(status.crashed_nodes(0).node_index(), kHang);
   ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
