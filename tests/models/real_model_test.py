@@ -6,6 +6,7 @@ Every output must equal, bit for bit, what the same package gave when run
 in-process by torch._inductor.aoti_load_package (<model>.expected.pt).
 """
 
+import json
 import os
 import shutil
 import socket
@@ -205,6 +206,25 @@ def test_an_entry_outside_the_model_folder_is_refused(endpoint, tmp_path):
         torch.classes.aoti_remote.ModelPackageLoader(str(evil), "model",
                                                      endpoint)
     assert not (tmp_path / "escaped").exists()
+
+
+def test_a_package_for_another_device_is_refused(endpoint, tmp_path):
+    cuda = tmp_path / "cuda.pt2"
+    with zipfile.ZipFile(package("mlp")) as good, \
+            zipfile.ZipFile(cuda, "w") as bad:
+        for name in good.namelist():
+            data = good.read(name)
+            if name.endswith("_metadata.json"):
+                metadata = json.loads(data)
+                assert metadata["AOTI_DEVICE_KEY"] == "cpu"
+                metadata["AOTI_DEVICE_KEY"] = "cuda"
+                data = json.dumps(metadata).encode()
+            bad.writestr(name, data)
+    with pytest.raises(RuntimeError,
+                       match="compiled for device 'cuda'; aoti_remote runs "
+                       "CPU packages only"):
+        torch.classes.aoti_remote.ModelPackageLoader(str(cuda), "model",
+                                                     endpoint)
 
 
 def test_an_unreachable_daemon_is_named(endpoint, tmp_path, monkeypatch):
