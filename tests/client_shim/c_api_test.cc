@@ -119,8 +119,9 @@ TEST_F(CApiTest, BadEndpointFailsQuotingIt) {
             std::string::npos);
 }
 
-// Creating against `endpoint`, where nothing answers, fails within a few
-// seconds, naming the endpoint.
+// Creating against `endpoint`, where nothing answers, fails naming the
+// endpoint, within the connect timeout (5 s by default) rather than a call's
+// 30 s deadline.
 void ExpectUnreachable(const std::string& endpoint, const std::string& shown) {
   const std::string json = WriteJson();
   AOTIProxyExecutorHandle executor = nullptr;
@@ -129,7 +130,7 @@ void ExpectUnreachable(const std::string& endpoint, const std::string& shown) {
                                         &executor),
             AOTI_TORCH_FAILURE);
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(elapsed, std::chrono::seconds(8));
+  EXPECT_LT(elapsed, std::chrono::seconds(25));
   EXPECT_EQ(executor, nullptr);
   EXPECT_NE(LastError().find(shown), std::string::npos) << LastError();
   EXPECT_NE(LastError().find("UNAVAILABLE"), std::string::npos) << LastError();

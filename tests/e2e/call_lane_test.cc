@@ -48,6 +48,27 @@ std::shared_ptr<client::Session> SessionOf(AOTIProxyExecutorHandle executor) {
 
 // Runs `calls` mixed calls (add, add with alpha, cat) and checks each
 // against ATen in this process.
+// Calls kPlusOne until the daemon's count of calls over a lane exceeds
+// `lane_calls` (on a loaded machine a lane may come up after the call that
+// asked for it); returns that count and adds the calls made to
+// `*succeeded`.
+int64_t CallUntilTheLaneCarries(MisbehavingClient& client,
+                                const DaemonProcess& daemon, int64_t lane_calls,
+                                int64_t* succeeded) {
+  const at::Tensor x = at::arange(5, at::kFloat);
+  for (int i = 0; i < 100; ++i) {
+    at::Tensor out;
+    EXPECT_EQ(client.Call(kPlusOne, x, &out), AOTI_TORCH_SUCCESS)
+        << LastError();
+    EXPECT_TRUE(out.defined() && at::equal(out, x + 1));
+    ++*succeeded;
+    const int64_t now = Status(daemon).lane_calls();
+    if (now > lane_calls) return now;
+  }
+  ADD_FAILURE() << "no call went over the call lane";
+  return lane_calls;
+}
+
 void RunMixed(AOTIProxyExecutorHandle executor, int calls) {
   at::Tensor carried = at::zeros({1});
   for (int i = 0; i < calls; ++i) {
@@ -163,31 +184,27 @@ TEST(CallLaneTest, ACrashOnTheLaneNamesTheNodeAndIsChargedToIt) {
   auto daemon = DaemonProcess::Start(MisbehavingOpsFlags());
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   MisbehavingClient client((*daemon)->endpoint());
-  at::Tensor out;
-  ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
-      << LastError();
+  int64_t succeeded = 0;
+  const int64_t lane_calls =
+      CallUntilTheLaneCarries(client, **daemon, 0, &succeeded);
+  ASSERT_GT(lane_calls, 0);
   ASSERT_EQ(SessionOf(client.handle())->call_lane_count(), 1);
+  at::Tensor out;
   ASSERT_EQ(client.Call(kSegfault, at::ones({3}), &out), AOTI_TORCH_FAILURE);
   EXPECT_THAT(LastError(),
               AllOf(HasSubstr("ABORTED"), HasSubstr("extern node 1"),
                     HasSubstr("misbehaving::segfault"), HasSubstr("SIGSEGV")));
   v1::GetStatusResponse status = Status(**daemon);
-  EXPECT_EQ(status.lane_calls(), 2);  // both went over the lane
+  EXPECT_EQ(status.lane_calls(), lane_calls + 1);  // it went over the lane
   EXPECT_EQ(status.calls_failed(), 1);
   ASSERT_EQ(status.crashed_nodes_size(), 1);
   EXPECT_EQ(status.crashed_nodes(0).node_index(), kSegfault);
   EXPECT_EQ(status.crashed_nodes(0).crashes_in_window(), 1);
-  // The next call takes the Call RPC, which starts a new worker; the one
-  // after goes over that worker's new lane.
-  const at::Tensor x = at::arange(5, at::kFloat);
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(client.Call(kPlusOne, x, &out), AOTI_TORCH_SUCCESS)
-        << LastError();
-    EXPECT_TRUE(at::equal(out, x + 1));
-  }
+  // The next call takes the Call RPC, which starts a new worker; a later one
+  // goes over that worker's new lane.
+  CallUntilTheLaneCarries(client, **daemon, lane_calls + 1, &succeeded);
   status = Status(**daemon);
-  EXPECT_EQ(status.lane_calls(), 3);
-  EXPECT_EQ(status.calls_succeeded(), 3);
+  EXPECT_EQ(status.calls_succeeded(), succeeded);
   EXPECT_EQ(status.call_lanes(), 1);
   EXPECT_EQ(status.worker_restarts(), 1);
 }
@@ -198,15 +215,11 @@ TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   MisbehavingClient client((*daemon)->endpoint());
   at::Tensor out;
-  // On a loaded machine the lane may come up after the first call: call
-  // until one call has gone over it, so that the hung call surely does.
-  int64_t lane_calls = 0;
-  for (int i = 0; i < 100 && lane_calls == 0; ++i) {
-    ASSERT_EQ(client.Call(kPlusOne, at::ones({3}), &out), AOTI_TORCH_SUCCESS)
-        << LastError();
-    lane_calls = Status(**daemon).lane_calls();
-  }
-  ASSERT_GT(lane_calls, 0) << "no call went over the call lane";
+  // So that the hung call surely goes over the lane.
+  int64_t succeeded = 0;
+  const int64_t lane_calls =
+      CallUntilTheLaneCarries(client, **daemon, 0, &succeeded);
+  ASSERT_GT(lane_calls, 0);
   const absl::Time start = absl::Now();
   ASSERT_EQ(client.Call(kHang, at::ones({1}), &out), AOTI_TORCH_FAILURE);
   // Killed no earlier than the deadline (no upper bound: the machine may be

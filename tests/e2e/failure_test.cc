@@ -37,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kCallTimeoutMs = 2000;
 // Scheduling slack on a loaded two-core machine, on top of a deadline.
-constexpr auto kMargin = std::chrono::milliseconds(1500);
+constexpr auto kMargin = std::chrono::milliseconds(20000);
 
 int64_t CallsReachingTheDaemon(const std::string& endpoint) {
   auto status = DaemonStatus(endpoint);
@@ -60,8 +60,12 @@ class FailureTest : public ::testing::Test {
   void SigtermMidCall(bool call_lane);
 
   Executor CreateQuick(const std::string& fixture) {
+    return CreateWithTimeout(fixture, kCallTimeoutMs);
+  }
+
+  Executor CreateWithTimeout(const std::string& fixture, int call_timeout_ms) {
     setenv("AOTI_EXECUTOR_CALL_TIMEOUT_MS",
-           std::to_string(kCallTimeoutMs).c_str(), 1);
+           std::to_string(call_timeout_ms).c_str(), 1);
     Executor executor = CreateExecutor(daemon_->endpoint(), fixture);
     unsetenv("AOTI_EXECUTOR_CALL_TIMEOUT_MS");
     return executor;
@@ -249,7 +253,10 @@ TEST_F(FailureTest, TakeFailureReportsTheFirstFailedCallOfThisThread) {
 // SIGKILL: the next call fails fast, the output the client holds stays
 // readable, and once the daemon is back the same handle works again.
 TEST_F(FailureTest, SigkilledDaemonFailsTheNextCallAndTheHandleRecovers) {
-  Executor executor = CreateQuick("aten_ops.json");
+  // A long deadline: the call must fail for the daemon being gone
+  // (UNAVAILABLE), which a loaded machine must not turn into a missed
+  // deadline.
+  Executor executor = CreateWithTimeout("aten_ops.json", 30000);
   ASSERT_NE(executor, nullptr) << LastError();
   const at::Tensor a = at::arange(1000, at::kFloat);
   at::Tensor x = a, out;
@@ -266,8 +273,7 @@ TEST_F(FailureTest, SigkilledDaemonFailsTheNextCallAndTheHandleRecovers) {
     const auto start = Clock::now();
     EXPECT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &failed}),
               AOTI_TORCH_FAILURE);
-    EXPECT_LT(Clock::now() - start,
-              std::chrono::milliseconds(kCallTimeoutMs) + kMargin);
+    EXPECT_LT(Clock::now() - start, kMargin);  // not at the 30 s deadline
     EXPECT_THAT(LastError(),
                 AllOf(HasSubstr("UNAVAILABLE"), HasSubstr(daemon_->endpoint()),
                       HasSubstr("extern node 0 (aten::add.Tensor)")));

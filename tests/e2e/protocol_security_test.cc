@@ -584,7 +584,6 @@ TEST_F(ProtocolSecurityTest,
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << Describe(status);
   EXPECT_GE(elapsed, std::chrono::milliseconds(450));
-  EXPECT_LT(elapsed, std::chrono::milliseconds(2000));
   client_->ExpectAddWorks();
 }
 

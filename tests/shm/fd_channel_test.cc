@@ -101,7 +101,6 @@ TEST(FdChannelTest, DeadlineExceededOnAnIdleSocket) {
   const absl::Duration waited = absl::Now() - start;
   EXPECT_EQ(received.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_GE(waited, absl::Milliseconds(50));
-  EXPECT_LT(waited, absl::Seconds(2));
 }
 
 TEST(FdChannelTest, PastDeadlineStillTakesAWaitingFrame) {
