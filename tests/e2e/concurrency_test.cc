@@ -150,7 +150,7 @@ TEST_F(ConcurrencyTest, EightThreadsWithAHandleEach) {
         return s.sessions() == 0 && s.regions() == 0 &&
                s.output_bytes_in_use() == 0 && s.mapped_bytes() == 0;
       },
-      absl::Seconds(10)))
+      absl::Seconds(60)))
       << Status().DebugString();
 }
 
@@ -208,9 +208,9 @@ TEST_F(ConcurrencyTest, ThreadsRideThroughADaemonRestart) {
   // (no sleep that hopes for either).
   // (EXPECT, not ASSERT: the callers must be joined below.)
   EXPECT_TRUE(WaitFor([&] { return Status().calls_succeeded() >= kCallers; },
-                      absl::Seconds(30)));
+                      absl::Seconds(60)));
   daemon_->KillAndWait(SIGKILL);
-  EXPECT_TRUE(WaitFor([&] { return failed.load() > 0; }, absl::Seconds(30)));
+  EXPECT_TRUE(WaitFor([&] { return failed.load() > 0; }, absl::Seconds(60)));
   EXPECT_TRUE(daemon_->Restart().ok());
   restarted = true;
   const bool recovered = WaitFor(
@@ -220,7 +220,7 @@ TEST_F(ConcurrencyTest, ThreadsRideThroughADaemonRestart) {
         }
         return true;
       },
-      absl::Seconds(30));
+      absl::Seconds(60));
   stop = true;
   for (std::thread& thread : threads) thread.join();
   EXPECT_TRUE(recovered) << errors.Report();
@@ -230,7 +230,7 @@ TEST_F(ConcurrencyTest, ThreadsRideThroughADaemonRestart) {
   EXPECT_LT(slowest_failure_ms.load(), kCallTimeoutMs + 20000);
   // One session for the handle in the new daemon.
   EXPECT_TRUE(
-      WaitFor([&] { return Status().sessions() == 1; }, absl::Seconds(10)));
+      WaitFor([&] { return Status().sessions() == 1; }, absl::Seconds(60)));
 }
 
 class ClientProcessesTest : public ConcurrencyTest {
@@ -285,7 +285,7 @@ TEST_F(ClientProcessesTest, TwoClientProcessesAtOnce) {
         v1::GetStatusResponse s = Status();
         return s.sessions() == 0 && s.regions() == 0;
       },
-      absl::Seconds(10)))
+      absl::Seconds(60)))
       << Status().DebugString();
 }
 
@@ -305,7 +305,7 @@ TEST_F(ClientProcessesTest, KilledClientProcessDoesNotDisturbAnother) {
   }
   // Kill the victim once it has made some calls.
   EXPECT_TRUE(WaitFor([&] { return Status().calls_succeeded() >= 50; },
-                      absl::Seconds(30)));
+                      absl::Seconds(60)));
   const int killed = (*victim)->KillAndWait(SIGKILL);
   EXPECT_TRUE(WIFSIGNALED(killed) && WTERMSIG(killed) == SIGKILL) << killed;
 
@@ -321,7 +321,7 @@ TEST_F(ClientProcessesTest, KilledClientProcessDoesNotDisturbAnother) {
         return s.sessions() == 0 && s.regions() == 0 &&
                s.output_bytes_in_use() == 0;
       },
-      absl::Seconds(10)))
+      absl::Seconds(60)))
       << Status().DebugString();
 }
 

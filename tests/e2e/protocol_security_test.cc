@@ -152,7 +152,7 @@ class ProtocolSecurityTest : public ::testing::Test {
                  status->regions() == 0 &&
                  OpenFdCount(daemon_->pid()) == baseline_fds_;
         },
-        absl::Seconds(10)))
+        absl::Seconds(60)))
         << "daemon fds " << OpenFdCount(daemon_->pid()) << ", baseline "
         << baseline_fds_;
     EXPECT_EQ(DevShmNames(), baseline_shm_);
@@ -167,7 +167,7 @@ class ProtocolSecurityTest : public ::testing::Test {
           auto status = DaemonStatus(*probe_);
           return status.ok() && status->sessions() == 0;
         },
-        absl::Seconds(10)));
+        absl::Seconds(60)));
   }
 
   Client* NewClient() {
@@ -431,7 +431,7 @@ TEST_F(ProtocolSecurityTest, UnknownOrForgedSecretIsPermissionDenied) {
         auto status = DaemonStatus(*probe_);
         return status.ok() && status->sessions() == 1;
       },
-      absl::Seconds(10)));
+      absl::Seconds(60)));
   for (const std::string& secret :
        {std::string(), std::string(32, '0'), flipped, ended,
         client_->session->secret() + "0", std::string(4096, 'a')}) {
@@ -671,7 +671,7 @@ TEST_F(ProtocolSecurityTest, GarbageOnTheAttachSocketClosesOnlyThatSession) {
                      ->Call(request, &response, /*keep_session=*/true)
                      .error_code() == grpc::StatusCode::PERMISSION_DENIED;
         },
-        absl::Seconds(5)));
+        absl::Seconds(60)));
     // The other session never noticed.
     client_->ExpectAddWorks();
   }
@@ -686,9 +686,13 @@ TEST_F(ProtocolSecurityTest, FloodOfUnregisteredMemfdsEndsOnlyThatSession) {
   ASSERT_TRUE(memfd.ok());
   auto flood = RawSession::Open(endpoint());
   ASSERT_TRUE(flood.ok()) << flood.status();
-  const int fds_before = OpenFdCount(daemon_->pid());
+  // Settled: opening the sessions makes the daemon start spare workers,
+  // whose pipes come and go.
+  const int fds_before = SettledFdCount(daemon_->pid());
   // Within the limit, they wait for their RegisterRegion.
   constexpr int kWithinLimit = 200;
+  // Fds the daemon may open or close meanwhile for reasons of its own.
+  constexpr int kSlack = 20;
   for (int i = 0; i < kWithinLimit; ++i) {
     ASSERT_TRUE(
         (*flood)
@@ -696,8 +700,11 @@ TEST_F(ProtocolSecurityTest, FloodOfUnregisteredMemfdsEndsOnlyThatSession) {
             .ok());
   }
   EXPECT_TRUE(WaitFor(
-      [&] { return OpenFdCount(daemon_->pid()) >= fds_before + kWithinLimit; },
-      absl::Seconds(5)));
+      [&] {
+        return OpenFdCount(daemon_->pid()) >=
+               fds_before + kWithinLimit - kSlack;
+      },
+      absl::Seconds(60)));
   v1::RegisterRegionResponse registered;
   grpc::Status status = (*flood)->RegisterRegion(1, &registered);
   EXPECT_TRUE(status.ok()) << Describe(status);
@@ -715,7 +722,7 @@ TEST_F(ProtocolSecurityTest, FloodOfUnregisteredMemfdsEndsOnlyThatSession) {
   char byte;
   EXPECT_EQ(recv((*flood)->attach_fd(), &byte, 1, MSG_DONTWAIT), 0);
   EXPECT_TRUE(WaitFor([&] { return OpenFdCount(daemon_->pid()) < fds_before; },
-                      absl::Seconds(5)))
+                      absl::Seconds(60)))
       << OpenFdCount(daemon_->pid()) << " fds, " << fds_before << " before";
   client_->ExpectAddWorks();
 }
@@ -828,7 +835,7 @@ TEST_F(ProtocolSecurityTest, KilledRawClientLeavesNothingBehind) {
   // the peer sent it.
   EXPECT_TRUE(
       WaitFor([&] { return OpenFdCount(daemon_->pid()) >= baseline_fds + 5; },
-              absl::Seconds(5)))
+              absl::Seconds(60)))
       << OpenFdCount(daemon_->pid()) << " fds, " << baseline_fds
       << " before the peer";
 
@@ -841,7 +848,7 @@ TEST_F(ProtocolSecurityTest, KilledRawClientLeavesNothingBehind) {
                s->mapped_bytes() == 0 && s->output_bytes_in_use() == 0 &&
                OpenFdCount(daemon_->pid()) == baseline_fds;
       },
-      absl::Seconds(10)))
+      absl::Seconds(60)))
       << "daemon fds " << OpenFdCount(daemon_->pid()) << ", baseline "
       << baseline_fds;
   EXPECT_EQ(DevShmNames(), baseline_shm_);

@@ -60,7 +60,7 @@ int OpenFdCount(pid_t pid) {
 }
 
 int SettledFdCount(pid_t pid) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
   int count = OpenFdCount(pid);
   int unchanged = 0;
   while (unchanged < 4 && absl::Now() < give_up) {

@@ -163,7 +163,7 @@ TEST_F(SharedMemoryTest, ReleasesRideOnTheNextCall) {
   // one `last` holds, which stays readable here.
   aten_.reset();
   EXPECT_TRUE(
-      WaitFor([&] { return Status().sessions() == 0; }, absl::Seconds(10)));
+      WaitFor([&] { return Status().sessions() == 0; }, absl::Seconds(60)));
   EXPECT_EQ(Status().output_bytes_in_use(), 0);
   EXPECT_TRUE(Same(last, at::full({4}, 2.0)));
 }
