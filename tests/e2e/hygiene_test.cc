@@ -57,7 +57,7 @@ constexpr int kThreadSlack = 4;
 
 // How long a process may take to settle after a kill: to notice the death,
 // reap, close connections, let idle pool threads exit.
-constexpr absl::Duration kSettle = absl::Seconds(10);
+constexpr absl::Duration kSettle = absl::Seconds(30);
 
 template <typename Predicate>
 bool Eventually(Predicate done, absl::Duration timeout = kSettle) {
@@ -169,18 +169,22 @@ void ExpectHeldOutputsIntact(const std::vector<at::Tensor>& held) {
   }
 }
 
-// The daemon's children, once none is a zombie; each must be a worker.
+// The daemon's children, once none is a zombie and each has become a
+// worker (a child between fork and exec still shows the daemon's argv);
+// each must be a worker.
 std::vector<pid_t> LiveWorkers(pid_t daemon) {
   std::vector<pid_t> children;
   std::vector<pid_t> zombies;
   Eventually([&] {
     children = ChildrenOf(daemon);
     zombies.clear();
+    bool all_workers = true;
     for (pid_t child : children) {
       const auto info = ReadProcess(child);
       if (info.has_value() && info->state == 'Z') zombies.push_back(child);
+      if (info.has_value() && !IsWorker(*info)) all_workers = false;
     }
-    return zombies.empty();
+    return zombies.empty() && all_workers;
   });
   for (pid_t zombie : zombies) {
     ADD_FAILURE() << "worker pid " << zombie << " of aoti-executord pid "
