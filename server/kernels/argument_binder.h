@@ -3,7 +3,7 @@
 // Each schema argument becomes either a static IValue, prefilled once at
 // load time (floats, strings, dtypes, devices, ...), or a DynamicArg that the
 // call fills from the flat arrays. Dispatch is on Argument::real_type(), the
-// only place where SymInt differs from int (reference §3.2, step 6).
+// only place where SymInt differs from int (as in OSSProxyExecutor).
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_ARGUMENT_BINDER_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_ARGUMENT_BINDER_H_
 

@@ -4,9 +4,10 @@
 // The AOTI call site walks the schema's arguments in order and appends the
 // values that are only known at run time (tensors, ints, SymInts, int
 // Scalars) to two flat arrays, then appends one uninitialized handle per
-// output tensor and the specialized value of each int return (reference
-// §1.7). A DynamicArg records one such run-time argument, an OutputSlot one
-// return; everything else is static and prefilled from the JSON.
+// output tensor and the specialized value of each int return (the order of
+// AOTInductor's generated call sites). A DynamicArg records one such run-time
+// argument, an OutputSlot one return; everything else is static and prefilled
+// from the JSON.
 #ifndef AOTI_EXECUTOR_SERVER_KERNELS_FLAT_ARGS_H_
 #define AOTI_EXECUTOR_SERVER_KERNELS_FLAT_ARGS_H_
 

@@ -2,11 +2,12 @@
 // worker, through a shared-memory slot with futex doorbells, without the
 // daemon or gRPC on the path (docs/protocol.md, "Call lanes").
 //
-// The daemon makes one lane per worker, sends its memfd to the worker and to
-// the client, and keeps it mapped only to fail the call in flight and close
-// the lane when the worker dies or is killed. The memory is shared with the
-// client, so nothing in it is trusted: each side copies a message out before
-// parsing it, and sizes come from the region's size, never from the header.
+// The daemon makes each lane a session opens (up to --call-lanes), sends its
+// memfd to the worker and to the client, and keeps it mapped only to fail the
+// call in flight and close the lane when the worker dies or is killed. The
+// memory is shared with the client, so nothing in it is trusted: each side
+// copies a message out before parsing it, and sizes come from the region's
+// size, never from the header.
 //
 // The state word is the futex both sides sleep on:
 //   kIdle     -client posts->         kPosted

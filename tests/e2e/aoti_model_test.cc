@@ -1,6 +1,6 @@
-// A "model" written the way AOTInductor's generated wrapper is (reference
-// §1.5, §1.7, §7), linked against the real libaoti_remote.so and run against
-// a real aoti-executord in a separate process: every extern kernel call is
+// A "model" written the way AOTInductor's generated wrapper is, linked against
+// the real libaoti_remote.so and run against a real aoti-executord in a
+// separate process: every extern kernel call is
 //   aoti_torch_proxy_executor_call_function(proxy_executor, <idx>, <nints>,
 //       std::array<int64_t, N>{...}.data(), <ntensors>,
 //       std::array<AtenTensorHandle, M>{...}.data());

@@ -1,4 +1,4 @@
-// Failure is the normal case (DESIGN.md): bad calls, ops that throw, a daemon
+// Failure is the normal case: bad calls, ops that throw, a daemon
 // that is SIGKILLed, stopped, restarted or told to stop, all against the real
 // aoti-executord in its own process and the real shim. Every failure must be
 // AOTI_TORCH_FAILURE with a message that says what went wrong, within the

@@ -4,7 +4,7 @@
 // and a message naming what was wrong, touch no byte outside the client's
 // own regions, and leave the daemon serving, with no file descriptor of the
 // refused request left open in it (checked after every test) and nothing in
-// /dev/shm. The lessons are Triton's (reference/peers.md §1.2, §5): bounds
+// /dev/shm. The lessons are Triton's shared-memory API's: bounds
 // with overflow-safe arithmetic, regions private to their session, sealed
 // memfds, nothing left behind by a client that dies.
 #include <ATen/ATen.h>

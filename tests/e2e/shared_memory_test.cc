@@ -1,7 +1,7 @@
-// How tensors cross between the shim and the real aoti-executord (DESIGN.md,
-// "Tensors cross the boundary through shared memory"): outputs come back in
-// the daemon's memfd regions and are wrapped without a copy; an output sent
-// back as an input travels by reference; releases ride on later calls;
+// How tensors cross between the shim and the real aoti-executord through
+// shared memory (docs/protocol.md): outputs come back in the worker's memfd
+// regions and are wrapped without a copy; an output sent back as an input
+// travels by reference; releases ride on later calls;
 // mutated inputs are written back; outputs that alias an input are views of
 // the caller's tensor; staging regions are reused and grow. Values are
 // checked against ATen in-process; where the data went is read from this

@@ -120,7 +120,7 @@ class CustomOpsTest : public ::testing::Test {
 TestKernels* CustomOpsTest::kernels_ = nullptr;
 
 TEST_F(CustomOpsTest, FixtureTargetsAndFlatCounts) {
-  // Hand-derived from the schemas and the fixture (reference §1.7).
+  // Hand-derived from the schemas and the fixture.
   const ExpectedCounts expected[kNumFixtureNodes] = {
       {"aoti_test::fn_with_all_inputs", 6, 15, 1, 0},
       {"aoti_test::fn_with_default_input", 1, 0, 1, 0},
@@ -178,7 +178,7 @@ TEST_F(CustomOpsTest, MutatedInputTensorsAreTheWrittenArguments) {
   }
 }
 
-// PyTorch PR #110526's call, in its shape (reference §7):
+// PyTorch PR #110526's call, in its shape:
 //   call_function(proxy_executor, 0, 15, {42, 16, 17, s0 + s1, s0 + s1, s2*s3,
 //   45, 67, 16, 17, s2*s3, s2*s3, s0 + s1, 89, 910}, 7, {arg0_1, arg0_1,
 //   arg1_1, buf2, arg0_1, arg1_1, buf4});
@@ -328,7 +328,7 @@ TEST_F(CustomOpsTest, OptionalTensorOutputSkipsTheNoneReturn) {
 }
 
 // A None return between two tensors: the tensor after it still lands in the
-// second handle (OSSProxyExecutor's `continue` would misread it, §3.3).
+// second handle (OSSProxyExecutor's `continue` would misread it).
 TEST_F(CustomOpsTest, OptionalTensorOutputWithNoneInTheMiddle) {
   auto expected =
       TypedOp<OptionalOutputs>("aoti_test::fn_with_optional_tensor_output_2")
@@ -537,7 +537,7 @@ TEST_F(CustomOpsTest, KwargOnlyDefaultsInTheFlatInts) {
 }
 
 // Empty lists stay empty lists (OSSProxyExecutor turned them into None,
-// reference §4.2.1, which typed kernels refuse).
+// which typed kernels refuse).
 TEST_F(CustomOpsTest, EmptyListsStayEmptyLists) {
   auto outputs = RunBothWays(kernels(), kEmptyLists, {}, {});
   ASSERT_EQ(outputs.size(), 1u);

@@ -252,7 +252,7 @@ TEST_F(ErrorsTest, WrongKeyForTheSchemaType) {
 }
 
 TEST_F(ErrorsTest, UnsupportedArgumentKinds) {
-  // SymBool and SymFloat are not supported (reference §2.3).
+  // SymBool and SymFloat are not supported.
   ExpectError(
       ParseJson(EncodeStatics("b", R"({"as_sym_bool": {"as_name": "u0"}})"))
           .status(),

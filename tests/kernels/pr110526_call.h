@@ -1,5 +1,6 @@
-// PyTorch PR #110526's call of aoti_test::fn_with_all_inputs (reference §7),
-// stated once for the engine suites and the end-to-end model test:
+// PyTorch PR #110526's call of aoti_test::fn_with_all_inputs (from PyTorch's
+// own AOTI custom-op tests), stated once for the engine suites and the
+// end-to-end model test:
 //   aoti_torch_proxy_executor_call_function(proxy_executor, 0, 15,
 //       {42, 16, 17, s0 + s1, s0 + s1, s2*s3, 45, 67, 16, 17, s2*s3, s2*s3,
 //        s0 + s1, 89, 910}, 7,

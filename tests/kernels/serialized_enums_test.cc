@@ -1,5 +1,5 @@
 // The serialized enum numbering of torch/_export/serde/schema.py against
-// c10's, written out independently from reference §2.3.
+// c10's, written out independently from torch/_export/serde/schema.py.
 #include "server/kernels/serialized_enums.h"
 
 #include <gtest/gtest.h>
