@@ -547,7 +547,7 @@ int ServePing(const std::string& address) {
   return 0;
 }
 
-// The channel the shim makes (client_shim/session.cc).
+// The channel the shim makes (client_shim/session/session.cc).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);

@@ -10,7 +10,7 @@
 #include "client_shim/last_error.h"
 #include "client_shim/options.h"
 #include "client_shim/remote_executor.h"
-#include "client_shim/shared_allocator.h"
+#include "client_shim/memory/shared_allocator.h"
 
 namespace aoti_executor {
 namespace client {

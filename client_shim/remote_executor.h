@@ -35,8 +35,8 @@
 #include "client_shim/failed_calls.h"
 #include "client_shim/local_fallback.h"
 #include "client_shim/options.h"
-#include "client_shim/reconnect_backoff.h"
-#include "client_shim/session.h"
+#include "client_shim/session/reconnect_backoff.h"
+#include "client_shim/session/session.h"
 #include "proto/executor.pb.h"
 
 namespace aoti_executor {

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proto/worker.pb.h"
-#include "server/shm/futex.h"
+#include "server/lane/futex.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {

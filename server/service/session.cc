@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
-#include "server/shm/attach_frame.h"
-#include "server/shm/fd_channel.h"
+#include "server/framing/attach_frame.h"
+#include "server/framing/fd_channel.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {

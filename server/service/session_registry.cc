@@ -16,8 +16,8 @@
 #include "absl/time/clock.h"
 #include "server/common/status_macros.h"
 #include "server/common/unix_socket_path.h"
-#include "server/shm/attach_frame.h"
-#include "server/shm/fd_channel.h"
+#include "server/framing/attach_frame.h"
+#include "server/framing/fd_channel.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {

@@ -5,8 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/shm/futex.h"
-#include "server/shm/spin_budget.h"
+#include "server/lane/futex.h"
+#include "server/lane/spin_budget.h"
 
 namespace aoti_executor {
 

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "proto/worker.pb.h"
-#include "server/shm/call_lane.h"
+#include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/call_watch.h"
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "server/shm/packet_channel.h"
+#include "server/framing/packet_channel.h"
 
 namespace aoti_executor {
 

@@ -23,7 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/executor.pb.h"
-#include "server/shm/call_lane.h"
+#include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/call_watch.h"
 

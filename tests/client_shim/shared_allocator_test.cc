@@ -1,7 +1,7 @@
-// The shared CPU allocator (client_shim/shared_allocator.h): which tensors
+// The shared CPU allocator (client_shim/memory/shared_allocator.h): which tensors
 // land in sealed memfds, lookup by address, reuse of freed regions, the
 // cache's bounds, threads, and its C entry point.
-#include "client_shim/shared_allocator.h"
+#include "client_shim/memory/shared_allocator.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/Allocator.h>

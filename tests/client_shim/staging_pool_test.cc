@@ -1,4 +1,4 @@
-#include "client_shim/staging_pool.h"
+#include "client_shim/memory/staging_pool.h"
 
 #include <vector>
 

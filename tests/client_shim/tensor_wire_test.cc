@@ -1,4 +1,4 @@
-#include "client_shim/tensor_wire.h"
+#include "client_shim/memory/tensor_wire.h"
 
 #include <ATen/ATen.h>
 

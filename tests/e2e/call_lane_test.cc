@@ -18,7 +18,7 @@
 #include "client_shim/remote_executor.h"
 #include "proto/executor.grpc.pb.h"
 #include "proto/worker.pb.h"
-#include "server/shm/futex.h"
+#include "server/lane/futex.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/misbehaving_client.h"
 #include "tests/e2e/raw_session.h"

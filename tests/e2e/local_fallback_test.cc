@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "client_shim/reconnect_backoff.h"
+#include "client_shim/session/reconnect_backoff.h"
 #include "server/kernels/op_library.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"

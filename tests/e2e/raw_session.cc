@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/kernels/serialized_enums.h"
-#include "server/shm/attach_frame.h"
-#include "server/shm/fd_channel.h"
+#include "server/framing/attach_frame.h"
+#include "server/framing/fd_channel.h"
 
 namespace aoti_executor {
 namespace e2e {

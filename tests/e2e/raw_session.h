@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/executor.grpc.pb.h"
-#include "server/shm/call_lane.h"
+#include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 
 namespace aoti_executor {

@@ -2,7 +2,7 @@
 // aoti-executord is SIGKILLed and started again while one executor handle
 // lives on. Calls during the outage fail within their deadline, naming the
 // endpoint; reconnect attempts are spaced by the shim's backoff
-// (client_shim/reconnect_backoff.h), which a listener standing in for the
+// (client_shim/session/reconnect_backoff.h), which a listener standing in for the
 // daemon counts; once the daemon is back the shim registers the model again
 // by itself, and the same handle runs a model of several nodes, its staging
 // regions registered anew. A reconnect that hangs blocks no other call, and
@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "client_shim/reconnect_backoff.h"
+#include "client_shim/session/reconnect_backoff.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"
 #include "tests/e2e/shim_util.h"

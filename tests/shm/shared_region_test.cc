@@ -10,7 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/shm/fd_channel.h"
+#include "server/framing/fd_channel.h"
 #include "tests/shm/shm_test_util.h"
 
 namespace aoti_executor {

@@ -1,0 +1,491 @@
+#include "client_shim/session/session.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "server/kernels/serialized_enums.h"
+#include "server/shm/tensor_layout.h"
+
+namespace aoti_executor {
+namespace client {
+
+namespace wv1 = ::aoti::executor::worker::v1;
+
+namespace {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const Endpoint& endpoint) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // An inference server's http_proxy must not reroute a local daemon.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  // A fresh channel per session: no reconnect backoff left from a dead one.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(endpoint.grpc_target(),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+grpc::Status GrpcStatus(int code, std::string message) {
+  return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
+}
+
+TensorLayout LayoutOf(const v1::TensorRef& ref, c10::ScalarType dtype) {
+  TensorLayout layout;
+  layout.offset = ref.offset();
+  layout.byte_size = ref.byte_size();
+  layout.dtype = dtype;
+  layout.sizes.assign(ref.sizes().begin(), ref.sizes().end());
+  layout.strides.assign(ref.strides().begin(), ref.strides().end());
+  layout.storage_offset = ref.storage_offset();
+  return layout;
+}
+
+}  // namespace
+
+absl::Status Session::RpcError(absl::string_view rpc,
+                               const grpc::Status& status) const {
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  const std::string where =
+      absl::StrCat("aoti-executord at ", endpoint_.ToString());
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(absl::StrCat(
+          where, " is unavailable (", rpc, "): ", status.error_message()));
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::DeadlineExceededError(
+          absl::StrCat(rpc, " to ", where,
+                       " missed its deadline: ", status.error_message()));
+    default:
+      return absl::Status(
+          code, absl::StrCat(where, " (", rpc, "): ", status.error_message()));
+  }
+}
+
+void OpenCanceller::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (rpc_ != nullptr) rpc_->TryCancel();
+}
+
+bool OpenCanceller::Enter(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return false;
+  rpc_ = context;
+  return true;
+}
+
+void OpenCanceller::Leave() {
+  absl::MutexLock lock(&mu_);
+  rpc_ = nullptr;
+}
+
+bool OpenCanceller::cancelled() {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> Session::Open(
+    const Endpoint& endpoint, const std::string& json,
+    const std::string& device, const OpenOptions& options) {
+  std::shared_ptr<Session> session(new Session(endpoint));
+  session->channel_ = MakeChannel(endpoint);
+  session->stub_ = v1::Executor::NewStub(session->channel_);
+  std::string attach_path;
+  AOTI_RETURN_IF_ERROR(session->Hello(options, &attach_path));
+  if (options.canceller != nullptr && options.canceller->cancelled()) {
+    return absl::CancelledError("opening a session was cancelled");
+  }
+  absl::StatusOr<std::unique_ptr<AttachSocket>> attach =
+      AttachSocket::Connect(attach_path, options.connect_deadline);
+  if (!attach.ok()) {
+    return WithContext(attach.status(),
+                       absl::StrCat("aoti-executord at ", endpoint.ToString()));
+  }
+  session->attach_ = *std::move(attach);
+  session->outputs_ = std::make_unique<OutputRegions>(session->attach_.get());
+  session->staging_ = std::make_unique<StagingPool>(session.get());
+  session->host_regions_ = std::make_unique<HostRegions>(session.get());
+  {
+    absl::MutexLock lock(&session->lane_mu_);
+    session->use_lanes_ = options.call_lane;
+  }
+  AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
+  // Open the call lane now rather than in the first call. A failure here is
+  // not the session's: calls take the Call RPC and try again.
+  (void)session->Lanes(options.register_deadline);
+  return session;
+}
+
+Session::~Session() = default;
+
+absl::Status Session::Hello(const OpenOptions& options,
+                            std::string* attach_path) {
+  const int64_t budget_ms =
+      absl::ToInt64Milliseconds(options.connect_deadline - absl::Now());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(options.connect_deadline));
+  context.set_wait_for_ready(options.wait_for_ready);
+  v1::HelloRequest request;
+  request.set_protocol_version(kProtocolVersion);
+  v1::HelloResponse response;
+  OpenCanceller* canceller = options.canceller;
+  if (canceller != nullptr && !canceller->Enter(&context)) {
+    return absl::CancelledError("opening a session was cancelled");
+  }
+  const grpc::Status status = stub_->Hello(&context, request, &response);
+  if (canceller != nullptr) canceller->Leave();
+  if (!status.ok()) {
+    const auto code = static_cast<absl::StatusCode>(status.error_code());
+    if (code == absl::StatusCode::kUnavailable ||
+        code == absl::StatusCode::kDeadlineExceeded) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot reach aoti-executord at ", endpoint_.ToString(),
+          options.wait_for_ready ? absl::StrCat(" within ", budget_ms, " ms")
+                                 : std::string(),
+          ": ", status.error_message(),
+          " (is the daemon running? set the endpoint or "
+          "$AOTI_EXECUTOR_ENDPOINT)"));
+    }
+    return RpcError("Hello", status);
+  }
+  if (response.protocol_version() != kProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "aoti-executord at ", endpoint_.ToString(), " speaks protocol version ",
+        response.protocol_version(), ", this client ", kProtocolVersion));
+  }
+  if (response.attach_socket_path().empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("aoti-executord at ", endpoint_.ToString(),
+                     " serves no attach socket, so no shared memory"));
+  }
+  *attach_path = response.attach_socket_path();
+  return absl::OkStatus();
+}
+
+absl::Status Session::RegisterKernelSet(const std::string& json,
+                                        const std::string& device,
+                                        const OpenOptions& options) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(options.register_deadline));
+  v1::RegisterKernelSetRequest request;
+  request.set_session(attach_->secret());
+  request.set_extern_kernels_json(json);
+  request.set_device(device);
+  v1::RegisterKernelSetResponse response;
+  OpenCanceller* canceller = options.canceller;
+  if (canceller != nullptr && !canceller->Enter(&context)) {
+    return absl::CancelledError("opening a session was cancelled");
+  }
+  const grpc::Status status =
+      stub_->RegisterKernelSet(&context, request, &response);
+  if (canceller != nullptr) canceller->Leave();
+  if (!status.ok()) return RpcError("RegisterKernelSet", status);
+  kernel_set_id_ = response.kernel_set_id();
+  nodes_ = std::make_shared<const std::vector<v1::NodeInfo>>(
+      response.nodes().begin(), response.nodes().end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Session::RegisterRegion(const SharedRegion& region,
+                                                 absl::Time deadline) {
+  const uint64_t attach_id = next_attach_id_.fetch_add(1);
+  AOTI_RETURN_IF_ERROR(
+      WithContext(attach_->SendClientRegion(attach_id, region),
+                  absl::StrCat("sending a region to aoti-executord at ",
+                               endpoint_.ToString())));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::RegisterRegionRequest request;
+  request.set_session(attach_->secret());
+  request.set_attach_id(attach_id);
+  v1::RegisterRegionResponse response;
+  const grpc::Status status =
+      stub_->RegisterRegion(&context, request, &response);
+  if (!status.ok()) return RpcError("RegisterRegion", status);
+  if (response.byte_size() != region.size()) {
+    return absl::InternalError(absl::StrCat(
+        "aoti-executord at ", endpoint_.ToString(), " registered region ",
+        response.region_id(), " with ", response.byte_size(),
+        " bytes, the client sent ", region.size()));
+  }
+  return response.region_id();
+}
+
+void Session::ReleaseRegion(uint64_t region_id, absl::Time deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::ReleaseRegionRequest request;
+  request.set_session(attach_->secret());
+  request.set_region_id(region_id);
+  v1::ReleaseRegionResponse response;
+  // Best effort: a region the daemon keeps is freed with the session.
+  (void)stub_->ReleaseRegion(&context, request, &response);
+}
+
+absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
+                           absl::Span<const int64_t> ints,
+                           absl::Span<at::Tensor* const> tensors,
+                           absl::Time deadline) {
+  const size_t num_inputs = static_cast<size_t>(node.num_input_tensors());
+  absl::Span<at::Tensor* const> outputs = tensors.subspan(num_inputs);
+  host_regions_->ReleaseDropped(deadline);
+  // By reference when an input lies in an output of an earlier call or in
+  // the host's shared allocations; staged otherwise.
+  AOTI_ASSIGN_OR_RETURN(
+      CallInputs inputs,
+      CallInputs::Plan(tensors.subspan(0, num_inputs),
+                       [this, deadline](const void* p, uint64_t n) {
+                         if (auto output = outputs_->Find(p, n)) return output;
+                         return host_regions_->Find(p, n, deadline);
+                       }));
+
+  v1::CallRequest request;
+  absl::optional<StagingPool::Lease> staging;
+  if (inputs.needs_staging()) {
+    AOTI_ASSIGN_OR_RETURN(StagingPool::Lease lease,
+                          staging_->Acquire(inputs.staging_bytes(), deadline));
+    staging.emplace(std::move(lease));
+    inputs.Stage(staging->region_id(), staging->data(),
+                 request.mutable_inputs());
+  } else {
+    inputs.Stage(0, nullptr, request.mutable_inputs());
+  }
+  request.set_session(attach_->secret());
+  request.set_kernel_set_id(kernel_set_id_);
+  request.set_node_index(node_index);
+  request.mutable_ints()->Add(ints.begin(), ints.end());
+  for (const BlockId& block : releases_->Drain()) {
+    v1::OutputRelease* release = request.add_releases();
+    release->set_region_id(block.region_id);
+    release->set_offset(block.offset);
+  }
+
+  AOTI_ASSIGN_OR_RETURN(v1::CallResponse response, Exchange(request, deadline));
+
+  if (static_cast<size_t>(response.outputs_size()) != outputs.size()) {
+    for (const v1::TensorRef& ref : response.outputs()) {
+      if (ref.owned()) releases_->Push({ref.region_id(), ref.offset()});
+    }
+    return absl::InternalError(
+        absl::StrCat("aoti-executord at ", endpoint_.ToString(), " answered ",
+                     response.outputs_size(), " outputs, the call site has ",
+                     outputs.size()));
+  }
+  std::vector<at::Tensor> results;
+  AOTI_RETURN_IF_ERROR(ResolveOutputs(
+      response, inputs, staging ? &*staging : nullptr, deadline, &results));
+  AOTI_RETURN_IF_ERROR(inputs.CopyBack(absl::MakeConstSpan(
+      node.mutated_input_tensors().data(), node.mutated_input_tensors_size())));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    *outputs[i] = std::move(results[i]);
+  }
+  for (uint64_t region_id : response.retired_regions()) {
+    outputs_->Forget(region_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CallResponse> Session::Exchange(
+    const v1::CallRequest& request, absl::Time deadline) {
+  if (std::shared_ptr<const LaneSet> lanes = Lanes(deadline)) {
+    absl::optional<absl::StatusOr<wv1::CallResult>> answered;
+    for (const std::shared_ptr<LaneCaller>& lane : *lanes) {
+      answered = lane->TryCall(request, deadline);
+      if (answered.has_value()) break;
+    }
+    if (!answered.has_value()) {
+      // Every lane is busy with another thread's call: one more, if the
+      // daemon allows it.
+      if (std::shared_ptr<LaneCaller> added = AddLane(deadline, lanes)) {
+        answered = added->TryCall(request, deadline);
+      }
+    }
+    if (answered.has_value()) return FromLane(*std::move(answered));
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::CallResponse response;
+  const grpc::Status status = stub_->Call(&context, request, &response);
+  if (!status.ok()) return RpcError("Call", status);
+  // A call that had no lane to take (its worker had died) has just started
+  // a new worker: open that worker's lane now, for the calls after it.
+  (void)Lanes(deadline);
+  return response;
+}
+
+absl::StatusOr<v1::CallResponse> Session::FromLane(
+    absl::StatusOr<wv1::CallResult> answered) const {
+  // Errors read as the Call RPC's would: same codes, same wording.
+  if (!answered.ok()) {
+    return RpcError("Call",
+                    GrpcStatus(static_cast<int>(answered.status().code()),
+                               std::string(answered.status().message())));
+  }
+  if (answered->code() != 0) {
+    return RpcError("Call", GrpcStatus(answered->code(), answered->message()));
+  }
+  return std::move(*answered->mutable_response());
+}
+
+size_t Session::call_lane_count() const {
+  absl::MutexLock lock(&lane_mu_);
+  return lanes_ != nullptr ? lanes_->size() : 0;
+}
+
+std::shared_ptr<const Session::LaneSet> Session::Lanes(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&lane_mu_);
+    if (lanes_ != nullptr) {
+      bool open = true;
+      for (const auto& lane : *lanes_) open = open && lane->Open();
+      if (open) return lanes_;
+    }
+    // None yet, or the worker behind them is gone (they close together).
+    lanes_ = nullptr;
+    if (!use_lanes_ || lane_opening_) return nullptr;
+    lane_opening_ = true;
+  }
+  absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
+  absl::MutexLock lock(&lane_mu_);
+  lane_opening_ = false;
+  lanes_full_ = false;
+  if (opened.ok()) {
+    lanes_ = std::make_shared<const LaneSet>(LaneSet{*std::move(opened)});
+  } else if (absl::IsFailedPrecondition(opened.status()) ||
+             absl::IsUnimplemented(opened.status())) {
+    use_lanes_ = false;  // the daemon offers none: every call takes the RPC
+  }
+  return lanes_;
+}
+
+std::shared_ptr<LaneCaller> Session::AddLane(
+    absl::Time deadline, const std::shared_ptr<const LaneSet>& seen) {
+  {
+    absl::MutexLock lock(&lane_mu_);
+    if (lanes_ != seen || lanes_full_ || lane_opening_) return nullptr;
+    lane_opening_ = true;
+  }
+  absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
+  absl::MutexLock lock(&lane_mu_);
+  lane_opening_ = false;
+  if (!opened.ok()) {
+    // The most the daemon allows, or its worker is going: the RPC it is.
+    lanes_full_ = true;
+    return nullptr;
+  }
+  if (lanes_ == seen) {
+    LaneSet grown = *seen;
+    grown.push_back(*opened);
+    lanes_ = std::make_shared<const LaneSet>(std::move(grown));
+  }
+  return *std::move(opened);
+}
+
+absl::StatusOr<std::shared_ptr<LaneCaller>> Session::OpenLane(
+    absl::Time deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  v1::OpenCallLaneRequest request;
+  request.set_session(attach_->secret());
+  v1::OpenCallLaneResponse response;
+  const grpc::Status status = stub_->OpenCallLane(&context, request, &response);
+  if (!status.ok()) return RpcError("OpenCallLane", status);
+  for (uint64_t region_id : response.retired_regions()) {
+    outputs_->Forget(region_id);
+  }
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
+                        outputs_->TakeCallLane(response.lane_id(), deadline));
+  AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(std::move(region)));
+  // The session outlives its lane caller (it owns it).
+  return std::make_shared<LaneCaller>(std::move(lane),
+                                      [this] { return Alive(); });
+}
+
+absl::Status Session::ResolveOutputs(const v1::CallResponse& response,
+                                     const CallInputs& inputs,
+                                     const StagingPool::Lease* staging,
+                                     absl::Time deadline,
+                                     std::vector<at::Tensor>* results) {
+  results->reserve(response.outputs_size());
+  for (int i = 0; i < response.outputs_size(); ++i) {
+    absl::StatusOr<at::Tensor> tensor;
+    try {
+      tensor = ResolveOutput(response.outputs(i), i, inputs, staging, deadline);
+    } catch (const std::exception& e) {
+      tensor = absl::InternalError(absl::StrCat("output ", i, ": ", e.what()));
+    }
+    if (!tensor.ok()) {
+      // Blocks already wrapped are released by their tensors' deleters; the
+      // rest are queued here, so the daemon gets every block back.
+      for (int j = i; j < response.outputs_size(); ++j) {
+        const v1::TensorRef& ref = response.outputs(j);
+        if (ref.owned()) releases_->Push({ref.region_id(), ref.offset()});
+      }
+      return tensor.status();
+    }
+    results->push_back(*std::move(tensor));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<at::Tensor> Session::ResolveOutput(
+    const v1::TensorRef& ref, size_t i, const CallInputs& inputs,
+    const StagingPool::Lease* staging, absl::Time deadline) {
+  const std::string which = absl::StrCat("output ", i);
+  // dtype 0 ("unknown" in the serializer's numbering) stands for an
+  // undefined tensor (a None returned for a Tensor? return).
+  if (ref.dtype() == 0) {
+    if (ref.owned()) releases_->Push({ref.region_id(), ref.offset()});
+    return at::Tensor();
+  }
+  absl::StatusOr<c10::ScalarType> dtype = ScalarTypeFromSerialized(ref.dtype());
+  if (!dtype.ok()) return WithContext(dtype.status(), which);
+  if (!ref.device().empty() && ref.device() != "cpu") {
+    return absl::UnimplementedError(
+        absl::StrCat(which, " is on device \"", ref.device(),
+                     "\": only CPU outputs are supported so far"));
+  }
+  const TensorLayout layout = LayoutOf(ref, *dtype);
+  if (ref.owned()) {
+    AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
+                          outputs_->Get(ref.region_id(), deadline));
+    AOTI_RETURN_IF_ERROR(WithContext(
+        ValidateTensorLayout(layout, region->size()),
+        absl::StrCat(which, " in output region ", ref.region_id())));
+    std::weak_ptr<ReleaseQueue> queue = releases_;
+    const BlockId block{ref.region_id(), ref.offset()};
+    return WrapOwnedOutput(ref, *dtype, std::move(region), [queue, block] {
+      if (std::shared_ptr<ReleaseQueue> alive = queue.lock()) {
+        alive->Push(block);
+      }
+    });
+  }
+  // Not owned: it aliases memory the client sent in this call.
+  const uint8_t* base = nullptr;
+  uint64_t size = 0;
+  std::shared_ptr<SharedRegion> output_region;
+  if (staging != nullptr && ref.region_id() == staging->region_id()) {
+    base = staging->data();
+    size = staging->size();
+  } else {
+    absl::optional<std::shared_ptr<SharedRegion>> known =
+        outputs_->Mapped(ref.region_id());
+    if (!known.has_value()) {
+      return absl::InternalError(absl::StrCat(
+          which, " aliases region ", ref.region_id(),
+          ", which is neither this call's staging region nor an output "
+          "region the client has mapped"));
+    }
+    output_region = *std::move(known);
+    base = output_region->data();
+    size = output_region->size();
+  }
+  AOTI_RETURN_IF_ERROR(
+      WithContext(ValidateTensorLayout(layout, size),
+                  absl::StrCat(which, " in region ", ref.region_id())));
+  return inputs.AliasOutput(ref, *dtype, ref.region_id(), base);
+}
+
+}  // namespace client
+}  // namespace aoti_executor

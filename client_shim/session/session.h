@@ -1,0 +1,182 @@
+// One session with aoti-executord: the gRPC channel, the attach socket (whose
+// connection is the session), the model's registered kernel set, and the
+// shared memory of the session (staging regions, output regions, releases).
+//
+// A session ends when this object is destroyed or the daemon goes away;
+// RemoteExecutor then opens a new one. Output tensors of an ended session
+// stay valid (they hold their regions); their releases are dropped.
+#ifndef AOTI_EXECUTOR_CLIENT_SHIM_SESSION_SESSION_H_
+#define AOTI_EXECUTOR_CLIENT_SHIM_SESSION_SESSION_H_
+
+#include <ATen/core/Tensor.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "client_shim/transport/attach_socket.h"
+#include "client_shim/transport/endpoint.h"
+#include "client_shim/memory/host_regions.h"
+#include "client_shim/transport/lane_caller.h"
+#include "client_shim/memory/output_regions.h"
+#include "client_shim/memory/release_queue.h"
+#include "client_shim/memory/staging_pool.h"
+#include "client_shim/memory/tensor_wire.h"
+#include "proto/executor.grpc.pb.h"
+#include "proto/executor.pb.h"
+
+namespace aoti_executor {
+namespace client {
+
+namespace v1 = ::aoti::executor::v1;
+
+inline constexpr uint32_t kProtocolVersion = 1;
+// gRPC's message limits: the JSON of a model with 10,000 extern nodes is
+// far beyond gRPC's 4 MiB default.
+inline constexpr int kMaxMessageBytes = 1 << 30;
+
+// Lets another thread stop a Session::Open in progress (an executor being
+// deleted while it reconnects): the RPC it waits in is cancelled, and it
+// takes no further step. Thread-safe.
+class OpenCanceller {
+ public:
+  void Cancel();
+
+ private:
+  friend class Session;
+  // Marks `context` as the RPC in progress; false if already cancelled.
+  bool Enter(grpc::ClientContext* context);
+  void Leave();
+  bool cancelled();
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* rpc_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+class Session final : public StagingPool::Registrar {
+ public:
+  struct OpenOptions {
+    // Hello and the attach socket must answer by this time.
+    absl::Time connect_deadline;
+    // RegisterKernelSet (which parses and resolves the JSON) by this one.
+    absl::Time register_deadline;
+    // Wait for the daemon to come up until connect_deadline (create), rather
+    // than fail as soon as nothing listens (a reconnect inside a call).
+    bool wait_for_ready = true;
+    // If set, Cancel() makes Open fail with Cancelled promptly.
+    OpenCanceller* canceller = nullptr;
+    // Send calls over a call lane when the daemon offers one.
+    bool call_lane = true;
+  };
+
+  // Hello; connects the attach socket and receives the secret; registers
+  // `json` (a <key>.wrapper.json's bytes) for `device`. Every error names the
+  // endpoint.
+  static absl::StatusOr<std::shared_ptr<Session>> Open(
+      const Endpoint& endpoint, const std::string& json,
+      const std::string& device, const OpenOptions& options);
+
+  ~Session() override;
+
+  // One per extern node, indexed by extern_node_index.
+  using Nodes = std::shared_ptr<const std::vector<v1::NodeInfo>>;
+  const Nodes& nodes() const { return nodes_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+
+  // False once the daemon closed the attach socket: the session is over.
+  bool Alive() const { return !attach_->PeerClosed(); }
+
+  // Runs node `node_index` (described by `node`, whose counts the caller has
+  // checked against `ints` and `tensors`): stages the inputs, calls, maps the
+  // outputs, copies mutated staged inputs back and assigns the output
+  // handles, the last only if everything succeeded. Thread-safe.
+  absl::Status Call(int node_index, const v1::NodeInfo& node,
+                    absl::Span<const int64_t> ints,
+                    absl::Span<at::Tensor* const> tensors, absl::Time deadline);
+
+  // StagingPool::Registrar: kClientRegion frame, then RegisterRegion.
+  absl::StatusOr<uint64_t> RegisterRegion(const SharedRegion& region,
+                                          absl::Time deadline) override;
+  void ReleaseRegion(uint64_t region_id, absl::Time deadline) override;
+
+  // For tests and status: releases waiting for the next call.
+  size_t pending_releases() const { return releases_->size(); }
+  size_t output_region_count() const { return outputs_->size(); }
+  size_t staging_region_count() const { return staging_->region_count(); }
+  size_t host_region_count() const { return host_regions_->size(); }
+  // Call lanes open now (0 or more, up to what the daemon allows).
+  size_t call_lane_count() const;
+
+ private:
+  explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
+
+  absl::Status Hello(const OpenOptions& options, std::string* attach_path);
+  absl::Status RegisterKernelSet(const std::string& json,
+                                 const std::string& device,
+                                 const OpenOptions& options);
+  // Turns the CallResponse's TensorRefs into tensors, into `results`. On
+  // failure, every owned block not wrapped yet is queued for release.
+  absl::Status ResolveOutputs(const v1::CallResponse& response,
+                              const CallInputs& inputs,
+                              const StagingPool::Lease* staging,
+                              absl::Time deadline,
+                              std::vector<at::Tensor>* results);
+  absl::StatusOr<at::Tensor> ResolveOutput(const v1::TensorRef& ref, size_t i,
+                                           const CallInputs& inputs,
+                                           const StagingPool::Lease* staging,
+                                           absl::Time deadline);
+  // One call at a time on each lane; the set only grows, while its worker
+  // lives, and is replaced whole when that worker is gone.
+  using LaneSet = std::vector<std::shared_ptr<LaneCaller>>;
+
+  // Runs `request` over a call lane if one takes it, else by the Call RPC.
+  absl::StatusOr<v1::CallResponse> Exchange(const v1::CallRequest& request,
+                                            absl::Time deadline);
+  // A lane's CallResult as the Call RPC's answer or error.
+  absl::StatusOr<v1::CallResponse> FromLane(
+      absl::StatusOr<aoti::executor::worker::v1::CallResult> answered) const;
+  // The open lanes, opening a first one if there are none (nullptr if the
+  // daemon offers none, or another thread is opening one: take the RPC).
+  std::shared_ptr<const LaneSet> Lanes(absl::Time deadline);
+  // One more lane, added to `seen` if that is still the current set; nullptr
+  // if the daemon allows no more (or another thread is adding one).
+  std::shared_ptr<LaneCaller> AddLane(
+      absl::Time deadline, const std::shared_ptr<const LaneSet>& seen);
+  absl::StatusOr<std::shared_ptr<LaneCaller>> OpenLane(absl::Time deadline);
+  // A gRPC failure of `rpc` as an absl::Status naming the endpoint.
+  absl::Status RpcError(absl::string_view rpc,
+                        const grpc::Status& status) const;
+
+  const Endpoint endpoint_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Executor::Stub> stub_;
+  std::unique_ptr<AttachSocket> attach_;
+  uint64_t kernel_set_id_ = 0;
+  Nodes nodes_;
+  std::atomic<uint64_t> next_attach_id_{1};
+  // Held by output tensors' deleters through weak_ptrs.
+  std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();
+  // Declared after attach_, so destroyed before it.
+  std::unique_ptr<OutputRegions> outputs_;
+  std::unique_ptr<StagingPool> staging_;
+  std::unique_ptr<HostRegions> host_regions_;
+
+  mutable absl::Mutex lane_mu_;
+  bool use_lanes_ ABSL_GUARDED_BY(lane_mu_) = true;
+  bool lane_opening_ ABSL_GUARDED_BY(lane_mu_) = false;
+  bool lanes_full_ ABSL_GUARDED_BY(lane_mu_) = false;
+  std::shared_ptr<const LaneSet> lanes_ ABSL_GUARDED_BY(lane_mu_);
+};
+
+}  // namespace client
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_CLIENT_SHIM_SESSION_SESSION_H_

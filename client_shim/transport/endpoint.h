@@ -1,0 +1,49 @@
+// Where the daemon listens: the endpoint strings the shim accepts, and the
+// gRPC target each one means.
+#ifndef AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ENDPOINT_H_
+#define AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ENDPOINT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace aoti_executor {
+namespace client {
+
+// The daemon's default socket, used when neither the caller nor the
+// environment names one.
+inline constexpr char kDefaultEndpoint[] =
+    "unix:/tmp/aoti-executor/executor.sock";
+// The environment variable consulted when the caller passes no endpoint.
+inline constexpr char kEndpointEnvVar[] = "AOTI_EXECUTOR_ENDPOINT";
+
+struct Endpoint {
+  enum class Kind { kUnix, kTcp };
+
+  Kind kind = Kind::kUnix;
+  // kUnix: the socket's absolute path. kTcp: "HOST:PORT" ("[::1]:PORT" for
+  // an IPv6 address).
+  std::string address;
+
+  // What grpc::CreateChannel takes: "unix:/path" or "HOST:PORT".
+  std::string grpc_target() const;
+  // The canonical spelling, used in every message: "unix:/path" or
+  // "tcp:HOST:PORT".
+  std::string ToString() const;
+};
+
+// Parses "unix:/abs/path", "unix:///abs/path", "/abs/path" (a Unix socket) or
+// "tcp:HOST:PORT". InvalidArgument, quoting `text`, for anything else: a
+// relative or too long (>= 108 bytes) socket path, a missing host, or a port
+// that is not a number in 1..65535.
+absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text);
+
+// The endpoint to use: `argument` unless it is NULL or empty, else
+// $AOTI_EXECUTOR_ENDPOINT unless it is unset or empty, else kDefaultEndpoint.
+absl::StatusOr<Endpoint> ResolveEndpoint(const char* argument);
+
+}  // namespace client
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ENDPOINT_H_
