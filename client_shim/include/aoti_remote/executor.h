@@ -1,74 +1,38 @@
 /* libaoti_remote: runs the extern-kernel calls of an AOTInductor model in
- * aoti-executord, a separate process, instead of in-process.
+ * aoti-executord, a separate process, instead of in-process. How it behaves
+ * over time (sessions, reconnecting, fallback, deadlines): docs/client.md.
  *
  * Conventions:
- * 1. Ownership. aoti_remote_executor_create makes an executor that the caller
- *    owns and frees with aoti_remote_executor_delete. Every other argument is
- *    borrowed for the duration of the call. Tensor handles are at::Tensor*,
- *    exactly as in PyTorch's AOTI C shim: output handles are assigned, never
- *    freed, and the tensors they then hold keep their shared memory alive by
- *    themselves, also after the executor is deleted or the daemon dies.
+ * 1. Ownership. The caller owns an executor from create until delete. Other
+ *    arguments are borrowed for the call. Output handles are assigned, never
+ *    freed; their tensors keep their shared memory alive by themselves, also
+ *    after delete or the daemon's death.
  * 2. Errors. Every function returns AOTI_TORCH_SUCCESS or AOTI_TORCH_FAILURE;
- *    nothing crosses this boundary as an exception, and nothing aborts. After
- *    a failure, aoti_remote_last_error() says why. A NULL handle or a NULL
- *    required argument is a failure, never a crash.
- * 3. Threads. One executor may be used by many threads at once, except that
- *    delete must not race any other use of the same executor. The last error
- *    is per thread: a failure in one thread never changes another's message.
- * 4. Deadlines. Nothing blocks forever. create waits at most the connect
- *    timeout (5000 ms; $AOTI_EXECUTOR_CONNECT_TIMEOUT_MS) for the daemon;
- *    each call_function at most the call timeout (30000 ms;
- *    $AOTI_EXECUTOR_CALL_TIMEOUT_MS). Both are read once, at create.
- * 5. Endpoints: "unix:/abs/path", "unix:///abs/path", "/abs/path" (a Unix
- *    socket) or "tcp:HOST:PORT". NULL or "" means $AOTI_EXECUTOR_ENDPOINT, or
- *    if that is unset or empty, "unix:/tmp/aoti-executor/executor.sock".
- * 6. A lost daemon fails the calls in flight within their deadline; once it
- *    is back, the executor opens a new session, registers the model's
- *    kernels again (7) and its shared memory as calls need it, with nothing
- *    for the host to do.
- * 7. Reconnecting. When the session ends, a thread of the executor opens a
- *    new one in the background: at once, then, while calls keep wanting
- *    one, once per backoff window: 50 ms after the first failure, doubling
- *    after each further failure up to 2 s, each window shortened at random
- *    by up to half (jitter); a success resets it. Calls never connect
- *    themselves: one that finds no session waits for the attempt under
- *    way, or for the one due when the window ends, bounded by its deadline;
- *    if the window ends after its deadline, it fails at once, naming the
- *    endpoint, the last attempt's error and when the next is due. So an
- *    outage costs at most one attempt per window however many calls
- *    arrive, a daemon that is back is reached at most 2 s after it is
- *    wanted, and a registration slower than a call's deadline still
- *    completes, for the next call. delete stops the thread.
- * 8. Local fallback, off by default: with $AOTI_EXECUTOR_LOCAL_FALLBACK=1
- *    (read at create), a call that finds no session because the daemon
- *    cannot be reached (an attempt to reach it failed: nothing listens, or
- *    it does not answer in the connect timeout) runs in this process
- *    instead, at once, with the same semantics; and create, after
- *    waiting the connect timeout for the daemon, succeeds without it if the
- *    model's kernels load here. Calls go to the daemon again as soon as a
- *    session is open. The first call run here in an outage logs one line
- *    to stderr, and the first remote call after it another. A call the
- *    daemon received and failed (an op error, a missed deadline, a crashed
- *    worker, a connection lost mid-call) is never rerun here. The
- *    trade-off: calls survive an outage, but ops run here without the
- *    daemon's isolation (a crashing op takes the host down, a hanging one
- *    has no deadline), custom ops need their library loaded in the host
- *    first, and the model's kernels are parsed again, in the host, when
- *    first needed.
- * 9. Shared allocator, off until aoti_remote_install_shared_allocator is
- *    called: from then on, every CPU tensor of at least 1 MiB that libtorch
- *    allocates in this process, the model's or not, lives in shared memory
- *    of its own (a sealed memfd, rounded up to whole pages), so that calls
- *    can later pass it to the daemon without a copy; smaller ones stay with
- *    the allocator installed before. Call it before the model is loaded and
- *    allocates its buffers, while no other thread allocates tensors: buffers
- *    allocated earlier stay private. It is idempotent. Freed regions are
- *    kept for reuse (up to 64 regions and 256 MiB in all), and each live
- *    large tensor holds one file descriptor; when none can be had, the
- *    tensor is allocated privately (one line to stderr). Tensors it made
- *    stay valid after every executor is deleted, and this library stays
- *    loaded from then on. Shared memory stays shared across fork(): a
- *    child's writes to such tensors are seen by the parent.
+ *    nothing throws across this boundary, nothing aborts, and a NULL handle
+ *    or required argument is a failure. After a failure,
+ *    aoti_remote_last_error() says why, naming node, op and endpoint.
+ * 3. Threads. Any number of threads may use one executor at once, but delete
+ *    must not race another use of it. aoti_remote_last_error() is per thread.
+ * 4. Deadlines. Nothing blocks forever: create waits at most the connect
+ *    timeout ($AOTI_EXECUTOR_CONNECT_TIMEOUT_MS, 5000), each call at most the
+ *    call timeout ($AOTI_EXECUTOR_CALL_TIMEOUT_MS, 30000); read at create.
+ * 5. Endpoints: "unix:/abs/path", "unix:///abs/path", "/abs/path" or
+ *    "tcp:HOST:PORT"; NULL or "" means $AOTI_EXECUTOR_ENDPOINT, then
+ *    "unix:/tmp/aoti-executor/executor.sock".
+ * 6. Calls. call_function means what aoti_torch_proxy_executor_call_function
+ *    means. PyTorch's generated code before 2026 ignores its result: call
+ *    aoti_remote_executor_take_failure before and after each model run.
+ * 7. A lost daemon fails the calls in flight; the executor reconnects in the
+ *    background and re-registers the model, with nothing for the host to do.
+ *    Meanwhile a call waits for the next attempt if its deadline allows, or
+ *    fails at once.
+ * 8. Local fallback, off unless $AOTI_EXECUTOR_LOCAL_FALLBACK=1: calls that
+ *    cannot reach the daemon run in this process, without its isolation;
+ *    a call the daemon received is never rerun here.
+ * 9. Shared allocator, off until aoti_remote_install_shared_allocator: from
+ *    then on every CPU tensor of 1 MiB or more in this process lives in
+ *    shared memory of its own (kept across fork()), so calls pass it without
+ *    a copy.
  */
 #ifndef AOTI_REMOTE_EXECUTOR_H_
 #define AOTI_REMOTE_EXECUTOR_H_
