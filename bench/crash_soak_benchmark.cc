@@ -14,7 +14,7 @@
 // window around a daemon restart (from just before the kill until
 // --restart-grace-s after the daemon serves again).
 //
-//   bazel run -c opt //bench:crash_soak_benchmark -- --seconds=600
+//   bazel run //bench:crash_soak_benchmark -- --seconds=600
 #include <ATen/ATen.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 // The engine in-process: how fast a 10,000-node JSON loads, and what one
 // OpKernel::Run of a one-element aten::add costs over callBoxed itself.
 //
-//   bazel run -c opt //bench:kernel_set_benchmark
+//   bazel run //bench:kernel_set_benchmark
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 

@@ -15,7 +15,7 @@
 // flag), so none inherits gRPC's state through a fork; the ping-pong peers
 // are plain forks that touch nothing but the shared page.
 //
-//   bazel run -c opt //bench:performance_benchmark
+//   bazel run //bench:performance_benchmark
 #include <ATen/ATen.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -1091,7 +1091,7 @@ Section Throughput(const std::string& endpoint, const std::string& json_path,
 
 int Main() {
   PrintMachine();
-  std::printf("command: bazel run -c opt //bench:performance_benchmark\n\n");
+  std::printf("command: bazel run //bench:performance_benchmark\n\n");
   std::fflush(stdout);
 
   Floors floors;

@@ -11,7 +11,7 @@ op library. Rounds alternate between the two, so both see the same
 background load. The input is the one the tests compare on
 (mlp.expected.pt), and the two ways must agree on it bit for bit first.
 
-    bazel run -c opt //bench:real_model_benchmark -- [--runs=N] [--rounds=R]
+    bazel run //bench:real_model_benchmark -- [--runs=N] [--rounds=R]
 """
 
 import argparse

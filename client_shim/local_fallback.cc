@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client_shim/options.h"
+#include "server/common/status_macros.h"
+#include "server/kernels/device.h"
 #include "server/kernels/handle_call.h"
 
 namespace aoti_executor {
@@ -15,14 +17,8 @@ namespace {
 
 absl::StatusOr<KernelSet> Parse(const std::string& json,
                                 const std::string& device) {
-  c10::optional<c10::Device> parsed;
-  try {
-    parsed = c10::Device(device);
-  } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("device \"", device, "\": ", e.what_without_backtrace()));
-  }
-  return KernelSet::Parse(json, *parsed);
+  AOTI_ASSIGN_OR_RETURN(c10::Device parsed, ParseDevice(device));
+  return KernelSet::Parse(json, parsed);
 }
 
 }  // namespace

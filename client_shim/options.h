@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client_shim/transport/endpoint.h"
+#include "server/common/endpoint.h"
 
 namespace aoti_executor {
 namespace client {

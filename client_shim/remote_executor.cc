@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client_shim/last_error.h"
 #include "server/common/status_macros.h"
+#include "server/kernels/handle_call.h"
 
 namespace aoti_executor {
 namespace client {
@@ -28,28 +29,10 @@ absl::Status CheckArrays(int index, int num_ints, const int64_t* ints,
     return absl::InvalidArgumentError(
         absl::StrCat("extern node index ", index, " is negative"));
   }
-  if (num_ints < 0 || num_tensors < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "extern node ", index, ": negative count (num_ints=", num_ints,
-        ", num_tensors=", num_tensors, ")"));
-  }
-  if (num_ints > 0 && ints == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("extern node ", index,
-                     ": flatten_int_args is NULL, num_ints=", num_ints));
-  }
-  if (num_tensors > 0 && tensors == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "extern node ", index,
-        ": flatten_tensor_args is NULL, num_tensors=", num_tensors));
-  }
-  for (int i = 0; i < num_tensors; ++i) {
-    if (tensors[i] == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "extern node ", index, ": tensor handle ", i, " is NULL"));
-    }
-  }
-  return absl::OkStatus();
+  return WithContext(
+      CheckFlatArrays(num_ints, ints, num_tensors,
+                      reinterpret_cast<const void* const*>(tensors)),
+      absl::StrCat("extern node ", index));
 }
 
 // The node `index` of `nodes`, checked against the call's counts.
@@ -131,7 +114,11 @@ RemoteExecutor::RemoteExecutor(ExecutorOptions options, std::string json_path,
       fallback_(options_.local_fallback
                     ? std::make_unique<LocalFallback>(
                           json_, options_.device, options_.endpoint.ToString())
-                    : nullptr) {}
+                    : nullptr),
+      reconnector_(
+          options_.endpoint.ToString(),
+          [this](OpenCanceller* canceller) { return OpenSession(canceller); }) {
+}
 
 absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
     ExecutorOptions options, const std::string& json_path) {
@@ -155,7 +142,9 @@ absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
     const absl::Status error =
         WithContext(session.status(), absl::StrCat("registering ", json_path));
     LocalFallback* fallback = executor->fallback_.get();
-    if (fallback == nullptr || !IsUnreachable(session.status())) return error;
+    if (fallback == nullptr || !Reconnector::IsUnreachable(session.status())) {
+      return error;
+    }
     // The host asked for the local fallback: calls run here until the daemon
     // is reached, if the model's kernels load here.
     absl::StatusOr<std::shared_ptr<const KernelSet>> kernels =
@@ -166,32 +155,17 @@ absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
           absl::StrCat(error.message(), "; and ", kernels.status().message()));
     }
     fallback->NoteOutage(session.status());
-    absl::MutexLock lock(&executor->mu_);
-    // The first call asks for the next attempt.
-    executor->backoff_.Failed(session.status(), absl::Now());
+    executor->reconnector_.NoteCreateFailed(session.status());
     return executor;
   }
-  absl::MutexLock lock(&executor->mu_);
-  executor->nodes_ = (*session)->nodes();
-  executor->session_ = *std::move(session);
+  executor->reconnector_.Adopt(*std::move(session));
   return executor;
 }
 
-RemoteExecutor::~RemoteExecutor() {
-  std::shared_ptr<OpenCanceller> canceller;
-  std::thread thread;
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    canceller = canceller_;
-    thread = std::move(reconnect_thread_);
-  }
-  if (canceller != nullptr) canceller->Cancel();
-  if (thread.joinable()) thread.join();
-}
+RemoteExecutor::~RemoteExecutor() = default;
 
 size_t RemoteExecutor::num_nodes() const {
-  const Session::Nodes cached = nodes();
+  const Session::Nodes cached = reconnector_.nodes();
   if (cached != nullptr) return cached->size();
   if (fallback_ != nullptr) {
     const std::shared_ptr<const KernelSet> kernels =
@@ -199,15 +173,6 @@ size_t RemoteExecutor::num_nodes() const {
     if (kernels != nullptr) return kernels->size();
   }
   return 0;
-}
-
-Session::Nodes RemoteExecutor::nodes() const {
-  absl::MutexLock lock(&mu_);
-  return nodes_;
-}
-
-bool RemoteExecutor::IsUnreachable(const absl::Status& status) {
-  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
 }
 
 absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::OpenSession(
@@ -228,114 +193,10 @@ absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::OpenSession(
   }
 }
 
-absl::Status RemoteExecutor::StartReconnectingLocked() {
-  if (reconnecting_ || stopping_) return absl::OkStatus();
-  // A thread that stopped running (reconnecting_ is false) has let go of
-  // mu_ for good: joining it here is immediate.
-  if (reconnect_thread_.joinable()) reconnect_thread_.join();
-  try {
-    reconnect_thread_ = std::thread([this] { ReconnectLoop(); });
-  } catch (const std::system_error& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot start a thread to reconnect to aoti-executord at ",
-                     options_.endpoint.ToString(), ": ", e.what()));
-  }
-  reconnecting_ = true;
-  return absl::OkStatus();
-}
-
-void RemoteExecutor::ReconnectLoop() {
-  absl::MutexLock lock(&mu_);
-  // Attempts only while calls want a session: an idle executor neither
-  // connects nor lets its backoff grow; the next call starts this again.
-  while (!stopping_ && session_ == nullptr && wanted_) {
-    const absl::Time window_end = backoff_.next_attempt();
-    if (absl::Now() < window_end) {
-      mu_.AwaitWithDeadline(absl::Condition(&stopping_), window_end);
-      continue;
-    }
-    wanted_ = false;
-    auto canceller = std::make_shared<OpenCanceller>();
-    canceller_ = canceller;
-    connecting_ = true;
-    mu_.Unlock();  // never held across a connect; OpenSession never throws
-    absl::StatusOr<std::shared_ptr<Session>> session =
-        OpenSession(canceller.get());
-    mu_.Lock();
-    connecting_ = false;
-    canceller_.reset();
-    ++attempts_;
-    if (session.ok()) {
-      backoff_.Succeeded();
-      nodes_ = (*session)->nodes();
-      session_ = *std::move(session);
-    } else {
-      backoff_.Failed(session.status(), absl::Now());
-    }
-  }
-  reconnecting_ = false;
-}
-
 absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::CurrentSession(
     absl::Time deadline) {
   bool unreachable = false;
-  return AcquireSession(deadline, /*fail_fast=*/false, &unreachable);
-}
-
-absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::AcquireSession(
-    absl::Time deadline, bool fail_fast, bool* unreachable) {
-  *unreachable = false;
-  absl::MutexLock lock(&mu_);
-  if (session_ != nullptr) {
-    if (session_->Alive()) return session_;
-    // The daemon went away (or restarted): the old session is over. Calls
-    // still in flight on it hold it until they fail.
-    session_.reset();
-  }
-  // The attempt under way answers this call too; otherwise ask for one.
-  if (!connecting_) wanted_ = true;
-  AOTI_RETURN_IF_ERROR(StartReconnectingLocked());
-  const std::string endpoint = options_.endpoint.ToString();
-  const absl::Time window_end = backoff_.next_attempt();
-  const absl::Time now = absl::Now();
-  const bool failed_before = backoff_.failures() > 0;
-  // An attempt since the session ended found nobody to talk to: with the
-  // fallback on, the call runs in-process at once. (The first attempt after
-  // a session ended is waited for, as by any call: the daemon may well be
-  // there, and a retried call of an op that hung there must not run here.)
-  if (fail_fast && failed_before && IsUnreachable(backoff_.last_error())) {
-    *unreachable = true;
-    if (connecting_ || now >= window_end) {
-      return absl::UnavailableError(
-          absl::StrCat("aoti-executord at ", endpoint,
-                       " is unreachable; reconnecting (last attempt: ",
-                       backoff_.last_error().message(), ")"));
-    }
-    return backoff_.WindowError(endpoint, now);
-  }
-  // The window ends after this call's deadline: fail at once.
-  if (failed_before && !connecting_ && deadline <= window_end) {
-    *unreachable = IsUnreachable(backoff_.last_error());
-    return backoff_.WindowError(endpoint, now);
-  }
-  // Wait for the attempt under way, or the one due when the window ends.
-  const uint64_t target = attempts_ + 1;
-  auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return session_ != nullptr || attempts_ >= target || stopping_;
-  };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&done), deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "aoti-executord at ", endpoint,
-        ": the session ended, and reconnecting (in the background) had not "
-        "succeeded when this call's deadline passed",
-        backoff_.failures() == 0
-            ? std::string()
-            : absl::StrCat(" (last attempt: ", backoff_.last_error().message(),
-                           ")")));
-  }
-  if (session_ != nullptr) return session_;
-  *unreachable = IsUnreachable(backoff_.last_error());
-  return WithContext(backoff_.last_error(), "the session ended; reconnecting");
+  return reconnector_.Acquire(deadline, /*fail_fast=*/false, &unreachable);
 }
 
 absl::Status RemoteExecutor::Call(int extern_node_index, int num_ints,
@@ -357,7 +218,7 @@ absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
   const absl::Time deadline = absl::Now() + options_.call_timeout;
   AOTI_RETURN_IF_ERROR(
       CheckArrays(extern_node_index, num_ints, ints, num_tensors, tensors));
-  const Session::Nodes cached = nodes();
+  const Session::Nodes cached = reconnector_.nodes();
   std::string name = absl::StrCat("extern node ", extern_node_index);
   if (cached != nullptr) {
     AOTI_RETURN_IF_ERROR(
@@ -368,7 +229,7 @@ absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
   auto* handles = reinterpret_cast<at::Tensor* const*>(tensors);
 
   bool unreachable = false;
-  absl::StatusOr<std::shared_ptr<Session>> session = AcquireSession(
+  absl::StatusOr<std::shared_ptr<Session>> session = reconnector_.Acquire(
       deadline, /*fail_fast=*/fallback_ != nullptr, &unreachable);
   if (!session.ok()) {
     if (fallback_ == nullptr || !unreachable) {
@@ -398,23 +259,13 @@ absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
   absl::Status status = (*session)->Call(
       extern_node_index, *node, absl::MakeConstSpan(ints, num_ints),
       absl::MakeConstSpan(handles, num_tensors), deadline);
-  if (MayHaveRunUnseen(status)) Retire(*session);
+  if (MayHaveRunUnseen(status)) reconnector_.Retire(*session);
   return WithContext(status, name);
 }
 
 bool RemoteExecutor::MayHaveRunUnseen(const absl::Status& status) {
   return absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status) ||
          absl::IsCancelled(status);
-}
-
-void RemoteExecutor::Retire(const std::shared_ptr<Session>& session) {
-  absl::MutexLock lock(&mu_);
-  if (session_ != session) return;
-  session_.reset();
-  // Reconnect now, for the calls to come. Best effort: the next call starts
-  // the thread if this cannot.
-  wanted_ = true;
-  (void)StartReconnectingLocked();
 }
 
 void RemoteExecutor::call_function(int extern_node_index, int num_ints,

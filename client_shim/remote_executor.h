@@ -1,22 +1,9 @@
 // The object behind an AOTIProxyExecutorHandle: a model's extern kernels,
-// registered with aoti-executord, and the calls into them.
-//
-// It owns the model's JSON and options and the current Session. When the
-// daemon goes away, or a call misses its deadline or loses its connection
-// (so that the daemon's and the client's view of the session's output blocks
-// may differ), the session is over, and a reconnect thread of the executor
-// opens a new one (Hello, attach socket, RegisterKernelSet): at once, then,
-// while calls keep wanting one, once per ReconnectBackoff window, until it
-// succeeds or the executor is deleted. Calls never connect themselves: one
-// that finds no session waits for the attempt in progress, or for the one
-// due at the end of the backoff window, bounded by its deadline; if the
-// window ends after its deadline, it fails at once. A registration slower
-// than a call's deadline thus still completes, for the next call. Nothing
-// holds the executor's lock across a connect. With
-// the host's LocalFallback on, a call that finds no session because an
-// attempt found the daemon unreachable runs in-process instead of waiting.
-// It is a torch::aot_inductor::ProxyExecutor, so its handle can be passed
-// straight to AOTInductorModelContainerRun.
+// registered with aoti-executord, and the calls into them: each call's
+// checks, the session it runs in (kept open by a Reconnector), the failed
+// calls take_failure reports, and the optional in-process fallback
+// (docs/client.md). It is a torch::aot_inductor::ProxyExecutor, so its
+// handle can be passed straight to AOTInductorModelContainerRun.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_REMOTE_EXECUTOR_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_REMOTE_EXECUTOR_H_
 
@@ -25,17 +12,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aoti_remote/executor.h"
 #include "client_shim/failed_calls.h"
 #include "client_shim/local_fallback.h"
 #include "client_shim/options.h"
-#include "client_shim/session/reconnect_backoff.h"
+#include "client_shim/session/reconnector.h"
 #include "client_shim/session/session.h"
 #include "proto/executor.pb.h"
 
@@ -97,28 +82,9 @@ class RemoteExecutor final : public ExecutorBase {
   RemoteExecutor(ExecutorOptions options, std::string json_path,
                  std::string json);
 
-  Session::Nodes nodes() const;
-  // The current session, or, if it is over, the one the reconnect thread
-  // opens (see the comment at the top). On failure, `*unreachable` says
-  // whether the daemon could not be reached at all, so that the call never
-  // got to it, which is when a call may fall back. With `fail_fast` (the
-  // fallback is on), never waits once an attempt has found the daemon
-  // unreachable.
-  absl::StatusOr<std::shared_ptr<Session>> AcquireSession(absl::Time deadline,
-                                                          bool fail_fast,
-                                                          bool* unreachable);
-  // Starts the reconnect thread unless it runs (or the executor is being
-  // deleted).
-  absl::Status StartReconnectingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The reconnect thread: attempts, spaced by backoff_, while calls want a
-  // session, until one succeeds or stopping_.
-  void ReconnectLoop();
   // Session::Open for a reconnect; never throws.
   absl::StatusOr<std::shared_ptr<Session>> OpenSession(
       OpenCanceller* canceller);
-  // Whether a failure to open a session means the daemon was not reached:
-  // nothing listens, it does not answer in time, or it went away meanwhile.
-  static bool IsUnreachable(const absl::Status& status);
   // Whether a failed call may have run in the daemon, or reached it, without
   // the client knowing: a missed deadline or a lost connection. Such a call
   // may have allocated output blocks the client never heard of, or lost the
@@ -129,39 +95,14 @@ class RemoteExecutor final : public ExecutorBase {
   absl::Status CallOnce(int extern_node_index, int num_ints,
                         const int64_t* ints, int num_tensors,
                         AtenTensorHandle* tensors);
-  // Ends `session` if it is still the current one, and starts reconnecting.
-  // The daemon frees every block of a session when its attach socket closes
-  // (once the calls in flight on it let go); outputs the client holds keep
-  // their memory.
-  void Retire(const std::shared_ptr<Session>& session);
-
   const uint64_t id_ = NewExecutorId();
   const ExecutorOptions options_;
   const std::string json_path_;
   const std::string json_;  // kept to re-register in a new session
   // Null unless the host asked for the local fallback.
   const std::unique_ptr<LocalFallback> fallback_;
-  // Guards the state below, never held across a connect attempt.
-  mutable absl::Mutex mu_;
-  std::shared_ptr<Session> session_ ABSL_GUARDED_BY(mu_);
-  // The nodes of the latest session, for checks that need no daemon; null
-  // while no daemon has been reached (the local fallback's create).
-  Session::Nodes nodes_ ABSL_GUARDED_BY(mu_);
-  // A call wants a session, and no attempt started since it asked.
-  bool wanted_ ABSL_GUARDED_BY(mu_) = false;
-  // The reconnect thread runs.
-  bool reconnecting_ ABSL_GUARDED_BY(mu_) = false;
-  // It is opening a session right now (with mu_ released).
-  bool connecting_ ABSL_GUARDED_BY(mu_) = false;
-  // Finished attempts, so a waiting call knows when the next one ended.
-  uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
-  ReconnectBackoff backoff_ ABSL_GUARDED_BY(mu_);
-  // Set by the destructor: the reconnect thread stops.
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Cancels the attempt in progress (the destructor's, so it never waits
-  // out a daemon that does not answer).
-  std::shared_ptr<OpenCanceller> canceller_ ABSL_GUARDED_BY(mu_);
-  std::thread reconnect_thread_ ABSL_GUARDED_BY(mu_);
+  // Last: its thread calls OpenSession, which uses the members above.
+  Reconnector reconnector_;
 };
 
 // The bytes of the file at `path`; NotFound / PermissionDenied / ...

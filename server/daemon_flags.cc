@@ -7,6 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/common/protocol.h"
+#include "server/common/status_macros.h"
 
 namespace aoti_executor {
 namespace {
@@ -45,7 +47,7 @@ const std::map<std::string, std::pair<Setter, const char*>>& ValueFlags() {
               f->listen.push_back(value);
               return true;
             },
-            "unix:/path or tcp:HOST:PORT"}},
+            "unix:/abs/path or tcp:HOST:PORT"}},
           {"load-library",
            {[](const std::string& value, DaemonFlags* f) {
               f->load_libraries.push_back(value);
@@ -70,12 +72,12 @@ const std::map<std::string, std::pair<Setter, const char*>>& ValueFlags() {
           {"call-lanes", {Number(&DaemonFlags::call_lanes, 0), "a count >= 0"}},
           {"health-check",
            {Address(&DaemonFlags::health_check),
-            "unix:/path or tcp:HOST:PORT"}},
+            "unix:/abs/path or tcp:HOST:PORT"}},
           {"status",
-           {Address(&DaemonFlags::status), "unix:/path or tcp:HOST:PORT"}},
+           {Address(&DaemonFlags::status), "unix:/abs/path or tcp:HOST:PORT"}},
           {"clear-quarantine",
            {Address(&DaemonFlags::clear_quarantine),
-            "unix:/path or tcp:HOST:PORT"}},
+            "unix:/abs/path or tcp:HOST:PORT"}},
           {"worker-fd", {Number(&DaemonFlags::worker_fd, 0), "an fd"}},
           {"region-id-base",
            {[](const std::string& value, DaemonFlags* f) {
@@ -89,24 +91,14 @@ const std::map<std::string, std::pair<Setter, const char*>>& ValueFlags() {
 }  // namespace
 
 absl::StatusOr<std::string> GrpcAddress(const std::string& listen) {
-  absl::string_view rest = listen;
-  if (absl::ConsumePrefix(&rest, "unix:")) {
-    if (absl::StartsWith(rest, "//")) rest.remove_prefix(2);
-    if (!absl::StartsWith(rest, "/")) {
-      return absl::InvalidArgumentError("unix socket paths must be absolute");
-    }
-    return absl::StrCat("unix:", rest);
-  }
-  if (absl::ConsumePrefix(&rest, "tcp:") && absl::StrContains(rest, ":")) {
-    return std::string(rest);
-  }
-  return absl::InvalidArgumentError(absl::StrCat("bad address '", listen, "'"));
+  AOTI_ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(listen));
+  return endpoint.grpc_target();
 }
 
 std::string UnixPath(const std::string& listen) {
-  auto address = GrpcAddress(listen);
-  if (!address.ok() || !absl::StartsWith(*address, "unix:")) return "";
-  return address->substr(5);
+  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(listen);
+  if (!endpoint.ok() || endpoint->kind != Endpoint::Kind::kUnix) return "";
+  return endpoint->address;
 }
 
 absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
@@ -143,17 +135,16 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
           absl::StrCat("--", name, "=", value, ": expected ", expected));
     }
   }
-  if (flags.listen.empty()) flags.listen.push_back(kDefaultListen);
+  if (flags.listen.empty()) flags.listen.push_back(kDefaultEndpoint);
   if (flags.attach_socket.empty()) {
+    // Beside the first Unix socket; beside the default one if all are TCP.
+    std::string path;
     for (const std::string& listen : flags.listen) {
-      if (std::string path = UnixPath(listen); !path.empty()) {
-        flags.attach_socket = path + ".attach";
-        break;
-      }
+      path = UnixPath(listen);
+      if (!path.empty()) break;
     }
-    if (flags.attach_socket.empty()) {
-      flags.attach_socket = "/tmp/aoti-executor/executor.sock.attach";
-    }
+    if (path.empty()) path = UnixPath(kDefaultEndpoint);
+    flags.attach_socket = absl::StrCat(path, kAttachSocketSuffix);
   }
   return flags;
 }
@@ -167,7 +158,7 @@ std::string DaemonUsage() {
       "  --listen=ADDR             gRPC address, repeatable: unix:/path or "
       "tcp:HOST:PORT\n"
       "                            (default ",
-      kDefaultListen,
+      kDefaultEndpoint,
       ")\n"
       "  --attach-socket=PATH      the shared-memory attach socket (default: "
       "the\n"

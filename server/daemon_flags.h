@@ -7,11 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/common/endpoint.h"
 
 namespace aoti_executor {
-
-inline constexpr char kDefaultListen[] =
-    "unix:/tmp/aoti-executor/executor.sock";
 
 struct DaemonFlags {
   // gRPC addresses as given: "unix:/path" or "tcp:HOST:PORT".
@@ -47,7 +45,8 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv);
 // The --help text.
 std::string DaemonUsage();
 
-// "unix:/p" -> "unix:/p"; "tcp:H:P" -> "H:P" (gRPC's forms), else an error.
+// The gRPC address of a --listen value (ParseEndpoint's forms): "unix:/p"
+// for a Unix socket, "H:P" for TCP; InvalidArgument naming what is wrong.
 absl::StatusOr<std::string> GrpcAddress(const std::string& listen);
 
 // The socket path of a "unix:" address ("" for tcp).

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/admin_commands.h"
+#include "server/common/daemon_stats.h"
+#include "server/common/protocol.h"
 #include "server/common/unix_socket_path.h"
 #include "server/common/version.h"
 #include "server/daemon_flags.h"
@@ -27,9 +28,6 @@
 
 namespace aoti_executor {
 namespace {
-
-// Large enough for the JSON of a model with tens of thousands of nodes.
-constexpr int kMaxMessageBytes = 512 << 20;
 
 // Blocks SIGTERM and SIGINT in every thread (call before any thread starts)
 // so that WaitForStopSignal can take them synchronously.
@@ -69,7 +67,7 @@ std::unique_ptr<grpc::Server> StartGrpc(const DaemonFlags& flags,
   return builder.BuildAndStart();
 }
 
-WorkerOptions MakeWorkerOptions(const DaemonFlags& flags) {
+WorkerOptions MakeWorkerOptions(const DaemonFlags& flags, DaemonStats* stats) {
   WorkerOptions options;
   // The daemon's own binary, resolved now: an upgrade that replaces the file
   // on disk must not change what later workers run.
@@ -80,14 +78,7 @@ WorkerOptions MakeWorkerOptions(const DaemonFlags& flags) {
   options.log_level = flags.log_level;
   options.threads = static_cast<int>(flags.worker_threads);
   options.memory_limit_mb = flags.worker_memory_limit_mb;
-  static std::atomic<int64_t> deaths{0};
-  static std::atomic<int64_t> restarts{0};
-  static std::atomic<int64_t> lane_calls_succeeded{0};
-  static std::atomic<int64_t> lane_calls_failed{0};
-  options.deaths = &deaths;
-  options.restarts = &restarts;
-  options.lane_calls_succeeded = &lane_calls_succeeded;
-  options.lane_calls_failed = &lane_calls_failed;
+  options.stats = stats;
   return options;
 }
 
@@ -109,7 +100,9 @@ int Run(const DaemonFlags& flags) {
     }
     spdlog::info("loaded op library {}", library);
   }
-  const WorkerOptions worker_options = MakeWorkerOptions(flags);
+  // Declared before everything that counts in it, so it outlives them.
+  DaemonStats stats;
+  const WorkerOptions worker_options = MakeWorkerOptions(flags, &stats);
   WorkerPool workers(&worker_options);
   SessionRegistry sessions(&workers);
   if (absl::Status started = sessions.Start(flags.attach_socket);
@@ -117,7 +110,7 @@ int Run(const DaemonFlags& flags) {
     spdlog::critical("attach socket: {}", started.ToString());
     return 1;
   }
-  ExecutorService service(&sessions, MakeServiceOptions(flags));
+  ExecutorService service(&sessions, &stats, MakeServiceOptions(flags));
   std::unique_ptr<grpc::Server> server = StartGrpc(flags, &service);
   if (server == nullptr) {
     spdlog::critical("cannot serve on the --listen addresses (in use?)");

@@ -53,21 +53,9 @@ at::Tensor OverStorage(c10::Storage storage, int64_t storage_offset,
 
 }  // namespace
 
-uint64_t ElementExtentBytes(absl::Span<const int64_t> sizes,
-                            absl::Span<const int64_t> strides,
-                            size_t element_size) {
-  uint64_t last = 0;
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] == 0) return 0;
-    last +=
-        static_cast<uint64_t>(sizes[d] - 1) * static_cast<uint64_t>(strides[d]);
-  }
-  return (last + 1) * element_size;
-}
-
 uint64_t AddressedBytes(const at::Tensor& tensor) {
-  return ElementExtentBytes(tensor.sizes(), tensor.strides(),
-                            tensor.element_size());
+  return ElementSpanBytes(tensor.sizes(), tensor.strides(),
+                          tensor.element_size());
 }
 
 absl::StatusOr<CallInputs> CallInputs::Plan(
@@ -211,7 +199,7 @@ absl::StatusOr<at::Tensor> CallInputs::AliasOutput(
   const uint64_t first =
       ref.offset() + static_cast<uint64_t>(ref.storage_offset()) * element_size;
   const uint64_t bytes =
-      ElementExtentBytes(Ints(ref.sizes()), Ints(ref.strides()), element_size);
+      ElementSpanBytes(Ints(ref.sizes()), Ints(ref.strides()), element_size);
   if (bytes == 0) {
     return at::empty_strided(Ints(ref.sizes()), Ints(ref.strides()),
                              at::TensorOptions().dtype(dtype));

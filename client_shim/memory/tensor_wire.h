@@ -119,12 +119,6 @@ at::Tensor WrapOwnedOutput(const v1::TensorRef& ref, c10::ScalarType dtype,
                            std::shared_ptr<SharedRegion> region,
                            std::function<void()> on_free);
 
-// Bytes from the first to the end of the last element of a tensor with these
-// sizes and strides (0 if it has no elements). Assumes validated values.
-uint64_t ElementExtentBytes(absl::Span<const int64_t> sizes,
-                            absl::Span<const int64_t> strides,
-                            size_t element_size);
-
 }  // namespace client
 }  // namespace aoti_executor
 

@@ -3,8 +3,8 @@
 // daemon that is down or restarting is not hammered by every call of every
 // client, and one that comes back is found again within kReconnectBackoffMax.
 //
-// The numbers live here and nowhere else; executor.h's conventions comment
-// (7) states them for hosts.
+// The numbers live here and nowhere else; docs/client.md states them for
+// hosts.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_SESSION_RECONNECT_BACKOFF_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_SESSION_RECONNECT_BACKOFF_H_
 

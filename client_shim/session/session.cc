@@ -3,14 +3,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/protocol.h"
 #include "server/common/status_macros.h"
 #include "server/kernels/serialized_enums.h"
 #include "server/shm/tensor_layout.h"
+#include "server/shm/tensor_ref_layout.h"
 
 namespace aoti_executor {
 namespace client {
-
-namespace wv1 = ::aoti::executor::worker::v1;
 
 namespace {
 
@@ -26,41 +26,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Endpoint& endpoint) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
-grpc::Status GrpcStatus(int code, std::string message) {
-  return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
-}
-
-TensorLayout LayoutOf(const v1::TensorRef& ref, c10::ScalarType dtype) {
-  TensorLayout layout;
-  layout.offset = ref.offset();
-  layout.byte_size = ref.byte_size();
-  layout.dtype = dtype;
-  layout.sizes.assign(ref.sizes().begin(), ref.sizes().end());
-  layout.strides.assign(ref.strides().begin(), ref.strides().end());
-  layout.storage_offset = ref.storage_offset();
-  return layout;
-}
-
 }  // namespace
-
-absl::Status Session::RpcError(absl::string_view rpc,
-                               const grpc::Status& status) const {
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  const std::string where =
-      absl::StrCat("aoti-executord at ", endpoint_.ToString());
-  switch (code) {
-    case absl::StatusCode::kUnavailable:
-      return absl::UnavailableError(absl::StrCat(
-          where, " is unavailable (", rpc, "): ", status.error_message()));
-    case absl::StatusCode::kDeadlineExceeded:
-      return absl::DeadlineExceededError(
-          absl::StrCat(rpc, " to ", where,
-                       " missed its deadline: ", status.error_message()));
-    default:
-      return absl::Status(
-          code, absl::StrCat(where, " (", rpc, "): ", status.error_message()));
-  }
-}
 
 void OpenCanceller::Cancel() {
   absl::MutexLock lock(&mu_);
@@ -103,17 +69,23 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
                        absl::StrCat("aoti-executord at ", endpoint.ToString()));
   }
   session->attach_ = *std::move(attach);
-  session->outputs_ = std::make_unique<OutputRegions>(session->attach_.get());
+  Session* self = session.get();  // outlives what it owns
+  session->inbox_ = std::make_unique<AttachInbox>(
+      session->attach_.get(),
+      [self](uint64_t region_id, std::shared_ptr<SharedRegion> region) {
+        self->outputs_->Add(region_id, std::move(region));
+      });
+  session->outputs_ = std::make_unique<OutputRegions>(session->inbox_.get());
   session->staging_ = std::make_unique<StagingPool>(session.get());
   session->host_regions_ = std::make_unique<HostRegions>(session.get());
-  {
-    absl::MutexLock lock(&session->lane_mu_);
-    session->use_lanes_ = options.call_lane;
-  }
+  session->rpc_ =
+      std::make_unique<RpcTransport>(session->stub_.get(), &session->endpoint_);
+  session->lanes_ = std::make_unique<LaneTransport>(
+      [self](absl::Time deadline) { return self->OpenLane(deadline); },
+      options.call_lane, &session->endpoint_);
   AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
-  // Open the call lane now rather than in the first call. A failure here is
-  // not the session's: calls take the Call RPC and try again.
-  (void)session->Lanes(options.register_deadline);
+  // Open the call lane now rather than in the first call.
+  session->lanes_->Reopen(options.register_deadline);
   return session;
 }
 
@@ -288,99 +260,17 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
 
 absl::StatusOr<v1::CallResponse> Session::Exchange(
     const v1::CallRequest& request, absl::Time deadline) {
-  if (std::shared_ptr<const LaneSet> lanes = Lanes(deadline)) {
-    absl::optional<absl::StatusOr<wv1::CallResult>> answered;
-    for (const std::shared_ptr<LaneCaller>& lane : *lanes) {
-      answered = lane->TryCall(request, deadline);
-      if (answered.has_value()) break;
-    }
-    if (!answered.has_value()) {
-      // Every lane is busy with another thread's call: one more, if the
-      // daemon allows it.
-      if (std::shared_ptr<LaneCaller> added = AddLane(deadline, lanes)) {
-        answered = added->TryCall(request, deadline);
-      }
-    }
-    if (answered.has_value()) return FromLane(*std::move(answered));
+  if (auto answered = lanes_->TryCall(request, deadline)) {
+    return *std::move(answered);
   }
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
-  v1::CallResponse response;
-  const grpc::Status status = stub_->Call(&context, request, &response);
-  if (!status.ok()) return RpcError("Call", status);
+  absl::StatusOr<v1::CallResponse> response = *rpc_->TryCall(request, deadline);
   // A call that had no lane to take (its worker had died) has just started
   // a new worker: open that worker's lane now, for the calls after it.
-  (void)Lanes(deadline);
+  if (response.ok()) lanes_->Reopen(deadline);
   return response;
 }
 
-absl::StatusOr<v1::CallResponse> Session::FromLane(
-    absl::StatusOr<wv1::CallResult> answered) const {
-  // Errors read as the Call RPC's would: same codes, same wording.
-  if (!answered.ok()) {
-    return RpcError("Call",
-                    GrpcStatus(static_cast<int>(answered.status().code()),
-                               std::string(answered.status().message())));
-  }
-  if (answered->code() != 0) {
-    return RpcError("Call", GrpcStatus(answered->code(), answered->message()));
-  }
-  return std::move(*answered->mutable_response());
-}
-
-size_t Session::call_lane_count() const {
-  absl::MutexLock lock(&lane_mu_);
-  return lanes_ != nullptr ? lanes_->size() : 0;
-}
-
-std::shared_ptr<const Session::LaneSet> Session::Lanes(absl::Time deadline) {
-  {
-    absl::MutexLock lock(&lane_mu_);
-    if (lanes_ != nullptr) {
-      bool open = true;
-      for (const auto& lane : *lanes_) open = open && lane->Open();
-      if (open) return lanes_;
-    }
-    // None yet, or the worker behind them is gone (they close together).
-    lanes_ = nullptr;
-    if (!use_lanes_ || lane_opening_) return nullptr;
-    lane_opening_ = true;
-  }
-  absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
-  absl::MutexLock lock(&lane_mu_);
-  lane_opening_ = false;
-  lanes_full_ = false;
-  if (opened.ok()) {
-    lanes_ = std::make_shared<const LaneSet>(LaneSet{*std::move(opened)});
-  } else if (absl::IsFailedPrecondition(opened.status()) ||
-             absl::IsUnimplemented(opened.status())) {
-    use_lanes_ = false;  // the daemon offers none: every call takes the RPC
-  }
-  return lanes_;
-}
-
-std::shared_ptr<LaneCaller> Session::AddLane(
-    absl::Time deadline, const std::shared_ptr<const LaneSet>& seen) {
-  {
-    absl::MutexLock lock(&lane_mu_);
-    if (lanes_ != seen || lanes_full_ || lane_opening_) return nullptr;
-    lane_opening_ = true;
-  }
-  absl::StatusOr<std::shared_ptr<LaneCaller>> opened = OpenLane(deadline);
-  absl::MutexLock lock(&lane_mu_);
-  lane_opening_ = false;
-  if (!opened.ok()) {
-    // The most the daemon allows, or its worker is going: the RPC it is.
-    lanes_full_ = true;
-    return nullptr;
-  }
-  if (lanes_ == seen) {
-    LaneSet grown = *seen;
-    grown.push_back(*opened);
-    lanes_ = std::make_shared<const LaneSet>(std::move(grown));
-  }
-  return *std::move(opened);
-}
+size_t Session::call_lane_count() const { return lanes_->count(); }
 
 absl::StatusOr<std::shared_ptr<LaneCaller>> Session::OpenLane(
     absl::Time deadline) {
@@ -395,7 +285,7 @@ absl::StatusOr<std::shared_ptr<LaneCaller>> Session::OpenLane(
     outputs_->Forget(region_id);
   }
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
-                        outputs_->TakeCallLane(response.lane_id(), deadline));
+                        inbox_->TakeCallLane(response.lane_id(), deadline));
   AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(std::move(region)));
   // The session outlives its lane caller (it owns it).
   return std::make_shared<LaneCaller>(std::move(lane),
@@ -446,7 +336,7 @@ absl::StatusOr<at::Tensor> Session::ResolveOutput(
         absl::StrCat(which, " is on device \"", ref.device(),
                      "\": only CPU outputs are supported so far"));
   }
-  const TensorLayout layout = LayoutOf(ref, *dtype);
+  const TensorLayout layout = LayoutOfRef(ref, *dtype);
   if (ref.owned()) {
     AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
                           outputs_->Get(ref.region_id(), deadline));

@@ -21,26 +21,25 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "client_shim/transport/attach_socket.h"
-#include "client_shim/transport/endpoint.h"
 #include "client_shim/memory/host_regions.h"
-#include "client_shim/transport/lane_caller.h"
 #include "client_shim/memory/output_regions.h"
 #include "client_shim/memory/release_queue.h"
 #include "client_shim/memory/staging_pool.h"
 #include "client_shim/memory/tensor_wire.h"
+#include "client_shim/transport/attach_inbox.h"
+#include "client_shim/transport/attach_socket.h"
+#include "client_shim/transport/lane_caller.h"
+#include "client_shim/transport/lane_transport.h"
+#include "client_shim/transport/rpc_error.h"
+#include "client_shim/transport/rpc_transport.h"
 #include "proto/executor.grpc.pb.h"
 #include "proto/executor.pb.h"
+#include "server/common/endpoint.h"
 
 namespace aoti_executor {
 namespace client {
 
 namespace v1 = ::aoti::executor::v1;
-
-inline constexpr uint32_t kProtocolVersion = 1;
-// gRPC's message limits: the JSON of a model with 10,000 extern nodes is
-// far beyond gRPC's 4 MiB default.
-inline constexpr int kMaxMessageBytes = 1 << 30;
 
 // Lets another thread stop a Session::Open in progress (an executor being
 // deleted while it reconnects): the RPC it waits in is cancelled, and it
@@ -133,27 +132,16 @@ class Session final : public StagingPool::Registrar {
                                            const CallInputs& inputs,
                                            const StagingPool::Lease* staging,
                                            absl::Time deadline);
-  // One call at a time on each lane; the set only grows, while its worker
-  // lives, and is replaced whole when that worker is gone.
-  using LaneSet = std::vector<std::shared_ptr<LaneCaller>>;
-
-  // Runs `request` over a call lane if one takes it, else by the Call RPC.
+  // Offers `request` to the call lanes, then to the Call RPC.
   absl::StatusOr<v1::CallResponse> Exchange(const v1::CallRequest& request,
                                             absl::Time deadline);
-  // A lane's CallResult as the Call RPC's answer or error.
-  absl::StatusOr<v1::CallResponse> FromLane(
-      absl::StatusOr<aoti::executor::worker::v1::CallResult> answered) const;
-  // The open lanes, opening a first one if there are none (nullptr if the
-  // daemon offers none, or another thread is opening one: take the RPC).
-  std::shared_ptr<const LaneSet> Lanes(absl::Time deadline);
-  // One more lane, added to `seen` if that is still the current set; nullptr
-  // if the daemon allows no more (or another thread is adding one).
-  std::shared_ptr<LaneCaller> AddLane(
-      absl::Time deadline, const std::shared_ptr<const LaneSet>& seen);
+  // One more call lane of the session's worker (LaneTransport's Opener).
   absl::StatusOr<std::shared_ptr<LaneCaller>> OpenLane(absl::Time deadline);
   // A gRPC failure of `rpc` as an absl::Status naming the endpoint.
   absl::Status RpcError(absl::string_view rpc,
-                        const grpc::Status& status) const;
+                        const grpc::Status& status) const {
+    return client::RpcError(endpoint_, rpc, status);
+  }
 
   const Endpoint endpoint_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -165,15 +153,12 @@ class Session final : public StagingPool::Registrar {
   // Held by output tensors' deleters through weak_ptrs.
   std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();
   // Declared after attach_, so destroyed before it.
+  std::unique_ptr<AttachInbox> inbox_;
   std::unique_ptr<OutputRegions> outputs_;
   std::unique_ptr<StagingPool> staging_;
   std::unique_ptr<HostRegions> host_regions_;
-
-  mutable absl::Mutex lane_mu_;
-  bool use_lanes_ ABSL_GUARDED_BY(lane_mu_) = true;
-  bool lane_opening_ ABSL_GUARDED_BY(lane_mu_) = false;
-  bool lanes_full_ ABSL_GUARDED_BY(lane_mu_) = false;
-  std::shared_ptr<const LaneSet> lanes_ ABSL_GUARDED_BY(lane_mu_);
+  std::unique_ptr<RpcTransport> rpc_;
+  std::unique_ptr<LaneTransport> lanes_;
 };
 
 }  // namespace client

@@ -38,7 +38,7 @@ class AttachSocket {
   absl::Status SendClientRegion(uint64_t attach_id, const SharedRegion& region);
 
   // Receives the next frame from the daemon, waiting until `deadline`.
-  // Callers serialize their reads (OutputRegions does).
+  // Callers serialize their reads (AttachInbox does).
   absl::StatusOr<ReceivedFrame> Receive(absl::Time deadline);
 
   // True once the daemon's end is closed (it exited or dropped the session):

@@ -1,4 +1,4 @@
-#include "client_shim/transport/endpoint.h"
+#include "server/common/endpoint.h"
 
 #include <sys/un.h>
 
@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace aoti_executor {
-namespace client {
 namespace {
 
 constexpr size_t kMaxUnixPathLength = sizeof(sockaddr_un{}.sun_path) - 1;
@@ -107,5 +106,4 @@ absl::StatusOr<Endpoint> ResolveEndpoint(const char* argument) {
   return ParseEndpoint(kDefaultEndpoint);
 }
 
-}  // namespace client
 }  // namespace aoti_executor

@@ -1,7 +1,8 @@
-// Where the daemon listens: the endpoint strings the shim accepts, and the
-// gRPC target each one means.
-#ifndef AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ENDPOINT_H_
-#define AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ENDPOINT_H_
+// Where the daemon listens: the address strings the daemon's --listen and
+// the shim's endpoint accept, and the gRPC target each one means. One parser
+// for both, so that whatever the daemon serves on, a client can name.
+#ifndef AOTI_EXECUTOR_SERVER_COMMON_ENDPOINT_H_
+#define AOTI_EXECUTOR_SERVER_COMMON_ENDPOINT_H_
 
 #include <string>
 
@@ -9,13 +10,13 @@
 #include "absl/strings/string_view.h"
 
 namespace aoti_executor {
-namespace client {
 
-// The daemon's default socket, used when neither the caller nor the
-// environment names one.
+// The daemon's default socket: where it listens with no --listen, and what
+// the shim uses when neither the caller nor the environment names one.
 inline constexpr char kDefaultEndpoint[] =
     "unix:/tmp/aoti-executor/executor.sock";
-// The environment variable consulted when the caller passes no endpoint.
+// The environment variable the shim consults when the caller passes no
+// endpoint.
 inline constexpr char kEndpointEnvVar[] = "AOTI_EXECUTOR_ENDPOINT";
 
 struct Endpoint {
@@ -43,7 +44,6 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view text);
 // $AOTI_EXECUTOR_ENDPOINT unless it is unset or empty, else kDefaultEndpoint.
 absl::StatusOr<Endpoint> ResolveEndpoint(const char* argument);
 
-}  // namespace client
 }  // namespace aoti_executor
 
-#endif  // AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ENDPOINT_H_
+#endif  // AOTI_EXECUTOR_SERVER_COMMON_ENDPOINT_H_

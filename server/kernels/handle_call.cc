@@ -7,17 +7,21 @@
 #include "server/common/status_macros.h"
 
 namespace aoti_executor {
-namespace {
 
-absl::Status CheckArrays(int num_ints, const int64_t* ints, int num_tensors,
-                         at::Tensor* const* tensors) {
+absl::Status CheckFlatArrays(int num_ints, const int64_t* ints, int num_tensors,
+                             const void* const* tensors) {
   if (num_ints < 0 || num_tensors < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "negative count: num_ints=", num_ints, ", num_tensors=", num_tensors));
+    return absl::InvalidArgumentError(
+        absl::StrCat("negative count (num_ints=", num_ints,
+                     ", num_tensors=", num_tensors, ")"));
   }
-  if ((num_ints > 0 && ints == nullptr) ||
-      (num_tensors > 0 && tensors == nullptr)) {
-    return absl::InvalidArgumentError("a non-empty flat array is NULL");
+  if (num_ints > 0 && ints == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flatten_int_args is NULL, num_ints=", num_ints));
+  }
+  if (num_tensors > 0 && tensors == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flatten_tensor_args is NULL, num_tensors=", num_tensors));
   }
   for (int i = 0; i < num_tensors; ++i) {
     if (tensors[i] == nullptr) {
@@ -28,12 +32,12 @@ absl::Status CheckArrays(int num_ints, const int64_t* ints, int num_tensors,
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::Status CallWithHandles(const KernelSet& kernels, int extern_node_index,
                              int num_ints, const int64_t* ints, int num_tensors,
                              at::Tensor* const* tensors) {
-  AOTI_RETURN_IF_ERROR(CheckArrays(num_ints, ints, num_tensors, tensors));
+  AOTI_RETURN_IF_ERROR(
+      CheckFlatArrays(num_ints, ints, num_tensors,
+                      reinterpret_cast<const void* const*>(tensors)));
   AOTI_ASSIGN_OR_RETURN(const OpKernel* kernel,
                         kernels.Find(extern_node_index));
   const int num_inputs = kernel->num_input_tensors();

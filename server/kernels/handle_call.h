@@ -13,6 +13,13 @@
 
 namespace aoti_executor {
 
+// The flat arrays' own checks, before any node is looked at: counts not
+// negative, a non-empty array not NULL, no NULL handle. InvalidArgument
+// naming the array and the numbers. Shared by every caller of the C
+// contract (the shim checks before it sends anything).
+absl::Status CheckFlatArrays(int num_ints, const int64_t* ints, int num_tensors,
+                             const void* const* tensors);
+
 // Runs node `extern_node_index`. `tensors` holds the input tensors in schema
 // order, then one handle per output tensor (usually undefined tensors), which
 // this assigns: the caller's handle then shares the result's storage, as

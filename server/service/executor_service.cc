@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "server/common/protocol.h"
 #include "server/common/status_macros.h"
 #include "server/common/version.h"
 #include "server/service/status_convert.h"
@@ -18,7 +19,6 @@ namespace v1 = aoti::executor::v1;
 
 namespace {
 
-constexpr uint32_t kProtocolVersion = 1;
 // How long RegisterRegion waits for its memfd when the client set no deadline.
 constexpr absl::Duration kDefaultRegionWait = absl::Seconds(5);
 // How much earlier than the client's deadline the daemon gives up on a call.
@@ -26,6 +26,15 @@ constexpr absl::Duration kDeadlineMargin = absl::Milliseconds(50);
 // A call killed at its deadline counts toward quarantine only if it had at
 // least this long to run.
 constexpr absl::Duration kShortestHang = absl::Milliseconds(100);
+
+// The one way an RPC's result becomes gRPC's: the same code and message.
+// Failures are logged at `level` (debug by default: most are the client's
+// or its op's, and the client gets them).
+grpc::Status Answer(const char* rpc, const absl::Status& status,
+                    spdlog::level::level_enum level = spdlog::level::debug) {
+  if (!status.ok()) spdlog::log(level, "{} failed: {}", rpc, status.ToString());
+  return ToGrpcStatus(status);
+}
 
 absl::Time DeadlineOf(const grpc::ServerContext& context) {
   const absl::Time deadline = absl::FromChrono(context.deadline());
@@ -49,9 +58,10 @@ void DescribeNode(const OpKernel& kernel, v1::NodeInfo* node) {
 
 }  // namespace
 
-ExecutorService::ExecutorService(SessionRegistry* sessions,
+ExecutorService::ExecutorService(SessionRegistry* sessions, DaemonStats* stats,
                                  const Options& options)
     : sessions_(sessions),
+      stats_(stats),
       options_(options),
       crashes_(options.quarantine_crashes, options.quarantine_window),
       watchdog_(sessions, &crashes_,
@@ -65,26 +75,77 @@ ExecutorService::ExecutorService(SessionRegistry* sessions,
 
 ExecutorService::~ExecutorService() { sessions_->lane_closer()->Set(nullptr); }
 
-grpc::Status ExecutorService::Hello(grpc::ServerContext*,
-                                    const v1::HelloRequest*,
+grpc::Status ExecutorService::Hello(grpc::ServerContext* context,
+                                    const v1::HelloRequest* request,
                                     v1::HelloResponse* response) {
-  response->set_protocol_version(kProtocolVersion);
-  response->set_attach_socket_path(sessions_->path());
-  response->set_daemon_version(kDaemonVersion);
-  return grpc::Status::OK;
+  return Answer("Hello", DoHello(*context, *request, response));
 }
 
 grpc::Status ExecutorService::RegisterKernelSet(
-    grpc::ServerContext*, const v1::RegisterKernelSetRequest* request,
+    grpc::ServerContext* context, const v1::RegisterKernelSetRequest* request,
     v1::RegisterKernelSetResponse* response) {
-  absl::Status status = DoRegisterKernelSet(*request, response);
-  if (!status.ok())
-    spdlog::warn("RegisterKernelSet failed: {}", status.ToString());
-  return ToGrpcStatus(status);
+  // A model that cannot load is worth an operator's attention.
+  return Answer("RegisterKernelSet",
+                DoRegisterKernelSet(*context, *request, response),
+                spdlog::level::warn);
+}
+
+grpc::Status ExecutorService::RegisterRegion(
+    grpc::ServerContext* context, const v1::RegisterRegionRequest* request,
+    v1::RegisterRegionResponse* response) {
+  return Answer("RegisterRegion",
+                DoRegisterRegion(*context, *request, response));
+}
+
+grpc::Status ExecutorService::ReleaseRegion(
+    grpc::ServerContext* context, const v1::ReleaseRegionRequest* request,
+    v1::ReleaseRegionResponse* response) {
+  return Answer("ReleaseRegion", DoReleaseRegion(*context, *request, response));
+}
+
+grpc::Status ExecutorService::Call(grpc::ServerContext* context,
+                                   const v1::CallRequest* request,
+                                   v1::CallResponse* response) {
+  return Answer("Call", DoCall(*context, *request, response));
+}
+
+grpc::Status ExecutorService::ReleaseOutputs(
+    grpc::ServerContext* context, const v1::ReleaseOutputsRequest* request,
+    v1::ReleaseOutputsResponse* response) {
+  return Answer("ReleaseOutputs",
+                DoReleaseOutputs(*context, *request, response));
+}
+
+grpc::Status ExecutorService::GetStatus(grpc::ServerContext* context,
+                                        const v1::GetStatusRequest* request,
+                                        v1::GetStatusResponse* response) {
+  return Answer("GetStatus", DoGetStatus(*context, *request, response));
+}
+
+grpc::Status ExecutorService::ClearQuarantine(
+    grpc::ServerContext* context, const v1::ClearQuarantineRequest* request,
+    v1::ClearQuarantineResponse* response) {
+  return Answer("ClearQuarantine",
+                DoClearQuarantine(*context, *request, response));
+}
+
+grpc::Status ExecutorService::OpenCallLane(
+    grpc::ServerContext* context, const v1::OpenCallLaneRequest* request,
+    v1::OpenCallLaneResponse* response) {
+  return Answer("OpenCallLane", DoOpenCallLane(*context, *request, response));
+}
+
+absl::Status ExecutorService::DoHello(const grpc::ServerContext&,
+                                      const v1::HelloRequest&,
+                                      v1::HelloResponse* response) {
+  response->set_protocol_version(kProtocolVersion);
+  response->set_attach_socket_path(sessions_->path());
+  response->set_daemon_version(kDaemonVersion);
+  return absl::OkStatus();
 }
 
 absl::Status ExecutorService::DoRegisterKernelSet(
-    const v1::RegisterKernelSetRequest& request,
+    const grpc::ServerContext&, const v1::RegisterKernelSetRequest& request,
     v1::RegisterKernelSetResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
@@ -106,50 +167,47 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   return absl::OkStatus();
 }
 
-grpc::Status ExecutorService::RegisterRegion(
-    grpc::ServerContext* context, const v1::RegisterRegionRequest* request,
+absl::Status ExecutorService::DoRegisterRegion(
+    const grpc::ServerContext& context,
+    const v1::RegisterRegionRequest& request,
     v1::RegisterRegionResponse* response) {
-  auto session = sessions_->Find(request->session());
-  if (!session.ok()) return ToGrpcStatus(session.status());
-  auto region_id = (*session)->RegisterClientRegion(request->attach_id(),
-                                                    DeadlineOf(*context));
-  if (!region_id.ok()) return ToGrpcStatus(region_id.status());
-  auto region = (*session)->FindRegion(*region_id);
-  response->set_region_id(*region_id);
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
+                        sessions_->Find(request.session()));
+  AOTI_ASSIGN_OR_RETURN(
+      uint64_t region_id,
+      session->RegisterClientRegion(request.attach_id(), DeadlineOf(context)));
+  auto region = session->FindRegion(region_id);
+  response->set_region_id(region_id);
   response->set_byte_size(region.ok() ? (*region)->size() : 0);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ExecutorService::ReleaseRegion(
-    grpc::ServerContext*, const v1::ReleaseRegionRequest* request,
+absl::Status ExecutorService::DoReleaseRegion(
+    const grpc::ServerContext&, const v1::ReleaseRegionRequest& request,
     v1::ReleaseRegionResponse*) {
-  auto session = sessions_->Find(request->session());
-  if (!session.ok()) return ToGrpcStatus(session.status());
-  return ToGrpcStatus((*session)->ReleaseClientRegion(request->region_id()));
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
+                        sessions_->Find(request.session()));
+  return session->ReleaseClientRegion(request.region_id());
 }
 
-grpc::Status ExecutorService::Call(grpc::ServerContext* context,
-                                   const v1::CallRequest* request,
-                                   v1::CallResponse* response) {
+absl::Status ExecutorService::DoCall(const grpc::ServerContext& context,
+                                     const v1::CallRequest& request,
+                                     v1::CallResponse* response) {
   // A little before the client's own deadline, so that the client gets our
   // reason and its next call finds the hung worker already replaced.
   const absl::Time client_deadline =
-      absl::FromChrono(context->deadline()) - kDeadlineMargin;
-  ++calls_in_flight_;
-  absl::Status status = DoCall(*request, client_deadline, response);
-  --calls_in_flight_;
-  if (status.ok()) {
-    ++calls_succeeded_;
-  } else {
-    ++calls_failed_;
-    spdlog::debug("call failed: {}", status.ToString());
-  }
-  return ToGrpcStatus(status);
+      absl::FromChrono(context.deadline()) - kDeadlineMargin;
+  DaemonStats::Add(stats_->rpc_calls_in_flight);
+  absl::Status status = RunCall(request, client_deadline, response);
+  DaemonStats::Add(stats_->rpc_calls_in_flight, -1);
+  DaemonStats::Add(status.ok() ? stats_->rpc_calls_succeeded
+                               : stats_->rpc_calls_failed);
+  return status;
 }
 
-absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
-                                     absl::Time client_deadline,
-                                     v1::CallResponse* response) {
+absl::Status ExecutorService::RunCall(const v1::CallRequest& request,
+                                      absl::Time client_deadline,
+                                      v1::CallResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
   AOTI_ASSIGN_OR_RETURN(KernelSetCache::Entry kernels,
@@ -188,42 +246,41 @@ absl::Status ExecutorService::DoCall(const v1::CallRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status ExecutorService::ReleaseOutputs(
-    grpc::ServerContext* context, const v1::ReleaseOutputsRequest* request,
-    v1::ReleaseOutputsResponse*) {
-  auto session = sessions_->Find(request->session());
-  if (!session.ok()) return ToGrpcStatus(session.status());
-  auto worker = (*session)->EnsureWorker();
-  if (!worker.ok()) return ToGrpcStatus(worker.status());
+absl::Status ExecutorService::DoReleaseOutputs(
+    const grpc::ServerContext& context,
+    const v1::ReleaseOutputsRequest& request, v1::ReleaseOutputsResponse*) {
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
+                        sessions_->Find(request.session()));
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Worker> worker,
+                        session->EnsureWorker());
   // Output blocks live in the worker; a call of no node carries releases.
   v1::CallRequest releases;
   releases.set_node_index(-1);
-  *releases.mutable_releases() = request->releases();
-  const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
+  *releases.mutable_releases() = request.releases();
+  const absl::Time deadline = std::min(absl::FromChrono(context.deadline()),
                                        absl::Now() + options_.call_timeout);
-  return ToGrpcStatus(
-      (*worker)->Call(releases, "releasing outputs", deadline).status());
+  return worker->Call(releases, "releasing outputs", deadline).status();
 }
 
-grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
-                                        const v1::GetStatusRequest*,
-                                        v1::GetStatusResponse* response) {
+absl::Status ExecutorService::DoGetStatus(const grpc::ServerContext&,
+                                          const v1::GetStatusRequest&,
+                                          v1::GetStatusResponse* response) {
   const SessionRegistry::Totals totals = sessions_->Sum();
   response->set_daemon_version(kDaemonVersion);
   response->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
   response->set_sessions(static_cast<int64_t>(sessions_->size()));
   response->set_kernel_sets(static_cast<int64_t>(kernel_sets_.size()));
-  const WorkerOptions& workers = sessions_->worker_options();
   // Lane calls of live workers (their watch pages), then of ended ones.
-  int64_t lane_succeeded = totals.lane_calls_succeeded;
-  int64_t lane_failed = totals.lane_calls_failed;
-  if (workers.lane_calls_succeeded != nullptr)
-    lane_succeeded += workers.lane_calls_succeeded->load();
-  if (workers.lane_calls_failed != nullptr)
-    lane_failed += workers.lane_calls_failed->load();
-  response->set_calls_succeeded(calls_succeeded_.load() + lane_succeeded);
-  response->set_calls_failed(calls_failed_.load() + lane_failed);
-  response->set_calls_in_flight(calls_in_flight_.load() +
+  const int64_t lane_succeeded =
+      totals.lane_calls_succeeded +
+      DaemonStats::Read(stats_->lane_calls_succeeded);
+  const int64_t lane_failed =
+      totals.lane_calls_failed + DaemonStats::Read(stats_->lane_calls_failed);
+  response->set_calls_succeeded(DaemonStats::Read(stats_->rpc_calls_succeeded) +
+                                lane_succeeded);
+  response->set_calls_failed(DaemonStats::Read(stats_->rpc_calls_failed) +
+                             lane_failed);
+  response->set_calls_in_flight(DaemonStats::Read(stats_->rpc_calls_in_flight) +
                                 totals.lane_calls_in_flight);
   response->set_lane_calls(lane_succeeded + lane_failed);
   response->set_call_lanes(totals.call_lanes);
@@ -232,10 +289,8 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
   response->set_output_bytes_in_use(totals.output_bytes_in_use);
   response->set_output_bytes_copied(totals.output_bytes_copied);
   response->set_workers(totals.workers);
-  if (workers.restarts != nullptr)
-    response->set_worker_restarts(workers.restarts->load());
-  if (workers.deaths != nullptr)
-    response->set_worker_deaths(workers.deaths->load());
+  response->set_worker_restarts(DaemonStats::Read(stats_->worker_restarts));
+  response->set_worker_deaths(DaemonStats::Read(stats_->worker_deaths));
   for (const CrashTracker::NodeRecord& record : crashes_.Snapshot()) {
     v1::NodeCrashes* node = response->add_crashed_nodes();
     node->set_kernel_set_hash(record.kernel_set_hash);
@@ -245,36 +300,36 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext*,
     node->set_quarantined(record.quarantined);
     node->set_last_error(record.last_error);
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ExecutorService::OpenCallLane(
-    grpc::ServerContext*, const v1::OpenCallLaneRequest* request,
-    v1::OpenCallLaneResponse* response) {
-  if (options_.call_lanes == 0) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
-        "call lanes are off (--call-lanes=0): use Call"));
-  }
-  auto session = sessions_->Find(request->session());
-  if (!session.ok()) return ToGrpcStatus(session.status());
-  auto opened = (*session)->OpenCallLane(options_.call_lanes);
-  if (!opened.ok()) return ToGrpcStatus(opened.status());
-  watchdog_.Adopt(**session, opened->lane);
-  response->set_lane_id(opened->lane_id);
-  response->set_byte_size(opened->byte_size);
-  for (uint64_t region_id : (*session)->TakeRetiredRegions()) {
-    response->add_retired_regions(region_id);
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ExecutorService::ClearQuarantine(
-    grpc::ServerContext*, const v1::ClearQuarantineRequest*,
+absl::Status ExecutorService::DoClearQuarantine(
+    const grpc::ServerContext&, const v1::ClearQuarantineRequest&,
     v1::ClearQuarantineResponse* response) {
   response->set_cleared(crashes_.Clear());
   spdlog::warn("quarantine cleared ({} nodes were quarantined)",
                response->cleared());
-  return grpc::Status::OK;
+  return absl::OkStatus();
+}
+
+absl::Status ExecutorService::DoOpenCallLane(
+    const grpc::ServerContext&, const v1::OpenCallLaneRequest& request,
+    v1::OpenCallLaneResponse* response) {
+  if (options_.call_lanes == 0) {
+    return absl::FailedPreconditionError(
+        "call lanes are off (--call-lanes=0): use Call");
+  }
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
+                        sessions_->Find(request.session()));
+  AOTI_ASSIGN_OR_RETURN(Session::OpenedLane opened,
+                        session->OpenCallLane(options_.call_lanes));
+  watchdog_.Adopt(*session, opened.lane);
+  response->set_lane_id(opened.lane_id);
+  response->set_byte_size(opened.byte_size);
+  for (uint64_t region_id : session->TakeRetiredRegions()) {
+    response->add_retired_regions(region_id);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace aoti_executor

@@ -5,15 +5,19 @@
 // computes, and gRPC's sync server gives each call a thread from its pool,
 // where the callback API would block its event threads. No lock is held
 // around a call.
+//
+// Every RPC has one shape: its override only hands the request to a private
+// method of its name with `Do` in front, which returns absl::Status, and
+// converts that to grpc::Status by one helper, which also logs failures.
 #ifndef AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_
 #define AOTI_EXECUTOR_SERVER_SERVICE_EXECUTOR_SERVICE_H_
 
-#include <atomic>
 #include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/executor.grpc.pb.h"
+#include "server/common/daemon_stats.h"
 #include "server/service/kernel_set_cache.h"
 #include "server/service/lane_watchdog.h"
 #include "server/service/session_registry.h"
@@ -34,8 +38,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
     size_t call_lanes = 4;
   };
 
-  // `sessions` must outlive the service.
-  ExecutorService(SessionRegistry* sessions, const Options& options);
+  // `sessions` and `stats` must outlive the service; `stats` is the one the
+  // workers count in too (WorkerOptions::stats), and GetStatus reads it.
+  ExecutorService(SessionRegistry* sessions, DaemonStats* stats,
+                  const Options& options);
   // Takes the lane watchdog out of the sessions' reach.
   ~ExecutorService() override;
 
@@ -75,21 +81,54 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
       aoti::executor::v1::OpenCallLaneResponse* response) override;
 
  private:
+  // The RPCs, in the order above; each may leave `response` half filled when
+  // it fails (gRPC then sends no response).
+  absl::Status DoHello(const grpc::ServerContext& context,
+                       const aoti::executor::v1::HelloRequest& request,
+                       aoti::executor::v1::HelloResponse* response);
   absl::Status DoRegisterKernelSet(
+      const grpc::ServerContext& context,
       const aoti::executor::v1::RegisterKernelSetRequest& request,
       aoti::executor::v1::RegisterKernelSetResponse* response);
-  absl::Status DoCall(const aoti::executor::v1::CallRequest& request,
-                      absl::Time client_deadline,
+  absl::Status DoRegisterRegion(
+      const grpc::ServerContext& context,
+      const aoti::executor::v1::RegisterRegionRequest& request,
+      aoti::executor::v1::RegisterRegionResponse* response);
+  absl::Status DoReleaseRegion(
+      const grpc::ServerContext& context,
+      const aoti::executor::v1::ReleaseRegionRequest& request,
+      aoti::executor::v1::ReleaseRegionResponse* response);
+  // Counts the call (DaemonStats::rpc_calls_*) around RunCall.
+  absl::Status DoCall(const grpc::ServerContext& context,
+                      const aoti::executor::v1::CallRequest& request,
                       aoti::executor::v1::CallResponse* response);
+  absl::Status DoReleaseOutputs(
+      const grpc::ServerContext& context,
+      const aoti::executor::v1::ReleaseOutputsRequest& request,
+      aoti::executor::v1::ReleaseOutputsResponse* response);
+  absl::Status DoGetStatus(const grpc::ServerContext& context,
+                           const aoti::executor::v1::GetStatusRequest& request,
+                           aoti::executor::v1::GetStatusResponse* response);
+  absl::Status DoClearQuarantine(
+      const grpc::ServerContext& context,
+      const aoti::executor::v1::ClearQuarantineRequest& request,
+      aoti::executor::v1::ClearQuarantineResponse* response);
+  absl::Status DoOpenCallLane(
+      const grpc::ServerContext& context,
+      const aoti::executor::v1::OpenCallLaneRequest& request,
+      aoti::executor::v1::OpenCallLaneResponse* response);
+
+  // Runs a call on its session's worker, until `client_deadline` at most.
+  absl::Status RunCall(const aoti::executor::v1::CallRequest& request,
+                       absl::Time client_deadline,
+                       aoti::executor::v1::CallResponse* response);
 
   SessionRegistry* const sessions_;
+  DaemonStats* const stats_;
   const Options options_;
   CrashTracker crashes_;
   KernelSetCache kernel_sets_;
   const absl::Time started_ = absl::Now();
-  std::atomic<int64_t> calls_succeeded_{0};
-  std::atomic<int64_t> calls_failed_{0};
-  std::atomic<int64_t> calls_in_flight_{0};
   LaneWatchdog watchdog_;  // last: its thread uses crashes_
 };
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/kernels/device.h"
 
 namespace aoti_executor {
 namespace {
@@ -21,15 +22,6 @@ std::string ContentHash(absl::string_view json, const std::string& device) {
   EVP_MD_CTX_free(context);
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), length));
-}
-
-absl::StatusOr<c10::Device> ParseDevice(const std::string& device) {
-  try {
-    return c10::Device(device.empty() ? std::string("cpu") : device);
-  } catch (const std::exception&) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", device, "' is not a device (e.g. cpu, cuda, cuda:1)"));
-  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/worker.pb.h"
 #include "server/lane/futex.h"
+#include "server/workers/call_result.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
@@ -18,13 +19,6 @@ namespace {
 
 constexpr absl::Duration kBusyPoll = absl::Milliseconds(5);
 constexpr absl::Duration kIdlePoll = absl::Milliseconds(100);
-
-std::string Answer(const absl::Status& status) {
-  wv1::CallResult result;
-  result.set_code(static_cast<int32_t>(status.code()));
-  result.set_message(std::string(status.message()));
-  return result.SerializeAsString();
-}
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   if (b > 0 && a > std::numeric_limits<int64_t>::max() - b) {
@@ -43,7 +37,7 @@ LaneWatchdog::LaneWatchdog(SessionRegistry* sessions, CrashTracker* crashes,
     : sessions_(sessions),
       crashes_(crashes),
       options_(options),
-      lane_calls_failed_(sessions->worker_options().lane_calls_failed),
+      stats_(sessions->worker_options().stats),
       thread_([this] { Loop(); }) {}
 
 LaneWatchdog::~LaneWatchdog() {
@@ -196,8 +190,9 @@ void LaneWatchdog::CloseLane(const Session& session, const Worker& worker,
   Gate(session, lane);
   // A call the client gave up on was never counted by the worker.
   const bool abandoned = lane->lane.state() == CallLane::kAbandoned;
-  if (lane->lane.CloseAndFail(Answer(answer)) || abandoned) {
-    if (lane_calls_failed_ != nullptr) ++*lane_calls_failed_;
+  if (lane->lane.CloseAndFail(FailedCallResult(answer).SerializeAsString()) ||
+      abandoned) {
+    DaemonStats::Add(stats_->lane_calls_failed);
     spdlog::debug("lane call failed: {}", answer.ToString());
   }
 }

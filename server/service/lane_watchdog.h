@@ -23,6 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/daemon_stats.h"
 #include "server/service/session_registry.h"
 #include "server/workers/crash_tracker.h"
 
@@ -72,7 +73,7 @@ class LaneWatchdog {
   SessionRegistry* const sessions_;
   CrashTracker* const crashes_;
   const Options options_;
-  std::atomic<int64_t>* const lane_calls_failed_;
+  DaemonStats* const stats_;  // the daemon's, from its WorkerOptions
 
   absl::Mutex mu_;
   absl::CondVar wake_;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/daemon_stats.h"
 #include "server/common/status_macros.h"
 #include "server/framing/attach_frame.h"
 #include "server/framing/fd_channel.h"
@@ -262,8 +263,7 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
   // Outside mu_: its destructor joins its reader, which may need mu_.
   replaced.reset();
   if (restart) {
-    if (workers_->options().restarts != nullptr)
-      ++*workers_->options().restarts;
+    DaemonStats::Add(workers_->options().stats->worker_restarts);
     spdlog::warn("session of pid {}: worker replaced by pid {}", peer_.pid,
                  worker->pid());
   }

@@ -166,12 +166,19 @@ void SessionRegistry::ReadLoop(
       break;
     }
   }
+  {
+    absl::MutexLock lock(&mu_);
+    // Counted in the daemon's totals from now on, not in Sum's.
+    session->FoldLaneCounts();
+    sessions_.erase(session->secret());
+    spdlog::info("session of pid {} closed ({} live)", session->peer().pid,
+                 sessions_.size());
+  }
+  // Usually the last reference: the session and its worker end here, before
+  // Stop can return, not in a detached thread after the daemon's counters
+  // (DaemonStats, on Run's stack) are gone.
+  session.reset();
   absl::MutexLock lock(&mu_);
-  // Counted in the daemon's totals from now on, not in Sum's.
-  session->FoldLaneCounts();
-  sessions_.erase(session->secret());
-  spdlog::info("session of pid {} closed ({} live)", session->peer().pid,
-               sessions_.size());
   --live_readers_;
 }
 

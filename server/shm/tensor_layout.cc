@@ -157,4 +157,29 @@ uint64_t TensorExtentBytes(const TensorLayout& layout) {
   return bytes;
 }
 
+uint64_t ElementSpanBytes(absl::Span<const int64_t> sizes,
+                          absl::Span<const int64_t> strides,
+                          uint64_t element_size) {
+  if (sizes.size() != strides.size()) return UINT64_MAX;
+  uint64_t last = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] < 0 || strides[i] < 0) return UINT64_MAX;
+    if (sizes[i] == 0) return 0;
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    uint64_t term;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(sizes[i] - 1),
+                               static_cast<uint64_t>(strides[i]), &term) ||
+        __builtin_add_overflow(last, term, &last)) {
+      return UINT64_MAX;
+    }
+  }
+  uint64_t bytes;
+  if (__builtin_add_overflow(last, uint64_t{1}, &last) ||
+      __builtin_mul_overflow(last, element_size, &bytes)) {
+    return UINT64_MAX;
+  }
+  return bytes;
+}
+
 }  // namespace aoti_executor

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 
 namespace aoti_executor {
 
@@ -38,6 +39,14 @@ absl::Status ValidateTensorLayout(const TensorLayout& layout,
 // Bytes from the storage start to the end of the last element addressed
 // (0 for an empty tensor), assuming ValidateTensorLayout passed.
 uint64_t TensorExtentBytes(const TensorLayout& layout);
+
+// Bytes from the first element a tensor of these sizes and strides
+// addresses to the end of its last: (sum((size_i - 1) * stride_i) + 1) *
+// element_size, or 0 if it has no elements. UINT64_MAX for negative
+// numbers, mismatched lengths, or a result that overflows.
+uint64_t ElementSpanBytes(absl::Span<const int64_t> sizes,
+                          absl::Span<const int64_t> strides,
+                          uint64_t element_size);
 
 }  // namespace aoti_executor
 

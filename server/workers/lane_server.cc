@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/lane/futex.h"
 #include "server/lane/spin_budget.h"
+#include "server/workers/call_result.h"
 
 namespace aoti_executor {
 
@@ -18,13 +19,6 @@ namespace {
 // How long the worker spins for the next call before it sleeps: AOTI models
 // issue extern calls in bursts between generated kernels.
 constexpr int64_t kSpinNs = 50000;
-
-wv1::CallResult Failure(absl::StatusCode code, std::string message) {
-  wv1::CallResult result;
-  result.set_code(static_cast<int32_t>(code));
-  result.set_message(std::move(message));
-  return result;
-}
 
 }  // namespace
 
@@ -54,18 +48,17 @@ void LaneServer::Serve() {
 
 void LaneServer::Handle(const std::string& request_bytes, int64_t deadline_ns) {
   if (watch_->gated.load() != 0) {
-    wv1::CallResult refused;
+    wv1::CallResult refused = FailedCallResult(absl::UnavailableError(
+        "the call lane is gated: a node is quarantined"));
     refused.set_refused(true);
-    refused.set_code(static_cast<int32_t>(absl::StatusCode::kUnavailable));
-    refused.set_message("the call lane is gated: a node is quarantined");
     lane_.Answer(refused.SerializeAsString());
     return;
   }
   v1::CallRequest request;
   wv1::CallResult result;
   if (!request.ParseFromString(request_bytes)) {
-    result = Failure(absl::StatusCode::kInvalidArgument,
-                     "the request on the call lane does not parse");
+    result = FailedCallResult(absl::InvalidArgumentError(
+        "the request on the call lane does not parse"));
   } else {
     watch_->Begin(request.kernel_set_id(), request.node_index(),
                   MonotonicNanos(), deadline_ns);
@@ -75,12 +68,10 @@ void LaneServer::Handle(const std::string& request_bytes, int64_t deadline_ns) {
   std::string answer = result.SerializeAsString();
   if (answer.size() > lane_.answer_capacity()) {
     discard_(result.response());
-    result =
-        Failure(absl::StatusCode::kResourceExhausted,
-                absl::StrCat("the answer (", result.response().outputs_size(),
-                             " outputs, ", answer.size(),
-                             " bytes) does not fit the call lane's ",
-                             lane_.answer_capacity(), " bytes"));
+    result = FailedCallResult(absl::ResourceExhaustedError(absl::StrCat(
+        "the answer (", result.response().outputs_size(), " outputs, ",
+        answer.size(), " bytes) does not fit the call lane's ",
+        lane_.answer_capacity(), " bytes")));
     answer = result.SerializeAsString();
   }
   // Counted before the client can see the answer (and so read the

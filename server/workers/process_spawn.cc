@@ -44,17 +44,20 @@ absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
   return pid;
 }
 
+std::string SignalName(int signal_number) {
+  const char* name = sigabbrev_np(signal_number);
+  return name != nullptr ? absl::StrCat("SIG", name)
+                         : absl::StrCat("signal ", signal_number);
+}
+
 std::string DescribeWaitStatus(int wait_status) {
   if (WIFEXITED(wait_status)) {
     return absl::StrCat("exited with status ", WEXITSTATUS(wait_status));
   }
   if (WIFSIGNALED(wait_status)) {
     const int signal_number = WTERMSIG(wait_status);
-    const char* name = sigabbrev_np(signal_number);
-    return absl::StrCat("died of ",
-                        name ? absl::StrCat("SIG", name)
-                             : absl::StrCat("signal ", signal_number),
-                        " (", strsignal(signal_number), ")");
+    return absl::StrCat("died of ", SignalName(signal_number), " (",
+                        strsignal(signal_number), ")");
   }
   return absl::StrCat("ended with wait status ", wait_status);
 }

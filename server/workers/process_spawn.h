@@ -16,6 +16,9 @@ namespace aoti_executor {
 absl::StatusOr<pid_t> SpawnProcess(const std::vector<std::string>& argv,
                                    int child_fd);
 
+// "SIGSEGV", or "signal 77" for a number without a name.
+std::string SignalName(int signal_number);
+
 // "exited with status 3", "died of SIGSEGV (Segmentation fault)".
 std::string DescribeWaitStatus(int wait_status);
 

@@ -9,6 +9,7 @@
 #include "server/common/status_macros.h"
 #include "server/kernels/serialized_enums.h"
 #include "server/shm/tensor_layout.h"
+#include "server/shm/tensor_ref_layout.h"
 #include "server/workers/output_allocator.h"
 
 namespace aoti_executor {
@@ -25,13 +26,7 @@ absl::StatusOr<at::Tensor> TensorFromRef(const RegionTable& regions,
                         ScalarTypeFromSerialized(ref.dtype()));
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
                         regions.Find(ref.region_id()));
-  TensorLayout layout;
-  layout.offset = ref.offset();
-  layout.byte_size = ref.byte_size();
-  layout.dtype = dtype;
-  layout.sizes.assign(ref.sizes().begin(), ref.sizes().end());
-  layout.strides.assign(ref.strides().begin(), ref.strides().end());
-  layout.storage_offset = ref.storage_offset();
+  const TensorLayout layout = LayoutOfRef(ref, dtype);
   AOTI_RETURN_IF_ERROR(ValidateTensorLayout(layout, region->size()));
   uint8_t* storage = region->data() + ref.offset();
   return at::for_blob(storage, layout.sizes)

@@ -2,12 +2,12 @@
 
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "proto/worker.pb.h"
 #include "server/common/status_macros.h"
+#include "server/workers/call_result.h"
 #include "server/workers/message_channel.h"
 #include "server/workers/process_spawn.h"
 #include "spdlog/spdlog.h"
@@ -52,11 +53,16 @@ std::vector<std::string> WorkerArgv(const WorkerOptions& options,
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
     const WorkerOptions& options, uint64_t region_id_base,
     OutputRegionFn on_output_region) {
+  if (options.stats == nullptr || options.launcher == nullptr) {
+    return absl::InvalidArgumentError(
+        "WorkerOptions needs its stats and its launcher");
+  }
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
     return absl::ErrnoToStatus(errno, "socketpair");
   }
-  auto pid = SpawnProcess(WorkerArgv(options, region_id_base), fds[1]);
+  auto pid =
+      options.launcher->Spawn(WorkerArgv(options, region_id_base), fds[1]);
   close(fds[1]);
   if (!pid.ok()) {
     close(fds[0]);
@@ -75,9 +81,8 @@ Worker::Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
                const WorkerOptions& options)
     : pid_(pid),
       channel_(channel),
-      deaths_(options.deaths),
-      lane_calls_succeeded_(options.lane_calls_succeeded),
-      lane_calls_failed_(options.lane_calls_failed) {
+      stats_(options.stats),
+      launcher_(options.launcher) {
   absl::MutexLock lock(&mu_);
   on_output_region_ = std::move(on_output_region);
 }
@@ -91,11 +96,13 @@ Worker::~Worker() {
   // even while an op of it still runs. ReadLoop then reaps it, and kills it
   // if it lingers.
   shutdown(channel_, SHUT_RDWR);
-  if (reader_.joinable()) {
-    reader_.join();
-  } else {
-    Reap();  // it never started reading (a failed start)
+  if (reader_.joinable()) reader_.join();
+  bool reaped;
+  {
+    absl::MutexLock lock(&mu_);
+    reaped = reaped_;
   }
+  if (!reaped) Reap();  // it never started reading (a failed start)
   close(channel_);
   absl::MutexLock lock(&mu_);
   for (const std::unique_ptr<Lane>& lane : lanes_) {
@@ -104,12 +111,10 @@ Worker::~Worker() {
     // that never got one (a spare, or a failed start) closes them here.
     const std::string why = death_.ok() ? "the session's worker stopped"
                                         : std::string(death_.message());
-    wv1::CallResult answer;
-    answer.set_code(static_cast<int32_t>(absl::StatusCode::kAborted));
-    answer.set_message(absl::StrCat("a call on the call lane failed: ", why));
-    if (lane->lane.CloseAndFail(answer.SerializeAsString()) &&
-        lane_calls_failed_ != nullptr) {
-      ++*lane_calls_failed_;
+    const wv1::CallResult answer = FailedCallResult(absl::AbortedError(
+        absl::StrCat("a call on the call lane failed: ", why)));
+    if (lane->lane.CloseAndFail(answer.SerializeAsString())) {
+      DaemonStats::Add(stats_->lane_calls_failed);
     }
   }
   FoldLaneCountsLocked();
@@ -124,29 +129,41 @@ void Worker::FoldLaneCountsLocked() {
   for (const std::unique_ptr<Lane>& lane : lanes_) {
     const int64_t succeeded = lane->watch()->calls_succeeded.load();
     const int64_t failed = lane->watch()->calls_failed.load();
-    if (lane_calls_succeeded_ != nullptr)
-      *lane_calls_succeeded_ += succeeded - lane->folded_succeeded;
-    if (lane_calls_failed_ != nullptr)
-      *lane_calls_failed_ += failed - lane->folded_failed;
+    DaemonStats::Add(stats_->lane_calls_succeeded,
+                     succeeded - lane->folded_succeeded);
+    DaemonStats::Add(stats_->lane_calls_failed, failed - lane->folded_failed);
     lane->folded_succeeded = succeeded;
     lane->folded_failed = failed;
   }
 }
 
-int Worker::Reap() {
-  int status = 0;
+std::string Worker::Reap() {
+  const absl::StatusOr<int> status = WaitForExit();
+  {
+    // Even if waitpid failed: the pid is not ours to signal any more.
+    absl::MutexLock lock(&mu_);
+    reaped_ = true;
+  }
+  if (!status.ok()) {
+    spdlog::error("worker pid {}: {}", pid_, status.status().ToString());
+    return absl::StrCat("could not be reaped (", status.status().message(),
+                        ")");
+  }
+  return DescribeWaitStatus(*status);
+}
+
+absl::StatusOr<int> Worker::WaitForExit() {
   const absl::Time give_up = absl::Now() + absl::Seconds(2);
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
-    if (absl::Now() > give_up) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      break;
-    }
+  while (true) {
+    AOTI_ASSIGN_OR_RETURN(std::optional<int> status, launcher_->TryWait(pid_));
+    if (status.has_value()) return *status;
+    if (absl::Now() > give_up) break;
     absl::SleepFor(absl::Milliseconds(1));
   }
-  absl::MutexLock lock(&mu_);
-  reaped_ = true;
-  return status;
+  if (absl::Status killed = launcher_->Kill(pid_, SIGKILL); !killed.ok()) {
+    spdlog::error("worker pid {} lingers: {}", pid_, killed.ToString());
+  }
+  return launcher_->Wait(pid_);
 }
 
 absl::Status Worker::WaitUntilReady(absl::Time deadline) {
@@ -154,12 +171,13 @@ absl::Status Worker::WaitUntilReady(absl::Time deadline) {
   auto fd = ReceiveMessage(channel_, &message, deadline);
   if (fd.ok() && message.has_ready()) return absl::OkStatus();
   if (fd.ok() && *fd >= 0) close(*fd);
-  kill(pid_, SIGKILL);
-  const int status = Reap();
+  // If it ended by itself the signal changes nothing: the reap says how.
+  launcher_->Kill(pid_, SIGKILL).IgnoreError();
+  const std::string how = Reap();
   return absl::UnavailableError(absl::StrCat(
       "worker pid ", pid_, " did not start: ",
       fd.ok() ? "unexpected first message" : fd.status().ToString(), "; it ",
-      DescribeWaitStatus(status)));
+      how));
 }
 
 void Worker::ReadLoop() {
@@ -206,7 +224,7 @@ void Worker::ReadLoop() {
     call->done.Notify();
   }
   // The channel closed: the worker exited or was killed. Reap it to learn how.
-  const int status = Reap();
+  const std::string ended = Reap();
   std::string reason;
   bool stopping;
   {
@@ -214,8 +232,7 @@ void Worker::ReadLoop() {
     reason = kill_reason_;
     stopping = stopping_;
   }
-  const std::string how =
-      absl::StrCat("worker pid ", pid_, " ", DescribeWaitStatus(status));
+  const std::string how = absl::StrCat("worker pid ", pid_, " ", ended);
   if (stopping) {
     spdlog::info("{} (its session ended)", how);
     Die(absl::CancelledError(absl::StrCat(how, ": its session ended")));
@@ -237,7 +254,7 @@ void Worker::Die(const absl::Status& reason) {
     death_ = reason;
     if (!absl::IsCancelled(reason)) {
       spdlog::warn("{}", std::string(reason.message()));
-      if (deaths_ != nullptr) ++*deaths_;
+      DaemonStats::Add(stats_->worker_deaths);
     }
   }
   for (auto& [id, call] : pending_) {
@@ -259,7 +276,11 @@ void Worker::Kill(const std::string& reason) {
     absl::MutexLock lock(&mu_);
     if (reaped_) return;  // the pid may belong to someone else by now
     if (kill_reason_.empty()) kill_reason_ = reason;
-    kill(pid_, SIGKILL);
+    if (absl::Status killed = launcher_->Kill(pid_, SIGKILL); !killed.ok()) {
+      // Dead to the daemon all the same; the destructor's closing of the
+      // channel and its reap (SIGKILL again if it lingers) end it.
+      spdlog::error("worker pid {}: {}", pid_, killed.ToString());
+    }
   }
   // Dead from now on, before the reader sees the channel close: the next
   // call must get a new worker, not this one.

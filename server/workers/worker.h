@@ -23,9 +23,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/executor.pb.h"
+#include "server/common/daemon_stats.h"
 #include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/call_watch.h"
+#include "server/workers/process_launcher.h"
 
 namespace aoti_executor {
 
@@ -36,14 +38,12 @@ struct WorkerOptions {
   int threads = 2;
   int64_t memory_limit_mb = 0;  // 0: no limit
   absl::Duration start_timeout = absl::Seconds(30);
-  // Daemon-wide counters for GetStatus (may be null): workers that died
-  // mid-session, and workers started to replace one.
-  std::atomic<int64_t>* deaths = nullptr;
-  std::atomic<int64_t>* restarts = nullptr;
-  // Calls answered over the call lanes of workers that have ended (the live
-  // ones count in their CallWatch pages).
-  std::atomic<int64_t>* lane_calls_succeeded = nullptr;
-  std::atomic<int64_t>* lane_calls_failed = nullptr;
+  // The daemon's counters: worker deaths and restarts, and the lane calls of
+  // ended workers. Must be set (Start refuses null) and outlive the workers.
+  DaemonStats* stats = nullptr;
+  // How worker processes are started, signalled and reaped; a test may pass
+  // one that fails. Must outlive the workers.
+  ProcessLauncher* launcher = ProcessLauncher::Real();
 };
 
 class Worker {
@@ -86,7 +86,9 @@ class Worker {
   // Starts a worker and waits until it has loaded the op libraries. Its
   // output regions get ids above `region_id_base`. `on_output_region` runs
   // on the worker's reader thread, before the answer that names the region
-  // is delivered.
+  // is delivered. If the process cannot be spawned, the launcher's error
+  // (naming the binary); if it ends or says something else before it is
+  // ready, Unavailable naming how it ended.
   static absl::StatusOr<std::unique_ptr<Worker>> Start(
       const WorkerOptions& options, uint64_t region_id_base,
       OutputRegionFn on_output_region);
@@ -117,7 +119,9 @@ class Worker {
       const aoti::executor::v1::CallRequest& request,
       const std::string& description, absl::Time deadline);
 
-  // SIGKILLs the worker; calls in flight fail with `reason`.
+  // SIGKILLs the worker; calls in flight, and every later one, fail with
+  // Aborted naming `reason` (or the first reason the worker died of, if it
+  // had already). The reader thread reaps the process.
   void Kill(const std::string& reason);
 
   // A new call lane of the worker, sent to it (which serves it on a thread
@@ -130,7 +134,7 @@ class Worker {
   // kernel sets), so a client may name them over the lane.
   absl::Status Sync(absl::Time deadline);
   // Adds the lane calls answered since the last fold to the daemon-wide
-  // counters (WorkerOptions::lane_calls_*). Status sums live workers' watch
+  // counters (DaemonStats::lane_calls_*). Status sums live workers' watch
   // pages, so an owner folds a worker as it stops counting it there; the
   // destructor folds what came after.
   void FoldLaneCounts();
@@ -152,8 +156,11 @@ class Worker {
   Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
          const WorkerOptions& options);
   absl::Status WaitUntilReady(absl::Time deadline);
-  // Waits (2 s at most, then SIGKILL) for the process to end; its status.
-  int Reap();
+  // Waits (2 s at most, then SIGKILL) for the process to end and reaps it;
+  // how it ended, "exited with status 1". Once only: the pid may be
+  // someone else's afterwards.
+  std::string Reap();
+  absl::StatusOr<int> WaitForExit();
   void ReadLoop();
   // Records the first reason for death and fails every pending call.
   void Die(const absl::Status& reason);
@@ -162,9 +169,8 @@ class Worker {
 
   const pid_t pid_;
   const int channel_;
-  std::atomic<int64_t>* const deaths_;
-  std::atomic<int64_t>* const lane_calls_succeeded_;
-  std::atomic<int64_t>* const lane_calls_failed_;
+  DaemonStats* const stats_;
+  ProcessLauncher* const launcher_;
   std::thread reader_;
   std::atomic<uint64_t> output_bytes_in_use_{0};
   std::atomic<uint64_t> output_bytes_copied_{0};

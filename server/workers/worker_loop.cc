@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "server/common/status_macros.h"
+#include "server/kernels/device.h"
 #include "server/workers/message_channel.h"
 #include "server/workers/output_allocator.h"
 #include "server/workers/tensor_refs.h"
@@ -102,12 +103,7 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
 absl::Status WorkerLoop::RegisterKernelSet(
     const wv1::RegisterKernelSet& request, int fd) {
   AOTI_ASSIGN_OR_RETURN(std::string json, ReadJson(fd, request.json_size()));
-  c10::Device device(c10::kCPU);
-  try {
-    device = c10::Device(request.device().empty() ? "cpu" : request.device());
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(e.what());
-  }
+  AOTI_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(request.device()));
   AOTI_ASSIGN_OR_RETURN(KernelSet kernels, KernelSet::Parse(json, device));
   absl::MutexLock lock(&mu_);
   kernel_sets_[request.kernel_set_id()] =

@@ -1,4 +1,4 @@
-#include "client_shim/transport/endpoint.h"
+#include "server/common/endpoint.h"
 
 #include <cstdlib>
 #include <string>

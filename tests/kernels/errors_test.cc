@@ -608,9 +608,11 @@ TEST_F(CallErrorsTest, NullHandlesAndArrays) {
               absl::StatusCode::kInvalidArgument, {"tensor handle 0 is NULL"});
   at::Tensor* handles[] = {&input, &output};
   ExpectError(CallWithHandles(kernels_->set(), 0, 1, nullptr, 2, handles),
-              absl::StatusCode::kInvalidArgument, {"NULL"});
+              absl::StatusCode::kInvalidArgument,
+              {"flatten_int_args is NULL", "num_ints=1"});
   ExpectError(CallWithHandles(kernels_->set(), 0, 1, ints, 2, nullptr),
-              absl::StatusCode::kInvalidArgument, {"NULL"});
+              absl::StatusCode::kInvalidArgument,
+              {"flatten_tensor_args is NULL", "num_tensors=2"});
   ExpectError(CallWithHandles(kernels_->set(), 0, -1, ints, 2, handles),
               absl::StatusCode::kInvalidArgument,
               {"negative count", "num_ints=-1"});

@@ -137,8 +137,9 @@ absl::StatusOr<std::vector<NodeInfo>> RegisteredNodes(
   return nodes;
 }
 
-// The daemon's count of successful Call RPCs (GetStatus).
-absl::StatusOr<int64_t> DaemonCallsSucceeded(const std::string& endpoint) {
+// The daemon's counters (GetStatus).
+absl::StatusOr<::aoti::executor::v1::GetStatusResponse> DaemonStatus(
+    const std::string& endpoint) {
   namespace v1 = ::aoti::executor::v1;
   std::unique_ptr<v1::Executor::Stub> stub = v1::Executor::NewStub(
       grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
@@ -152,7 +153,7 @@ absl::StatusOr<int64_t> DaemonCallsSucceeded(const std::string& endpoint) {
     return absl::UnavailableError(
         absl::StrCat("GetStatus: ", status.error_message()));
   }
-  return response.calls_succeeded();
+  return response;
 }
 
 }  // namespace
@@ -178,9 +179,18 @@ absl::StatusOr<std::shared_ptr<const BackendModel>> RemoteBackend::Open(
                                        calls_succeeded_);
 }
 
+absl::StatusOr<CallPath> ParseCallPath(absl::string_view text) {
+  if (text == "lanes") return CallPath::kLanes;
+  if (text == "rpc") return CallPath::kRpcOnly;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--call_path=", text, ": expected lanes or rpc"));
+}
+
 void RemoteEnvironment::SetUp() {
+  std::vector<std::string> flags;
+  if (path_ == CallPath::kRpcOnly) flags.push_back("--call-lanes=0");
   absl::StatusOr<std::unique_ptr<e2e::DaemonProcess>> daemon =
-      e2e::DaemonProcess::Start();
+      e2e::DaemonProcess::Start(flags);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   daemon_ = *std::move(daemon);
   auto backend = std::make_unique<RemoteBackend>(daemon_->endpoint());
@@ -190,16 +200,29 @@ void RemoteEnvironment::SetUp() {
 
 void RemoteEnvironment::TearDown() {
   if (daemon_ != nullptr && backend_ != nullptr) {
-    absl::StatusOr<int64_t> served = DaemonCallsSucceeded(daemon_->endpoint());
-    EXPECT_TRUE(served.ok()) << served.status();
+    absl::StatusOr<::aoti::executor::v1::GetStatusResponse> status =
+        DaemonStatus(daemon_->endpoint());
+    EXPECT_TRUE(status.ok()) << status.status();
     EXPECT_GT(backend_->calls_succeeded(), 0);
-    if (served.ok()) {
-      EXPECT_EQ(*served, backend_->calls_succeeded())
+    if (status.ok()) {
+      EXPECT_EQ(status->calls_succeeded(), backend_->calls_succeeded())
           << "calls aoti-executord ran vs. calls the remote backend made";
+      // Otherwise the two variants of a suite could silently become one.
+      if (path_ == CallPath::kLanes) {
+        EXPECT_GT(status->lane_calls(), 0)
+            << "no call took a call lane: the suite ran by RPC only";
+      } else {
+        EXPECT_EQ(status->lane_calls(), 0)
+            << "calls took a call lane with --call-lanes=0";
+        EXPECT_EQ(status->call_lanes(), 0);
+      }
     }
     std::cout << "[ remote   ] " << backend_->calls_succeeded()
               << " calls ran in aoti-executord at " << daemon_->endpoint()
-              << "\n";
+              << ", "
+              << (status.ok() ? absl::StrCat(status->lane_calls())
+                              : std::string("?"))
+              << " of them over call lanes\n";
   }
   backend_ = nullptr;
   SetBackend(nullptr);

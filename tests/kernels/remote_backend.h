@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/kernels/test_util.h"
 
@@ -42,15 +44,32 @@ class RemoteBackend final : public Backend {
   const std::shared_ptr<std::atomic<int64_t>> calls_succeeded_;
 };
 
+// Which way the shim's calls reach the worker.
+enum class CallPath {
+  // The daemon's default: small calls over call lanes, the rest by the Call
+  // RPC.
+  kLanes,
+  // The daemon runs with --call-lanes=0: every call takes the Call RPC.
+  kRpcOnly,
+};
+
+// `text` as a --call_path value: "lanes" or "rpc".
+absl::StatusOr<CallPath> ParseCallPath(absl::string_view text);
+
 // Starts one daemon for the whole test binary and makes RemoteBackend the
 // current backend; after the last test, checks that the daemon ran every
-// call the backend made (nothing ran in-process by mistake), then stops it.
+// call the backend made (nothing ran in-process by mistake) and that they
+// took `path` (with kLanes some went over a lane, with kRpcOnly none did),
+// then stops it.
 class RemoteEnvironment final : public ::testing::Environment {
  public:
+  explicit RemoteEnvironment(CallPath path) : path_(path) {}
+
   void SetUp() override;
   void TearDown() override;
 
  private:
+  const CallPath path_;
   std::unique_ptr<e2e::DaemonProcess> daemon_;
   const RemoteBackend* backend_ = nullptr;  // owned by SetBackend's slot
 };

@@ -206,5 +206,29 @@ TEST(TensorLayoutTest, InvalidDtype) {
   }
 }
 
+// The span the shim stages for a live tensor: hand-derived for a transposed
+// 2x3, a column, a broadcast and an empty tensor; and TensorExtentBytes of
+// the same geometry at storage_offset 0, where the two must agree.
+TEST(TensorLayoutTest, ElementSpanBytes) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  EXPECT_EQ(ElementSpanBytes({3, 2}, {1, 3}, 4), 6u * 4);
+  EXPECT_EQ(ElementSpanBytes({4}, {6}, 4), (3u * 6 + 1) * 4);
+  EXPECT_EQ(ElementSpanBytes({1000}, {0}, 8), 8u);
+  EXPECT_EQ(ElementSpanBytes({0, 5}, {5, 1}, 4), 0u);
+  EXPECT_EQ(ElementSpanBytes({}, {}, 2), 2u);
+  for (const auto& [sizes, strides] :
+       std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>{
+           {{3, 2}, {1, 3}}, {{4}, {6}}, {{2, 3, 4}, {12, 4, 1}}}) {
+    EXPECT_EQ(
+        ElementSpanBytes(sizes, strides, 4),
+        TensorExtentBytes(Layout(ScalarType::Float, sizes, strides, kRegion)));
+  }
+  // Never a small answer for what cannot be a tensor.
+  EXPECT_EQ(ElementSpanBytes({2, 2}, {kInt64Max, kInt64Max}, 1), kMax);
+  EXPECT_EQ(ElementSpanBytes({2}, {kInt64Max / 2 + 1}, 4), kMax);
+  EXPECT_EQ(ElementSpanBytes({-1}, {1}, 4), kMax);
+  EXPECT_EQ(ElementSpanBytes({2}, {1, 1}, 4), kMax);
+}
+
 }  // namespace
 }  // namespace aoti_executor

@@ -1,0 +1,309 @@
+// ParseDaemonFlags, GrpcAddress and UnixPath against daemon_flags.h: the
+// defaults, both spellings of a value, repeatable flags, the attach socket
+// derived from --listen, and every refusal naming its flag.
+#include "server/daemon_flags.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/endpoint.h"
+
+namespace aoti_executor {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// ParseDaemonFlags on `args`, after a program name.
+absl::StatusOr<DaemonFlags> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "aoti-executord");
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  return ParseDaemonFlags(static_cast<int>(args.size()), argv.data());
+}
+
+// The message of a refusal, or a failure if `args` were accepted.
+std::string Refusal(const std::vector<std::string>& args) {
+  absl::StatusOr<DaemonFlags> flags = Parse(args);
+  EXPECT_FALSE(flags.ok()) << "accepted: " << ::testing::PrintToString(args);
+  if (flags.ok()) return "";
+  EXPECT_EQ(flags.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(flags.status().message());
+}
+
+TEST(ParseDaemonFlagsTest, DefaultsWithNoArguments) {
+  absl::StatusOr<DaemonFlags> flags = Parse({});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_THAT(flags->listen, ElementsAre(std::string(kDefaultEndpoint)));
+  EXPECT_THAT(flags->listen,
+              ElementsAre("unix:/tmp/aoti-executor/executor.sock"));
+  EXPECT_EQ(flags->attach_socket, "/tmp/aoti-executor/executor.sock.attach");
+  EXPECT_TRUE(flags->load_libraries.empty());
+  EXPECT_EQ(flags->log_level, "info");
+  EXPECT_EQ(flags->drain_timeout_ms, 30000);
+  EXPECT_EQ(flags->call_timeout_ms, 60000);
+  EXPECT_EQ(flags->worker_threads, 2);
+  EXPECT_EQ(flags->worker_memory_limit_mb, 0);
+  EXPECT_EQ(flags->quarantine_crashes, 3);
+  EXPECT_EQ(flags->quarantine_window_s, 300);
+  EXPECT_EQ(flags->call_lanes, 4);
+  EXPECT_EQ(flags->health_check, "");
+  EXPECT_EQ(flags->status, "");
+  EXPECT_EQ(flags->clear_quarantine, "");
+  EXPECT_FALSE(flags->help);
+  EXPECT_FALSE(flags->version);
+  EXPECT_EQ(flags->worker_fd, -1);
+  EXPECT_EQ(flags->region_id_base, 0u);
+}
+
+TEST(ParseDaemonFlagsTest, AttachSocketBesideTheFirstUnixListener) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--listen=tcp:127.0.0.1:50051", "--listen=unix:/run/a/one.sock",
+             "--listen=/run/b/two.sock"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_THAT(flags->listen,
+              ElementsAre("tcp:127.0.0.1:50051", "unix:/run/a/one.sock",
+                          "/run/b/two.sock"));
+  EXPECT_EQ(flags->attach_socket, "/run/a/one.sock.attach");
+}
+
+TEST(ParseDaemonFlagsTest, AttachSocketBesideTheDefaultWhenAllListenersAreTcp) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--listen=tcp:localhost:7000", "--listen", "tcp:[::1]:7001"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  // The default socket is not listened on: only derived from.
+  EXPECT_THAT(flags->listen,
+              ElementsAre("tcp:localhost:7000", "tcp:[::1]:7001"));
+  EXPECT_EQ(flags->attach_socket, "/tmp/aoti-executor/executor.sock.attach");
+}
+
+TEST(ParseDaemonFlagsTest, AttachSocketFlagWins) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--listen=unix:/run/a/one.sock", "--attach-socket=/run/x.att"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->attach_socket, "/run/x.att");
+}
+
+TEST(ParseDaemonFlagsTest, AttachSocketFromUnixTripleSlashForm) {
+  absl::StatusOr<DaemonFlags> flags = Parse({"--listen=unix:///run/c.sock"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->attach_socket, "/run/c.sock.attach");
+}
+
+TEST(ParseDaemonFlagsTest, ListenAndLoadLibraryRepeatInOrder) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--load-library=/opt/a.so", "--listen=unix:/s/1", "--load-library",
+             "/opt/b.so", "--listen", "unix:/s/2", "--load-library=/opt/a.so"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_THAT(flags->listen, ElementsAre("unix:/s/1", "unix:/s/2"));
+  EXPECT_THAT(flags->load_libraries,
+              ElementsAre("/opt/a.so", "/opt/b.so", "/opt/a.so"));
+}
+
+TEST(ParseDaemonFlagsTest, EqualsAndSeparateValueMeanTheSame) {
+  absl::StatusOr<DaemonFlags> joined = Parse(
+      {"--log-level=debug", "--drain-timeout-ms=17", "--call-timeout-ms=18",
+       "--worker-threads=19", "--worker-memory-limit-mb=20",
+       "--quarantine-crashes=21", "--quarantine-window-s=22", "--call-lanes=23",
+       "--worker-fd=24", "--region-id-base=25", "--attach-socket=/x/y",
+       "--health-check=unix:/h.sock", "--status=tcp:host:9",
+       "--clear-quarantine=/q.sock"});
+  absl::StatusOr<DaemonFlags> separate = Parse({"--log-level",
+                                                "debug",
+                                                "--drain-timeout-ms",
+                                                "17",
+                                                "--call-timeout-ms",
+                                                "18",
+                                                "--worker-threads",
+                                                "19",
+                                                "--worker-memory-limit-mb",
+                                                "20",
+                                                "--quarantine-crashes",
+                                                "21",
+                                                "--quarantine-window-s",
+                                                "22",
+                                                "--call-lanes",
+                                                "23",
+                                                "--worker-fd",
+                                                "24",
+                                                "--region-id-base",
+                                                "25",
+                                                "--attach-socket",
+                                                "/x/y",
+                                                "--health-check",
+                                                "unix:/h.sock",
+                                                "--status",
+                                                "tcp:host:9",
+                                                "--clear-quarantine",
+                                                "/q.sock"});
+  for (const absl::StatusOr<DaemonFlags>* flags : {&joined, &separate}) {
+    ASSERT_TRUE(flags->ok()) << flags->status();
+    const DaemonFlags& f = **flags;
+    EXPECT_EQ(f.log_level, "debug");
+    EXPECT_EQ(f.drain_timeout_ms, 17);
+    EXPECT_EQ(f.call_timeout_ms, 18);
+    EXPECT_EQ(f.worker_threads, 19);
+    EXPECT_EQ(f.worker_memory_limit_mb, 20);
+    EXPECT_EQ(f.quarantine_crashes, 21);
+    EXPECT_EQ(f.quarantine_window_s, 22);
+    EXPECT_EQ(f.call_lanes, 23);
+    EXPECT_EQ(f.worker_fd, 24);
+    EXPECT_EQ(f.region_id_base, 25u);
+    EXPECT_EQ(f.attach_socket, "/x/y");
+    // Addresses are kept as given, not canonicalized.
+    EXPECT_EQ(f.health_check, "unix:/h.sock");
+    EXPECT_EQ(f.status, "tcp:host:9");
+    EXPECT_EQ(f.clear_quarantine, "/q.sock");
+  }
+}
+
+TEST(ParseDaemonFlagsTest, HelpAndVersionTakeNoValue) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--help", "--version", "--call-lanes=1"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_TRUE(flags->help);
+  EXPECT_TRUE(flags->version);
+  EXPECT_EQ(flags->call_lanes, 1);
+}
+
+TEST(ParseDaemonFlagsTest, LaterValueOfASingleFlagWins) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--worker-threads=3", "--worker-threads", "5"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->worker_threads, 5);
+}
+
+struct Bound {
+  const char* flag;
+  int64_t lowest;  // the lowest value accepted
+};
+
+TEST(ParseDaemonFlagsTest, EveryNumericFlagRefusesBelowItsLowerBound) {
+  // From the header: timeouts in ms > 0 except the drain (0: none), counts
+  // of threads and crashes >= 1, limits and lanes >= 0 (0: none), fds >= 0.
+  const Bound bounds[] = {
+      {"drain-timeout-ms", 0},   {"call-timeout-ms", 1},
+      {"worker-threads", 1},     {"worker-memory-limit-mb", 0},
+      {"quarantine-crashes", 1}, {"quarantine-window-s", 1},
+      {"call-lanes", 0},         {"worker-fd", 0},
+      {"region-id-base", 0},
+  };
+  for (const Bound& bound : bounds) {
+    SCOPED_TRACE(bound.flag);
+    const std::string flag = absl::StrCat("--", bound.flag);
+    absl::StatusOr<DaemonFlags> lowest =
+        Parse({absl::StrCat(flag, "=", bound.lowest)});
+    EXPECT_TRUE(lowest.ok()) << lowest.status();
+    EXPECT_THAT(Refusal({absl::StrCat(flag, "=", bound.lowest - 1)}),
+                HasSubstr(flag));
+    EXPECT_THAT(Refusal({flag, absl::StrCat(bound.lowest - 1)}),
+                HasSubstr(flag));
+    EXPECT_THAT(Refusal({absl::StrCat(flag, "=many")}), HasSubstr(flag));
+    EXPECT_THAT(Refusal({absl::StrCat(flag, "=")}), HasSubstr(flag));
+    EXPECT_THAT(Refusal({absl::StrCat(flag, "=3x")}), HasSubstr(flag));
+  }
+}
+
+TEST(ParseDaemonFlagsTest, BoundsAreStoredAsGiven) {
+  absl::StatusOr<DaemonFlags> flags = Parse(
+      {"--drain-timeout-ms=0", "--call-timeout-ms=1", "--worker-threads=1",
+       "--worker-memory-limit-mb=0", "--quarantine-crashes=1",
+       "--quarantine-window-s=1", "--call-lanes=0", "--worker-fd=0"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->drain_timeout_ms, 0);
+  EXPECT_EQ(flags->call_timeout_ms, 1);
+  EXPECT_EQ(flags->worker_threads, 1);
+  EXPECT_EQ(flags->worker_memory_limit_mb, 0);
+  EXPECT_EQ(flags->quarantine_crashes, 1);
+  EXPECT_EQ(flags->quarantine_window_s, 1);
+  EXPECT_EQ(flags->call_lanes, 0);
+  EXPECT_EQ(flags->worker_fd, 0);
+}
+
+TEST(ParseDaemonFlagsTest, UnknownFlagIsRefusedNamingIt) {
+  EXPECT_THAT(Refusal({"--call-lane=0"}), HasSubstr("--call-lane"));
+  EXPECT_THAT(Refusal({"--listen=unix:/a", "--frobnicate"}),
+              HasSubstr("--frobnicate"));
+  // Single-dash flags are not flags.
+  EXPECT_THAT(Refusal({"-listen=unix:/a"}), HasSubstr("-listen=unix:/a"));
+}
+
+TEST(ParseDaemonFlagsTest, PositionalArgumentIsRefusedQuotingIt) {
+  EXPECT_THAT(Refusal({"serve"}), HasSubstr("serve"));
+}
+
+TEST(ParseDaemonFlagsTest, MissingValueIsRefusedNamingTheFlag) {
+  EXPECT_THAT(Refusal({"--call-lanes"}), HasSubstr("--call-lanes"));
+  EXPECT_THAT(Refusal({"--worker-threads=2", "--listen"}),
+              HasSubstr("--listen"));
+}
+
+TEST(ParseDaemonFlagsTest, BadAddressesAreRefusedNamingTheFlag) {
+  const std::string too_long = absl::StrCat("unix:/", std::string(120, 'a'));
+  for (const char* flag :
+       {"listen", "health-check", "status", "clear-quarantine"}) {
+    SCOPED_TRACE(flag);
+    const std::string name = absl::StrCat("--", flag);
+    for (const std::string& address :
+         {std::string("relative/path.sock"), std::string("unix:relative"),
+          std::string("tcp:localhost"), std::string("tcp::50051"),
+          std::string("tcp:localhost:0"), std::string("tcp:localhost:65536"),
+          std::string("http://localhost:80"), std::string(""), too_long}) {
+      SCOPED_TRACE(address);
+      EXPECT_THAT(Refusal({absl::StrCat(name, "=", address)}), HasSubstr(name));
+    }
+  }
+}
+
+TEST(ParseDaemonFlagsTest, EmptyLoadLibraryIsRefused) {
+  EXPECT_THAT(Refusal({"--load-library="}), HasSubstr("--load-library"));
+}
+
+TEST(GrpcAddressTest, UnixFormsBecomeUnixTargets) {
+  for (const char* listen :
+       {"unix:/run/e.sock", "unix:///run/e.sock", "/run/e.sock"}) {
+    absl::StatusOr<std::string> address = GrpcAddress(listen);
+    ASSERT_TRUE(address.ok()) << listen << ": " << address.status();
+    EXPECT_EQ(*address, "unix:/run/e.sock") << listen;
+  }
+}
+
+TEST(GrpcAddressTest, TcpBecomesHostPort) {
+  absl::StatusOr<std::string> v4 = GrpcAddress("tcp:127.0.0.1:50051");
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(*v4, "127.0.0.1:50051");
+  absl::StatusOr<std::string> v6 = GrpcAddress("tcp:[::1]:443");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(*v6, "[::1]:443");
+  absl::StatusOr<std::string> name = GrpcAddress("tcp:executor.local:1");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(*name, "executor.local:1");
+}
+
+TEST(GrpcAddressTest, BadAddressIsInvalidArgumentQuotingIt) {
+  for (const char* listen :
+       {"relative.sock", "unix:", "tcp:host", "tcp:::1:80", "tcp:host:http"}) {
+    absl::StatusOr<std::string> address = GrpcAddress(listen);
+    ASSERT_FALSE(address.ok()) << listen << " gave " << *address;
+    EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(address.status().message(), HasSubstr(listen));
+  }
+}
+
+TEST(UnixPathTest, PathOfUnixAddressesEmptyOtherwise) {
+  EXPECT_EQ(UnixPath("unix:/run/e.sock"), "/run/e.sock");
+  EXPECT_EQ(UnixPath("unix:///run/e.sock"), "/run/e.sock");
+  EXPECT_EQ(UnixPath("/run/e.sock"), "/run/e.sock");
+  EXPECT_EQ(UnixPath("tcp:localhost:50051"), "");
+  EXPECT_EQ(UnixPath("unix:relative"), "");
+  EXPECT_EQ(UnixPath(""), "");
+}
+
+}  // namespace
+}  // namespace aoti_executor

@@ -1,0 +1,194 @@
+// KernelSetCache: one entry per (JSON, device), parsed once and shared; a
+// JSON or device that does not parse is refused, with why, and not cached.
+//
+// The JSON is what PyTorch 2.13 wrote for //tests/models (tests/fixtures/
+// pytorch-2.13): mlp.json and dynamic.json call the ops of
+// libaoti_test_ops.so, which the test loads; crashing.json calls
+// misbehaving:: ops, whose library it deliberately does not load.
+#include "server/service/kernel_set_cache.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/kernels/op_library.h"
+
+namespace aoti_executor {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string RunfilePath(const std::string& relative) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr || workspace == nullptr) return relative;
+  return absl::StrCat(srcdir, "/", workspace, "/", relative);
+}
+
+std::string ReadFixture(const std::string& name) {
+  const std::string path =
+      RunfilePath(absl::StrCat("tests/fixtures/pytorch-2.13/", name));
+  std::ifstream file(path, std::ios::binary);
+  EXPECT_TRUE(file.good()) << "cannot open " << path;
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+class KernelSetCacheTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Process-wide and never unloaded, so once for the whole binary.
+    static const absl::Status* loaded = new absl::Status(
+        LoadOpLibrary(RunfilePath("tests/ops/libaoti_test_ops.so")));
+    ASSERT_TRUE(loaded->ok()) << *loaded;
+  }
+
+  KernelSetCache cache_;
+};
+
+TEST_F(KernelSetCacheTest, SameJsonAndDeviceShareOneEntryParsedOnce) {
+  const std::string json = ReadFixture("mlp.json");
+  absl::StatusOr<KernelSetCache::Entry> first = cache_.GetOrLoad(json, "cpu");
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<KernelSetCache::Entry> second = cache_.GetOrLoad(json, "cpu");
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_EQ(second->content_hash, first->content_hash);
+  // Parsed once: both hold the very same KernelSet and JSON copy.
+  EXPECT_EQ(second->kernels.get(), first->kernels.get());
+  EXPECT_EQ(second->json.get(), first->json.get());
+  EXPECT_EQ(cache_.size(), 1u);
+
+  // The entry carries what a worker needs to build its own copy.
+  ASSERT_NE(first->json, nullptr);
+  EXPECT_EQ(*first->json, json);
+  EXPECT_EQ(first->device, "cpu");
+  // mlp.json has three extern nodes, the first fn_with_default_input.
+  ASSERT_NE(first->kernels, nullptr);
+  EXPECT_EQ(first->kernels->size(), 3u);
+  EXPECT_EQ(first->kernels->device(), c10::Device(c10::kCPU));
+  absl::StatusOr<const OpKernel*> node = first->kernels->Find(0);
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ((*node)->target(), "aoti_test::fn_with_default_input");
+}
+
+TEST_F(KernelSetCacheTest, ContentHashIsSha256OfDeviceNulJson) {
+  // printf 'cpu\0{"nodes": []}' | sha256sum
+  absl::StatusOr<KernelSetCache::Entry> entry =
+      cache_.GetOrLoad(R"({"nodes": []})", "cpu");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->content_hash,
+            "669b476cc4240afad8654864bf701a2e8aa925039f4bfe14d82b798d58e6edeb");
+  EXPECT_EQ(entry->kernels->size(), 0u);
+}
+
+TEST_F(KernelSetCacheTest, DifferentDeviceGetsItsOwnEntry) {
+  const std::string json = ReadFixture("mlp.json");
+  absl::StatusOr<KernelSetCache::Entry> cpu = cache_.GetOrLoad(json, "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  absl::StatusOr<KernelSetCache::Entry> cuda = cache_.GetOrLoad(json, "cuda:1");
+  ASSERT_TRUE(cuda.ok()) << cuda.status();
+
+  EXPECT_NE(cuda->id, cpu->id);
+  EXPECT_NE(cuda->content_hash, cpu->content_hash);
+  EXPECT_NE(cuda->kernels.get(), cpu->kernels.get());
+  EXPECT_EQ(cuda->device, "cuda:1");
+  EXPECT_EQ(cuda->kernels->device(), c10::Device(c10::kCUDA, 1));
+  EXPECT_EQ(cache_.size(), 2u);
+
+  // Each is still found again as itself.
+  absl::StatusOr<KernelSetCache::Entry> cuda_again =
+      cache_.GetOrLoad(json, "cuda:1");
+  ASSERT_TRUE(cuda_again.ok()) << cuda_again.status();
+  EXPECT_EQ(cuda_again->id, cuda->id);
+  EXPECT_EQ(cuda_again->kernels.get(), cuda->kernels.get());
+  EXPECT_EQ(cache_.size(), 2u);
+}
+
+TEST_F(KernelSetCacheTest, EmptyDeviceIsTheCpuButItsOwnEntry) {
+  // The hash covers the device string as sent, not as parsed.
+  const std::string json = ReadFixture("mlp.json");
+  absl::StatusOr<KernelSetCache::Entry> cpu = cache_.GetOrLoad(json, "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  absl::StatusOr<KernelSetCache::Entry> empty = cache_.GetOrLoad(json, "");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_NE(empty->id, cpu->id);
+  EXPECT_EQ(empty->kernels->device(), c10::Device(c10::kCPU));
+  EXPECT_EQ(cache_.size(), 2u);
+}
+
+TEST_F(KernelSetCacheTest, DifferentJsonGetsItsOwnEntryAndId) {
+  absl::StatusOr<KernelSetCache::Entry> mlp =
+      cache_.GetOrLoad(ReadFixture("mlp.json"), "cpu");
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  absl::StatusOr<KernelSetCache::Entry> dynamic =
+      cache_.GetOrLoad(ReadFixture("dynamic.json"), "cpu");
+  ASSERT_TRUE(dynamic.ok()) << dynamic.status();
+
+  EXPECT_NE(dynamic->id, mlp->id);
+  EXPECT_NE(dynamic->content_hash, mlp->content_hash);
+  EXPECT_NE(dynamic->kernels.get(), mlp->kernels.get());
+  EXPECT_EQ(cache_.size(), 2u);
+}
+
+TEST_F(KernelSetCacheTest, MalformedJsonIsRefusedEveryTimeAndNotCached) {
+  // mlp.json cut short: valid up to the cut, then the text just ends.
+  const std::string json = ReadFixture("mlp.json");
+  const std::string truncated = json.substr(0, json.size() / 2);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<KernelSetCache::Entry> entry =
+        cache_.GetOrLoad(truncated, "cpu");
+    ASSERT_FALSE(entry.ok());
+    EXPECT_EQ(entry.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(entry.status().message(), HasSubstr("malformed"));
+  }
+  EXPECT_EQ(cache_.size(), 0u);
+}
+
+TEST_F(KernelSetCacheTest, JsonWithoutNodesIsRefused) {
+  absl::StatusOr<KernelSetCache::Entry> entry =
+      cache_.GetOrLoad(R"({"nodez": []})", "cpu");
+  ASSERT_FALSE(entry.ok());
+  EXPECT_EQ(entry.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(entry.status().message(), HasSubstr("nodes"));
+  EXPECT_EQ(cache_.size(), 0u);
+}
+
+TEST_F(KernelSetCacheTest, UnregisteredOpIsRefusedNamingIt) {
+  // crashing.json needs libaoti_misbehaving_ops.so, which is not loaded.
+  absl::StatusOr<KernelSetCache::Entry> entry =
+      cache_.GetOrLoad(ReadFixture("crashing.json"), "cpu");
+  ASSERT_FALSE(entry.ok());
+  EXPECT_EQ(entry.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(entry.status().message(),
+              HasSubstr("misbehaving::plus_one_or_segfault"));
+  EXPECT_EQ(cache_.size(), 0u);
+}
+
+TEST_F(KernelSetCacheTest, BadDeviceIsRefusedQuotingItAndNotCached) {
+  const std::string json = ReadFixture("mlp.json");
+  for (const char* device : {"gpu", "cuda:x", "cpu:-2"}) {
+    absl::StatusOr<KernelSetCache::Entry> entry =
+        cache_.GetOrLoad(json, device);
+    ASSERT_FALSE(entry.ok()) << device;
+    EXPECT_EQ(entry.status().code(), absl::StatusCode::kInvalidArgument)
+        << device;
+    EXPECT_THAT(entry.status().message(),
+                HasSubstr(absl::StrCat("'", device, "'")));
+  }
+  EXPECT_EQ(cache_.size(), 0u);
+  // A good device for the same JSON is unaffected.
+  EXPECT_TRUE(cache_.GetOrLoad(json, "cpu").ok());
+  EXPECT_EQ(cache_.size(), 1u);
+}
+
+}  // namespace
+}  // namespace aoti_executor
