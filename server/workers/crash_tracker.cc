@@ -37,7 +37,10 @@ absl::Status CrashTracker::CheckAllowed(const std::string& kernel_set_hash,
   }
   if (static_cast<int>(entry.crashes.size()) < max_crashes_)
     return absl::OkStatus();
-  const absl::Duration left = entry.crashes.back() + window_ - now;
+  // The window slides: the node is tried again once fewer than max_crashes_
+  // of its crashes lie in it, when the oldest of the last max_crashes_ leaves.
+  const absl::Duration left =
+      entry.crashes[entry.crashes.size() - max_crashes_] + window_ - now;
   return absl::FailedPreconditionError(absl::StrCat(
       entry.description, " is quarantined: it crashed or hung its worker ",
       entry.crashes.size(), " times in the last ",

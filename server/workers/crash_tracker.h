@@ -3,8 +3,9 @@
 // Restarting forever after each crash is what Triton's users complained of;
 // Chromium's GPU process forgives one crash per interval and gives up after a
 // few. Here: a node with `max_crashes` crashes or hangs within `window`
-// fails fast, without a worker being risked, until the window has passed
-// since its latest crash or an operator clears it. Nodes are keyed by kernel
+// fails fast, without a worker being risked, until fewer than `max_crashes`
+// of its crashes lie within the last `window` (the window slides) or an
+// operator clears it. Nodes are keyed by kernel
 // set content, so every client of one model shares the verdict.
 #ifndef AOTI_EXECUTOR_SERVER_WORKERS_CRASH_TRACKER_H_
 #define AOTI_EXECUTOR_SERVER_WORKERS_CRASH_TRACKER_H_

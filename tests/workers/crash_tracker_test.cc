@@ -33,14 +33,15 @@ TEST(CrashTrackerTest, QuarantinesAfterMaxCrashesWithinTheWindow) {
   EXPECT_FALSE(tracker.AnyQuarantined(kModel, kStart + absl::Minutes(2)));
 
   tracker.RecordCrash(kModel, 3, kNode3, Boom(3), kStart + absl::Minutes(2));
-  // 2m30s after the latest crash: the window (5m) has 2m30s left.
+  // At 2m30s the first crash (at 0) leaves the 5m window in 2m30s, and the
+  // node is tried again then, with two crashes left in the window.
   const absl::Time now = kStart + absl::Minutes(2) + absl::Seconds(30);
   const absl::Status refused = tracker.CheckAllowed(kModel, 3, now);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(refused.message(),
             "extern node 3 (ns::op) is quarantined: it crashed or hung its "
             "worker 3 times in the last 5m (latest: boom 3); it will be tried "
-            "again in 4m30s, or sooner if an operator clears the quarantine");
+            "again in 2m30s, or sooner if an operator clears the quarantine");
   EXPECT_TRUE(tracker.AnyQuarantined(kModel, now));
   // The verdict is the node's: not its neighbours', not another model's.
   EXPECT_TRUE(tracker.CheckAllowed(kModel, 4, now).ok());
@@ -125,6 +126,23 @@ TEST(CrashTrackerTest, SnapshotListsEveryNodeWithACrashInTheWindow) {
   EXPECT_EQ(records[1].crashes_in_window, 1);
   EXPECT_FALSE(records[1].quarantined);
   EXPECT_EQ(records[1].last_error, "boom 9");
+}
+
+TEST(CrashTrackerTest, TheWindowSlidesPastTheOldestCrash) {
+  CrashTracker tracker(kMaxCrashes, kWindow);
+  tracker.RecordCrash(kModel, 3, kNode3, Boom(1), kStart);
+  tracker.RecordCrash(kModel, 3, kNode3, Boom(2), kStart + absl::Minutes(4));
+  tracker.RecordCrash(kModel, 3, kNode3, Boom(3), kStart + absl::Minutes(4));
+  // Quarantined until 5m, when the crash at 0 leaves the window, though the
+  // latest crash is then only 1m old.
+  const absl::Status at_4m30 =
+      tracker.CheckAllowed(kModel, 3, kStart + absl::Seconds(270));
+  EXPECT_THAT(at_4m30.message(),
+              testing::HasSubstr("it will be tried again in 30s"));
+  EXPECT_TRUE(tracker.CheckAllowed(kModel, 3, kStart + kWindow).ok());
+  // Two crashes are still in the window: one more quarantines it again.
+  tracker.RecordCrash(kModel, 3, kNode3, Boom(4), kStart + kWindow);
+  EXPECT_FALSE(tracker.CheckAllowed(kModel, 3, kStart + kWindow).ok());
 }
 
 }  // namespace
