@@ -1,34 +1,21 @@
 #include "server/service/lane_watchdog.h"
 
-#include <algorithm>
-#include <limits>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proto/worker.pb.h"
 #include "server/lane/futex.h"
+#include "server/service/lane_verdict.h"
 #include "server/workers/call_result.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
 
-namespace wv1 = aoti::executor::worker::v1;
-
 namespace {
 
 constexpr absl::Duration kBusyPoll = absl::Milliseconds(5);
 constexpr absl::Duration kIdlePoll = absl::Milliseconds(100);
-
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  if (b > 0 && a > std::numeric_limits<int64_t>::max() - b) {
-    return std::numeric_limits<int64_t>::max();
-  }
-  if (b < 0 && a < std::numeric_limits<int64_t>::min() - b) {
-    return std::numeric_limits<int64_t>::min();
-  }
-  return a + b;
-}
 
 }  // namespace
 
@@ -97,11 +84,9 @@ void LaneWatchdog::CheckCall(const Session& session, Worker* worker,
   }
   CallWatch::Call call;
   if (!lane->watch()->Read(&call) || !call.running) return;
-  const int64_t limit = std::min(
-      SaturatingAdd(call.deadline_ns,
-                    -absl::ToInt64Nanoseconds(options_.deadline_margin)),
-      SaturatingAdd(call.started_ns,
-                    absl::ToInt64Nanoseconds(options_.call_timeout)));
+  const int64_t limit =
+      LaneCallLimitNs(call.started_ns, call.deadline_ns,
+                      options_.deadline_margin, options_.call_timeout);
   if (MonotonicNanos() <= limit) return;
   {
     absl::MutexLock lock(&lane->mu);
@@ -140,50 +125,37 @@ void LaneWatchdog::CloseLanes(const Session& session, const Worker& worker) {
 void LaneWatchdog::CloseLane(const Session& session, const Worker& worker,
                              Worker::Lane* lane) {
   if (lane->closed.exchange(true)) return;
-  const absl::Status death = worker.death();
-  // Killed by the daemon, and not for this lane's own call: the call is not
-  // to blame.
-  const bool killed_by_daemon = !worker.kill_reason().empty();
-  bool hung;
-  uint64_t hung_kernel_set_id;
-  int64_t hung_node_index, hung_run_ns;
+  ClosedLaneFacts facts;
+  facts.death = worker.death();
+  facts.pid = worker.pid();
+  facts.killed_by_daemon = !worker.kill_reason().empty();
+  uint64_t kernel_set_id = 0;
+  int64_t node_index = 0;
   {
     absl::MutexLock lock(&lane->mu);
-    hung = lane->killed_for_hang;
-    hung_kernel_set_id = lane->hung_kernel_set_id;
-    hung_node_index = lane->hung_node_index;
-    hung_run_ns = lane->hung_run_ns;
+    facts.hung = lane->killed_for_hang;
+    kernel_set_id = lane->hung_kernel_set_id;
+    node_index = lane->hung_node_index;
+    facts.hung_run_ns = lane->hung_run_ns;
   }
-  CallWatch::Call call;  // the worker is gone: the page holds still
-  const bool running = lane->watch()->Read(&call) && call.running;
-  absl::Status answer;
-  if (hung) {
-    const std::string what =
-        Describe(session, hung_kernel_set_id, hung_node_index);
-    answer = absl::DeadlineExceededError(
-        absl::StrCat(what, " ran past its deadline; its worker (pid ",
-                     worker.pid(), ") was killed and will be replaced"));
-    auto kernels = session.FindKernelSet(hung_kernel_set_id);
-    if (hung_run_ns >= absl::ToInt64Nanoseconds(options_.shortest_hang) &&
-        kernels.ok()) {
-      crashes_->RecordCrash(kernels->content_hash, hung_node_index, what,
+  if (!facts.hung) {
+    CallWatch::Call call;  // the worker is gone: the page holds still
+    facts.running = lane->watch()->Read(&call) && call.running;
+    kernel_set_id = call.kernel_set_id;
+    node_index = call.node_index;
+  }
+  if (facts.hung || facts.running) {
+    facts.node = Describe(session, kernel_set_id, node_index);
+  }
+  const ClosedLaneVerdict verdict =
+      JudgeClosedLane(facts, options_.shortest_hang);
+  const absl::Status& answer = verdict.answer;
+  if (verdict.charge_node) {
+    auto kernels = session.FindKernelSet(kernel_set_id);
+    if (kernels.ok()) {
+      crashes_->RecordCrash(kernels->content_hash, node_index, facts.node,
                             answer);
     }
-  } else if (running) {
-    const std::string what =
-        Describe(session, call.kernel_set_id, call.node_index);
-    answer =
-        absl::AbortedError(absl::StrCat(what, " failed: ", death.message()));
-    // The node's doing only if the worker died by itself: not when the
-    // daemon killed it for another call, nor when the session ended.
-    auto kernels = session.FindKernelSet(call.kernel_set_id);
-    if (!killed_by_daemon && !absl::IsCancelled(death) && kernels.ok()) {
-      crashes_->RecordCrash(kernels->content_hash, call.node_index, what,
-                            answer);
-    }
-  } else {
-    answer = absl::AbortedError(
-        absl::StrCat("a call on the call lane failed: ", death.message()));
   }
   // Recorded before the answer: the client's next call must see the
   // quarantine the crash may have started.
