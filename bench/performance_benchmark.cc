@@ -17,13 +17,16 @@
 //
 //   bazel run //bench:performance_benchmark
 #include <ATen/ATen.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <linux/futex.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -782,6 +785,112 @@ std::vector<LoopResult> CallsPerSecond(const std::string& endpoint,
 }
 
 // ---------------------------------------------------------------------------
+// Metrics on and off: the one-element add against a second daemon started
+// with --metrics-listen, interleaved with the first (no metrics), on both
+// paths; the metrics daemon is scraped once a round.
+
+// A TCP port on 127.0.0.1 nothing listens on now.
+int FreeTcpPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  const bool bound =
+      bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  close(fd);
+  return bound ? ntohs(address.sin_port) : -1;
+}
+
+// GET /metrics; the bytes of the answer (0 if none).
+size_t Scrape(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  size_t bytes = 0;
+  const char request[] = "GET /metrics HTTP/1.0\r\n\r\n";
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
+          0 &&
+      write(fd, request, sizeof(request) - 1) ==
+          static_cast<ssize_t>(sizeof(request) - 1)) {
+    char buffer[65536];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) bytes += n;
+  }
+  close(fd);
+  return bytes;
+}
+
+Section MetricsSection(AOTIProxyExecutorHandle lane_off,
+                       AOTIProxyExecutorHandle rpc_off,
+                       const std::string& add_path) {
+  Progress("the one-element add, daemons with and without --metrics-listen");
+  Section section{
+      "--metrics-listen on vs off, one-element add (ratio: on p50 / off p50)",
+      {}};
+  const int port = FreeTcpPort();
+  auto daemon = e2e::DaemonProcess::Start(
+      {absl::StrCat("--metrics-listen=127.0.0.1:", port)});
+  if (!daemon.ok()) {
+    Progress(daemon.status().ToString());
+    return section;
+  }
+  const std::string endpoint = (*daemon)->endpoint();
+  AOTIProxyExecutorHandle lane_on = nullptr, rpc_on = nullptr;
+  bool created =
+      aoti_remote_executor_create(endpoint.c_str(), add_path.c_str(), "cpu",
+                                  &lane_on) == AOTI_TORCH_SUCCESS;
+  setenv("AOTI_EXECUTOR_CALL_LANE", "0", 1);
+  created = created &&
+            aoti_remote_executor_create(endpoint.c_str(), add_path.c_str(),
+                                        "cpu", &rpc_on) == AOTI_TORCH_SUCCESS;
+  unsetenv("AOTI_EXECUTOR_CALL_LANE");
+  if (!created) {
+    Progress(aoti_remote_last_error());
+    return section;
+  }
+  // Its spare worker starts as the sessions take theirs: let it finish.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  at::Tensor a = at::rand({1}), b = at::rand({1}), out;
+  const auto call = [&](AOTIProxyExecutorHandle executor) {
+    return [&, executor] { return CallAdd(executor, &a, &b, &out); };
+  };
+  InterleavedCase lane_plain(call(lane_off), {});
+  InterleavedCase lane_metrics(call(lane_on), {});
+  InterleavedCase rpc_plain(call(rpc_off), {});
+  InterleavedCase rpc_metrics(call(rpc_on), {});
+  size_t page_bytes = 0;
+  for (int round = 0; round < 4; ++round) {
+    lane_plain.Round(2000, 20000);
+    lane_metrics.Round(2000, 20000);
+    rpc_plain.Round(300, 3000);
+    rpc_metrics.Round(300, 3000);
+    page_bytes = Scrape(port);
+  }
+  aoti_remote_executor_delete(lane_on);
+  aoti_remote_executor_delete(rpc_on);
+  const auto on_row = [](const char* name, const InterleavedCase& on,
+                         const InterleavedCase& off, std::string note) {
+    return Row{name, on.latency(), Ratio(P50(on.latency()), P50(off.latency())),
+               absl::StrFormat("%+.2f us; %s",
+                               P50(on.latency()) - P50(off.latency()), note)};
+  };
+  section.rows.push_back({"call lane, no --metrics-listen",
+                          lane_plain.latency(), 1.0, "baseline"});
+  section.rows.push_back(on_row("call lane, --metrics-listen", lane_metrics,
+                                lane_plain, "lane calls pass no metrics code"));
+  section.rows.push_back(
+      {"Call RPC, no --metrics-listen", rpc_plain.latency(), 1.0, "baseline"});
+  section.rows.push_back(
+      on_row("Call RPC, --metrics-listen (latency recorded)", rpc_metrics,
+             rpc_plain, absl::StrCat("/metrics page ", page_bytes, " bytes")));
+  return section;
+}
+
+// ---------------------------------------------------------------------------
 // The measurements, section by section.
 
 Section SmallCallSection(const SmallCallResults& r) {
@@ -1134,10 +1243,12 @@ int Main() {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const SmallCallResults small = MeasureSmallCalls(
       *kernels, executor, rpc_executor, endpoint, (*daemon)->pid(), dir);
+  const Section metrics = MetricsSection(executor, rpc_executor, add_path);
   aoti_remote_executor_delete(rpc_executor);
   std::vector<Section> sections;
   sections.push_back(SmallCallSection(small));
   sections.push_back(FloorSection(floors, small));
+  sections.push_back(metrics);
   const std::vector<LargeCase> large = {LargeCase{"1 MiB", 1 << 18, 20, 300},
                                         LargeCase{"64 MiB", 1 << 24, 3, 30},
                                         LargeCase{"256 MiB", 1 << 26, 2, 10}};

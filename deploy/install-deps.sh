@@ -14,6 +14,9 @@ packages=(
   g++ python3-dev python3-venv
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
   rapidjson-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev
+  libsystemd-dev systemd
+  prometheus-cpp-dev
 )
 
 missing=()
@@ -31,8 +34,9 @@ fi
 # Bazel's libtorch rule (third_party/libtorch.bzl) asks this Python for torch.
 torch_requirement=${AOTI_EXECUTOR_TORCH:-torch==2.13.0}
 [ -x .venv/bin/python ] || python3 -m venv .venv
-# numpy silences torch's warning; pytest runs the Python tests.
-if ! .venv/bin/python -c 'import torch, numpy, pytest' 2>/dev/null; then
-  echo "installing into .venv: $torch_requirement numpy pytest"
-  .venv/bin/pip install -q "$torch_requirement" numpy pytest
+# numpy silences torch's warning; pytest runs the Python tests;
+# kubernetes-validate (with its bundled schemas) checks deploy/kubernetes/.
+if ! .venv/bin/python -c 'import torch, numpy, pytest, prometheus_client, yaml, kubernetes_validate' 2>/dev/null; then
+  echo "installing into .venv: $torch_requirement numpy pytest prometheus-client pyyaml kubernetes-validate"
+  .venv/bin/pip install -q "$torch_requirement" numpy pytest prometheus-client pyyaml kubernetes-validate
 fi

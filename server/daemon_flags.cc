@@ -1,91 +1,327 @@
 #include "server/daemon_flags.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <set>
+#include <utility>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/common/protocol.h"
 #include "server/common/status_macros.h"
+#include "server/flag_types.h"
+
+// Flags are defined in the global namespace, as absl asks; their names are
+// identifiers, and ParseDaemonFlags reads "--load-library" as load_library.
+using aoti_executor::AddressFlag;
+using aoti_executor::AddressListFlag;
+using aoti_executor::AtLeastFlag;
+using aoti_executor::HostPortFlag;
+using aoti_executor::LogFormatFlag;
+using aoti_executor::LogLevelFlag;
+using aoti_executor::PathListFlag;
+
+ABSL_FLAG(AddressListFlag, listen, {},
+          "gRPC address, repeatable (or a comma list): unix:/path or "
+          "tcp:HOST:PORT (none: unix:/tmp/aoti-executor/executor.sock)");
+ABSL_FLAG(std::string, attach_socket, "",
+          "the shared-memory attach socket (empty: the first unix --listen "
+          "path + \".attach\")");
+ABSL_FLAG(PathListFlag, load_library, {},
+          "custom-op library, repeatable (or a comma list), like "
+          "torch.ops.load_library");
+ABSL_FLAG(LogLevelFlag, log_level, {"info"},
+          "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(LogFormatFlag, log_format, {"text"},
+          "text (spdlog's lines) or json (one object per line: time, level, "
+          "message, and session, node, op, worker_pid where they apply); "
+          "both on stderr");
+ABSL_FLAG(HostPortFlag, metrics_listen, {},
+          "HOST:PORT to serve Prometheus metrics on (empty: none)");
+ABSL_FLAG(AtLeastFlag<0>, drain_timeout_ms, {30000},
+          "on SIGTERM, how long in-flight calls may finish");
+ABSL_FLAG(AtLeastFlag<1>, call_timeout_ms, {60000},
+          "longest a call may run; past it its worker is killed (a client's "
+          "shorter deadline wins)");
+ABSL_FLAG(AtLeastFlag<1>, worker_threads, {2}, "calls one worker runs at once");
+ABSL_FLAG(AtLeastFlag<0>, worker_memory_limit_mb, {0},
+          "address-space limit of each worker in MiB; an op past it fails "
+          "with an allocation error (0: none)");
+ABSL_FLAG(AtLeastFlag<1>, quarantine_crashes, {3},
+          "crashes or hangs of one node that quarantine it ...");
+ABSL_FLAG(AtLeastFlag<1>, quarantine_window_s, {300},
+          "... within this many seconds");
+ABSL_FLAG(AtLeastFlag<0>, call_lanes, {4},
+          "shared-memory call lanes a session may open, one per call at "
+          "once, straight to its worker (0: every call by RPC)");
+ABSL_FLAG(AddressFlag, health_check, {},
+          "ask the daemon at this address whether it serves; exit 0 if so, 1 "
+          "if not (for probes)");
+ABSL_FLAG(AddressFlag, status, {},
+          "print the status of the daemon at this address");
+ABSL_FLAG(AddressFlag, clear_quarantine, {},
+          "let quarantined nodes of the daemon at this address run");
+// Its default is unparsed and parsed again by absl; "not given" (-1 in
+// DaemonFlags) is in the walk.
+ABSL_FLAG(AtLeastFlag<0>, worker_fd, {0},
+          "internal: run as a worker on this fd (set by the daemon)");
+ABSL_FLAG(uint64_t, region_id_base, 0,
+          "internal: the worker's first output region id (set by the daemon)");
 
 namespace aoti_executor {
 namespace {
 
-using Setter =
-    std::function<bool(const std::string& value, DaemonFlags* flags)>;
+// Flag files may name flag files; a cycle must end.
+constexpr int kMaxFlagFileDepth = 8;
 
-Setter Address(std::string DaemonFlags::*field) {
-  return [field](const std::string& value, DaemonFlags* flags) {
-    if (!GrpcAddress(value).ok()) return false;
-    flags->*field = value;
-    return true;
+// Every flag ParseDaemonFlags sets, in --helpfull's order.
+const std::vector<const absl::CommandLineFlag*>& OwnFlags() {
+  static const auto* flags = new std::vector<const absl::CommandLineFlag*>{
+      &absl::GetFlagReflectionHandle(FLAGS_listen),
+      &absl::GetFlagReflectionHandle(FLAGS_attach_socket),
+      &absl::GetFlagReflectionHandle(FLAGS_load_library),
+      &absl::GetFlagReflectionHandle(FLAGS_log_level),
+      &absl::GetFlagReflectionHandle(FLAGS_log_format),
+      &absl::GetFlagReflectionHandle(FLAGS_metrics_listen),
+      &absl::GetFlagReflectionHandle(FLAGS_call_timeout_ms),
+      &absl::GetFlagReflectionHandle(FLAGS_worker_threads),
+      &absl::GetFlagReflectionHandle(FLAGS_worker_memory_limit_mb),
+      &absl::GetFlagReflectionHandle(FLAGS_quarantine_crashes),
+      &absl::GetFlagReflectionHandle(FLAGS_quarantine_window_s),
+      &absl::GetFlagReflectionHandle(FLAGS_call_lanes),
+      &absl::GetFlagReflectionHandle(FLAGS_drain_timeout_ms),
+      &absl::GetFlagReflectionHandle(FLAGS_health_check),
+      &absl::GetFlagReflectionHandle(FLAGS_status),
+      &absl::GetFlagReflectionHandle(FLAGS_clear_quarantine),
+      &absl::GetFlagReflectionHandle(FLAGS_worker_fd),
+      &absl::GetFlagReflectionHandle(FLAGS_region_id_base),
   };
-}
-
-Setter Text(std::string DaemonFlags::*field) {
-  return [field](const std::string& value, DaemonFlags* flags) {
-    flags->*field = value;
-    return true;
-  };
-}
-
-Setter Number(int64_t DaemonFlags::*field, int64_t min) {
-  return [field, min](const std::string& value, DaemonFlags* flags) {
-    return absl::SimpleAtoi(value, &(flags->*field)) && flags->*field >= min;
-  };
-}
-
-// Every flag that takes a value, and what a valid value is.
-const std::map<std::string, std::pair<Setter, const char*>>& ValueFlags() {
-  static const auto* flags =
-      new std::map<std::string, std::pair<Setter, const char*>>{
-          {"listen",
-           {[](const std::string& value, DaemonFlags* f) {
-              if (!GrpcAddress(value).ok()) return false;
-              f->listen.push_back(value);
-              return true;
-            },
-            "unix:/abs/path or tcp:HOST:PORT"}},
-          {"load-library",
-           {[](const std::string& value, DaemonFlags* f) {
-              f->load_libraries.push_back(value);
-              return !value.empty();
-            },
-            "a path"}},
-          {"attach-socket", {Text(&DaemonFlags::attach_socket), "a path"}},
-          {"log-level", {Text(&DaemonFlags::log_level), "a level"}},
-          {"drain-timeout-ms",
-           {Number(&DaemonFlags::drain_timeout_ms, 0), "milliseconds"}},
-          {"call-timeout-ms",
-           {Number(&DaemonFlags::call_timeout_ms, 1), "milliseconds"}},
-          {"worker-threads",
-           {Number(&DaemonFlags::worker_threads, 1), "a count >= 1"}},
-          {"worker-memory-limit-mb",
-           {Number(&DaemonFlags::worker_memory_limit_mb, 0),
-            "MiB, 0 for none"}},
-          {"quarantine-crashes",
-           {Number(&DaemonFlags::quarantine_crashes, 1), "a count >= 1"}},
-          {"quarantine-window-s",
-           {Number(&DaemonFlags::quarantine_window_s, 1), "seconds"}},
-          {"call-lanes", {Number(&DaemonFlags::call_lanes, 0), "a count >= 0"}},
-          {"health-check",
-           {Address(&DaemonFlags::health_check),
-            "unix:/abs/path or tcp:HOST:PORT"}},
-          {"status",
-           {Address(&DaemonFlags::status), "unix:/abs/path or tcp:HOST:PORT"}},
-          {"clear-quarantine",
-           {Address(&DaemonFlags::clear_quarantine),
-            "unix:/abs/path or tcp:HOST:PORT"}},
-          {"worker-fd", {Number(&DaemonFlags::worker_fd, 0), "an fd"}},
-          {"region-id-base",
-           {[](const std::string& value, DaemonFlags* f) {
-              return absl::SimpleAtoi(value, &f->region_id_base);
-            },
-            "an id"}},
-      };
   return *flags;
+}
+
+// Sets `flag` back to the value it had when this was made.
+template <typename T>
+std::function<void()> Resetter(absl::Flag<T>& flag) {
+  return
+      [&flag, initial = absl::GetFlag(flag)] { absl::SetFlag(&flag, initial); };
+}
+
+// Sets every flag back to its default. Not absl::FlagSaver: its restore
+// writes a line per flag to stderr, which a JSON log must not hold.
+void ResetFlags() {
+  // Made at the first parse, before any flag is set: the defaults.
+  static const auto* resetters = new std::vector<std::function<void()>>{
+      Resetter(FLAGS_listen),
+      Resetter(FLAGS_attach_socket),
+      Resetter(FLAGS_load_library),
+      Resetter(FLAGS_log_level),
+      Resetter(FLAGS_log_format),
+      Resetter(FLAGS_metrics_listen),
+      Resetter(FLAGS_call_timeout_ms),
+      Resetter(FLAGS_worker_threads),
+      Resetter(FLAGS_worker_memory_limit_mb),
+      Resetter(FLAGS_quarantine_crashes),
+      Resetter(FLAGS_quarantine_window_s),
+      Resetter(FLAGS_call_lanes),
+      Resetter(FLAGS_drain_timeout_ms),
+      Resetter(FLAGS_health_check),
+      Resetter(FLAGS_status),
+      Resetter(FLAGS_clear_quarantine),
+      Resetter(FLAGS_worker_fd),
+      Resetter(FLAGS_region_id_base),
+  };
+  for (const std::function<void()>& reset : *resetters) reset();
+}
+
+// absl's "Illegal value 'V' specified for flag 'name'; REASON" as "REASON":
+// the caller names the flag as it was given.
+std::string Reason(const std::string& error) {
+  const size_t separator = error.find("'; ");
+  if (absl::StartsWith(error, "Illegal value") &&
+      separator != std::string::npos) {
+    return error.substr(separator + 3);
+  }
+  return absl::StartsWith(error, "Illegal value") ? "not a valid value" : error;
+}
+
+// Flags whose occurrences add up instead of replacing each other.
+bool Repeats(absl::string_view name) {
+  return name == "listen" || name == "load_library";
+}
+
+// One argument and where it came from ("" for argv, "FILE:LINE" for a flag
+// file), for messages.
+struct Arg {
+  std::string text;
+  std::string origin;
+};
+
+// What a walk over the arguments collects besides the flags' own values.
+struct Walk {
+  bool help = false;
+  bool helpfull = false;
+  bool version = false;
+  // The flags given (absl names), for the one whose absence means something.
+  std::set<std::string> given;
+  // Every value of each repeating flag, in order.
+  std::map<std::string, std::vector<std::string>> repeated;
+};
+
+absl::Status Refuse(const Arg& arg, absl::string_view message) {
+  return absl::InvalidArgumentError(
+      arg.origin.empty() ? std::string(message)
+                         : absl::StrCat(arg.origin, ": ", message));
+}
+
+// The flag named `name` ("load-library" or "load_library") if it is ours.
+absl::CommandLineFlag* FindOwnFlag(absl::string_view name) {
+  const std::string id = absl::StrReplaceAll(name, {{"-", "_"}});
+  for (const absl::CommandLineFlag* flag : OwnFlags()) {
+    if (flag->Name() == id) return absl::FindCommandLineFlag(id);
+  }
+  return nullptr;
+}
+
+absl::Status ApplyArgs(const std::vector<Arg>& args, int depth, Walk* walk);
+
+absl::Status ApplyFlagFile(const Arg& arg, const std::string& path, int depth,
+                           Walk* walk) {
+  if (depth > kMaxFlagFileDepth) {
+    return Refuse(arg,
+                  absl::StrCat("--flagfile=", path, ": nested deeper than ",
+                               kMaxFlagFileDepth, " flag files"));
+  }
+  std::ifstream file(path);
+  if (!file) {
+    return Refuse(arg, absl::StrCat("--flagfile=", path, ": cannot read it: ",
+                                    std::strerror(errno)));
+  }
+  std::vector<Arg> args;
+  std::string line;
+  for (int number = 1; std::getline(file, line); ++number) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || absl::StartsWith(text, "#")) continue;
+    args.push_back({std::string(text), absl::StrCat(path, ":", number)});
+  }
+  return ApplyArgs(args, depth, walk);
+}
+
+absl::Status ApplyArgs(const std::vector<Arg>& args, int depth, Walk* walk) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Arg& arg = args[i];
+    absl::string_view text = arg.text;
+    if (!absl::ConsumePrefix(&text, "--")) {
+      return Refuse(arg, absl::StrCat("unexpected argument '", arg.text,
+                                      "'; see --help"));
+    }
+    const size_t equals = text.find('=');
+    const std::string name(text.substr(0, equals));
+    const bool has_value = equals != absl::string_view::npos;
+    const std::string value =
+        has_value ? std::string(text.substr(equals + 1)) : "";
+    if (name == "help" || name == "helpfull" || name == "version") {
+      bool on = true;
+      if (has_value && !absl::SimpleAtob(value, &on)) {
+        return Refuse(arg, absl::StrCat("--", name, "=", value,
+                                        ": expected no value, true or false"));
+      }
+      (name == "help"       ? walk->help
+       : name == "helpfull" ? walk->helpfull
+                            : walk->version) = on;
+      continue;
+    }
+    // Unknown before its value: "--typo value" names the typo.
+    absl::CommandLineFlag* flag = nullptr;
+    if (name != "flagfile") {
+      flag = FindOwnFlag(name);
+      if (flag == nullptr) {
+        return Refuse(arg,
+                      absl::StrCat("unknown flag --", name, "; see --help"));
+      }
+    }
+    std::string separate;
+    if (!has_value) {
+      if (i + 1 == args.size()) {
+        return Refuse(arg, absl::StrCat("--", name, " needs a value"));
+      }
+      separate = args[++i].text;
+    }
+    const std::string& given = has_value ? value : separate;
+    // A flag left out keeps its default; an empty value is a mistake (an
+    // unset variable in a script, a blank after = in a flag file).
+    if (given.empty()) {
+      return Refuse(arg, absl::StrCat("--", name, "=: needs a value"));
+    }
+    if (name == "flagfile") {
+      for (absl::string_view path : absl::StrSplit(given, ',')) {
+        AOTI_RETURN_IF_ERROR(
+            ApplyFlagFile(arg, std::string(path), depth + 1, walk));
+      }
+      continue;
+    }
+    std::string error;
+    if (!flag->ParseFrom(given, &error)) {
+      return Refuse(arg,
+                    absl::StrCat("--", name, "=", given, ": ", Reason(error)));
+    }
+    walk->given.insert(std::string(flag->Name()));
+    if (Repeats(flag->Name())) {
+      walk->repeated[std::string(flag->Name())].push_back(given);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Sets each repeating flag to all of its values at once.
+absl::Status ApplyRepeated(const Walk& walk) {
+  for (const auto& [name, values] : walk.repeated) {
+    std::string error;
+    if (!absl::FindCommandLineFlag(name)->ParseFrom(absl::StrJoin(values, ","),
+                                                    &error)) {
+      return absl::InternalError(absl::StrCat("--", name, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The flags' current values.
+DaemonFlags ReadFlags(const Walk& walk) {
+  DaemonFlags flags;
+  flags.listen = absl::GetFlag(FLAGS_listen).values;
+  flags.attach_socket = absl::GetFlag(FLAGS_attach_socket);
+  flags.load_libraries = absl::GetFlag(FLAGS_load_library).values;
+  flags.log_level = absl::GetFlag(FLAGS_log_level).value;
+  flags.log_format = absl::GetFlag(FLAGS_log_format).value;
+  flags.metrics_listen = absl::GetFlag(FLAGS_metrics_listen).value;
+  flags.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms).value;
+  flags.call_timeout_ms = absl::GetFlag(FLAGS_call_timeout_ms).value;
+  flags.worker_threads = absl::GetFlag(FLAGS_worker_threads).value;
+  flags.worker_memory_limit_mb =
+      absl::GetFlag(FLAGS_worker_memory_limit_mb).value;
+  flags.quarantine_crashes = absl::GetFlag(FLAGS_quarantine_crashes).value;
+  flags.quarantine_window_s = absl::GetFlag(FLAGS_quarantine_window_s).value;
+  flags.call_lanes = absl::GetFlag(FLAGS_call_lanes).value;
+  flags.health_check = absl::GetFlag(FLAGS_health_check).value;
+  flags.status = absl::GetFlag(FLAGS_status).value;
+  flags.clear_quarantine = absl::GetFlag(FLAGS_clear_quarantine).value;
+  flags.worker_fd =
+      walk.given.count("worker_fd") ? absl::GetFlag(FLAGS_worker_fd).value : -1;
+  flags.region_id_base = absl::GetFlag(FLAGS_region_id_base);
+  flags.help = walk.help;
+  flags.helpfull = walk.helpfull;
+  flags.version = walk.version;
+  return flags;
 }
 
 }  // namespace
@@ -102,39 +338,15 @@ std::string UnixPath(const std::string& listen) {
 }
 
 absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
-  DaemonFlags flags;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (!absl::ConsumePrefix(&arg, "--")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", argv[i], "'; see --help"));
-    }
-    if (arg == "help" || arg == "version") {
-      (arg == "help" ? flags.help : flags.version) = true;
-      continue;
-    }
-    const size_t equals = arg.find('=');
-    const std::string name(arg.substr(0, equals));
-    auto flag = ValueFlags().find(name);
-    if (flag == ValueFlags().end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", name, "; see --help"));
-    }
-    std::string value;
-    if (equals != absl::string_view::npos) {
-      value = std::string(arg.substr(equals + 1));
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", name, " needs a value"));
-    }
-    const auto& [set, expected] = flag->second;
-    if (!set(value, &flags)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", name, "=", value, ": expected ", expected));
-    }
-  }
+  // The globals are only the parse's scratch: every call starts from the
+  // defaults, and the result is the DaemonFlags value.
+  ResetFlags();
+  std::vector<Arg> args;
+  for (int i = 1; i < argc; ++i) args.push_back({argv[i], ""});
+  Walk walk;
+  AOTI_RETURN_IF_ERROR(ApplyArgs(args, 0, &walk));
+  AOTI_RETURN_IF_ERROR(ApplyRepeated(walk));
+  DaemonFlags flags = ReadFlags(walk);
   if (flags.listen.empty()) flags.listen.push_back(kDefaultEndpoint);
   if (flags.attach_socket.empty()) {
     // Beside the first Unix socket; beside the default one if all are TCP.
@@ -168,6 +380,11 @@ std::string DaemonUsage() {
       "  --log-level=LEVEL         trace, debug, info, warn, error, critical, "
       "off\n"
       "                            (default info)\n"
+      "  --log-format=FORMAT       text or json (one object per line), on "
+      "stderr\n"
+      "                            (default text)\n"
+      "  --metrics-listen=HOST:PORT  serve Prometheus metrics there (default: "
+      "none)\n"
       "  --call-timeout-ms=N       longest a call may run; past it its worker "
       "is\n"
       "                            killed (default 60000; a client's shorter\n"
@@ -195,8 +412,36 @@ std::string DaemonUsage() {
       "  --status=ADDR             print the status of the daemon at ADDR\n"
       "  --clear-quarantine=ADDR   let quarantined nodes of the daemon at ADDR "
       "run\n"
+      "  --flagfile=PATH           read flags from PATH, one per line "
+      "(\"--flag=value\";\n"
+      "                            # starts a comment), where it stands among "
+      "the\n"
+      "                            others (e.g. /etc/aoti-executor/flags)\n"
       "  --version                 print the version and exit\n"
-      "  --help                    print this and exit\n");
+      "  --help                    print this and exit\n"
+      "  --helpfull                every flag with its default, and exit\n");
+}
+
+std::string DaemonHelpFull() {
+  std::string text =
+      "aoti-executord: every flag. --flag=value and --flag value both work; "
+      "a flag\n"
+      "given twice keeps its last value, except --listen and --load-library, "
+      "whose\n"
+      "values add up.\n\n";
+  for (const absl::CommandLineFlag* flag : OwnFlags()) {
+    absl::StrAppend(
+        &text, "  --", absl::StrReplaceAll(flag->Name(), {{"_", "-"}}), " (",
+        flag->Help(), "); default: \"", flag->DefaultValue(), "\";\n");
+  }
+  absl::StrAppend(
+      &text,
+      "  --flagfile (read flags from these files, one \"--flag=value\" a "
+      "line; lines\n"
+      "    starting with # are comments); default: \"\";\n"
+      "  --help (the short help); --helpfull (this); --version (the "
+      "version)\n");
+  return text;
 }
 
 }  // namespace aoti_executor

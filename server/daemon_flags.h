@@ -1,4 +1,11 @@
-// aoti-executord's command line.
+// aoti-executord's command line: abseil flags (server/daemon_flags.cc), read
+// into one DaemonFlags value.
+//
+// absl::ParseCommandLine is not used: it exits the process on a bad flag
+// instead of returning an error, lets the last of repeated --listen values
+// win, and knows no hyphenated names. ParseDaemonFlags walks argv (and
+// --flagfile files) itself and sets each flag through absl's registry, so the
+// values are parsed, checked and documented by the flag definitions.
 #ifndef AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_
 #define AOTI_EXECUTOR_SERVER_DAEMON_FLAGS_H_
 
@@ -25,12 +32,15 @@ struct DaemonFlags {
   int64_t quarantine_window_s = 300;
   // Call lanes (shared-memory calls past the daemon) per session; 0: none.
   int64_t call_lanes = 4;
+  std::string metrics_listen;  // --metrics-listen=HOST:PORT, empty: no metrics
+  std::string log_format = "text";  // --log-format=text|json
 
   // One-shot commands against a running daemon at ADDR, instead of serving.
   std::string health_check;
   std::string status;
   std::string clear_quarantine;
   bool help = false;
+  bool helpfull = false;
   bool version = false;
 
   // Internal: set when the daemon starts this binary as a worker process.
@@ -38,12 +48,23 @@ struct DaemonFlags {
   uint64_t region_id_base = 0;
 };
 
-// Parses argv (both --flag=value and --flag value). InvalidArgument naming
-// the flag for anything unknown or malformed. Fills defaults.
+// Parses argv: --flag=value and --flag value; --name and --name=true|false
+// for --help, --helpfull and --version; --listen and --load-library repeat
+// (and take comma lists), their values kept in order; any other flag given
+// twice keeps its last value. --flagfile=PATH[,PATH] reads flags from files,
+// one per line ("--flag=value"; blank lines and lines starting with # are
+// skipped), where it stands among the others. InvalidArgument naming the
+// flag (and the file and line) for anything unknown or malformed. Fills
+// defaults. May be called any number of times: it first sets absl's flag
+// globals back to their defaults.
 absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv);
 
 // The --help text.
 std::string DaemonUsage();
+
+// The --helpfull text: every flag ParseDaemonFlags takes, generated from the
+// flag definitions, with its help and default.
+std::string DaemonHelpFull();
 
 // The gRPC address of a --listen value (ParseEndpoint's forms): "unix:/p"
 // for a Unix socket, "H:P" for TCP; InvalidArgument naming what is wrong.

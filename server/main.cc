@@ -14,14 +14,21 @@
 #include "absl/time/time.h"
 #include "server/admin_commands.h"
 #include "server/common/daemon_stats.h"
+#include "server/common/log_format.h"
 #include "server/common/protocol.h"
 #include "server/common/unix_socket_path.h"
 #include "server/common/version.h"
 #include "server/daemon_flags.h"
 #include "server/health_check.h"
 #include "server/kernels/op_library.h"
+#include "server/metrics/call_latencies.h"
+#include "server/metrics/daemon_collector.h"
+#include "server/metrics/metrics_server.h"
 #include "server/service/executor_service.h"
+#include "server/service/liveness_probe.h"
 #include "server/service/session_registry.h"
+#include "server/service/systemd_notifier.h"
+#include "server/service/systemd_watchdog.h"
 #include "server/worker_main.h"
 #include "server/workers/worker_pool.h"
 #include "spdlog/spdlog.h"
@@ -76,6 +83,7 @@ WorkerOptions MakeWorkerOptions(const DaemonFlags& flags, DaemonStats* stats) {
   options.binary = length > 0 ? std::string(self, length) : "/proc/self/exe";
   options.libraries = flags.load_libraries;
   options.log_level = flags.log_level;
+  options.log_format = flags.log_format;
   options.threads = static_cast<int>(flags.worker_threads);
   options.memory_limit_mb = flags.worker_memory_limit_mb;
   options.stats = stats;
@@ -110,7 +118,26 @@ int Run(const DaemonFlags& flags) {
     spdlog::critical("attach socket: {}", started.ToString());
     return 1;
   }
-  ExecutorService service(&sessions, &stats, MakeServiceOptions(flags));
+  // Recorded in only when the metrics are served.
+  CallLatencies latencies;
+  ExecutorService::Options service_options = MakeServiceOptions(flags);
+  if (!flags.metrics_listen.empty()) service_options.latencies = &latencies;
+  ExecutorService service(&sessions, &stats, service_options);
+  // Before gRPC: a daemon that answers its health check serves its metrics.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!flags.metrics_listen.empty()) {
+    auto served = MetricsServer::Start(
+        flags.metrics_listen,
+        std::make_shared<DaemonCollector>(
+            [&service] { return service.Snapshot(); }, &latencies));
+    if (!served.ok()) {
+      spdlog::critical("{}", served.status().ToString());
+      return 1;
+    }
+    metrics = *std::move(served);
+    spdlog::info("serving metrics on http://{}/metrics (port {})",
+                 flags.metrics_listen, metrics->port());
+  }
   std::unique_ptr<grpc::Server> server = StartGrpc(flags, &service);
   if (server == nullptr) {
     spdlog::critical("cannot serve on the --listen addresses (in use?)");
@@ -122,6 +149,18 @@ int Run(const DaemonFlags& flags) {
       chmod(path.c_str(), 0660);
     spdlog::info("serving aoti.executor.v1 on {}", listen);
   }
+  // Under systemd, READY=1 also waits for the spare worker, so that the
+  // first client gets one at once; elsewhere nothing waits.
+  const SystemdNotifier systemd;
+  if (systemd.enabled() &&
+      !workers.WaitForSpare(absl::Now() + worker_options.start_timeout)) {
+    spdlog::error("no spare worker started; ready anyway (calls start one)");
+  }
+  systemd.Ready();
+  LivenessProbe liveness(server->InProcessChannel(grpc::ChannelArguments()));
+  SystemdWatchdog watchdog(&systemd, [&liveness](absl::Duration timeout) {
+    return liveness.Check(timeout);
+  });
   spdlog::info("attach socket {}; aoti-executord {} ready", flags.attach_socket,
                kDaemonVersion);
 
@@ -130,6 +169,10 @@ int Run(const DaemonFlags& flags) {
                signal_number, flags.drain_timeout_ms);
   const absl::Time drain_deadline =
       absl::Now() + absl::Milliseconds(flags.drain_timeout_ms);
+  systemd.Stopping();
+  watchdog.Stop();
+  // A draining daemon starts no worker (not even the spare it would keep).
+  workers.StopStarting();
   server->Shutdown(absl::ToChronoTime(drain_deadline));
   server->Wait();
   if (const int64_t cut = sessions.DrainLanes(drain_deadline); cut > 0) {
@@ -158,14 +201,25 @@ int main(int argc, char** argv) {
     std::fputs(aoti_executor::DaemonUsage().c_str(), stdout);
     return 0;
   }
+  if (flags->helpfull) {
+    std::fputs(aoti_executor::DaemonHelpFull().c_str(), stdout);
+    return 0;
+  }
   if (flags->version) {
     std::printf("aoti-executord %s\n", aoti_executor::kDaemonVersion);
     return 0;
   }
-  if (flags->worker_fd >= 0) {
-    spdlog::set_level(spdlog::level::from_str(flags->log_level));
-    return aoti_executor::RunWorker(*flags);
+  const auto process = flags->worker_fd >= 0
+                           ? aoti_executor::LogProcess::kWorker
+                           : aoti_executor::LogProcess::kDaemon;
+  if (absl::Status logging = aoti_executor::SetUpLogging(
+          flags->log_format, flags->log_level, process);
+      !logging.ok()) {
+    std::fprintf(stderr, "aoti-executord: %s\n",
+                 std::string(logging.message()).c_str());
+    return 2;
   }
+  if (flags->worker_fd >= 0) return aoti_executor::RunWorker(*flags);
   if (!flags->status.empty()) {
     auto text = aoti_executor::FetchStatusText(flags->status);
     std::printf("%s", text.ok() ? text->c_str()
@@ -187,12 +241,5 @@ int main(int argc, char** argv) {
     std::printf("%s\n", health.ok() ? "SERVING" : health.ToString().c_str());
     return health.ok() ? 0 : 1;
   }
-  const auto level = spdlog::level::from_str(flags->log_level);
-  if (level == spdlog::level::off && flags->log_level != "off") {
-    std::fprintf(stderr, "aoti-executord: unknown --log-level=%s\n",
-                 flags->log_level.c_str());
-    return 2;
-  }
-  spdlog::set_level(level);
   return aoti_executor::Run(*flags);
 }

@@ -17,7 +17,6 @@ int RunWorker(const DaemonFlags& flags) {
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
-  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] [worker %P] %v");
   if (flags.worker_memory_limit_mb > 0) {
     // An op that allocates past this gets an allocation error: one failed
     // call instead of the OOM killer choosing a victim.

@@ -37,6 +37,12 @@ struct DaemonStats {
   // first recorded. Workers stopped because their session ended, and
   // workers that failed to start, are not counted.
   Counter worker_deaths{0};
+  // worker_deaths by cause, for the metrics: died of a signal the daemon did
+  // not send (a crash), exited by itself, or killed by the daemon (a call
+  // past its deadline, or its lane client gave up).
+  Counter worker_deaths_crashed{0};
+  Counter worker_deaths_exited{0};
+  Counter worker_deaths_killed{0};
   // Workers started to replace a session's worker that had died.
   Counter worker_restarts{0};
 

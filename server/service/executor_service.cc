@@ -226,6 +226,9 @@ absl::Status ExecutorService::RunCall(const v1::CallRequest& request,
   // The worker validates every tensor reference against the session's
   // regions before it touches a byte; the daemon never maps client tensors.
   auto result = worker->Call(request, kernel->description(), deadline);
+  if (options_.latencies != nullptr) {
+    options_.latencies->Record(kernel->target(), absl::Now() - sent);
+  }
   if (!result.ok()) {
     // Aborted: the worker died under the call; DeadlineExceeded: the call
     // hung and its worker was killed. An op's own errors have other codes.
@@ -262,34 +265,57 @@ absl::Status ExecutorService::DoReleaseOutputs(
   return worker->Call(releases, "releasing outputs", deadline).status();
 }
 
+DaemonSnapshot ExecutorService::Snapshot() {
+  const SessionRegistry::Totals totals = sessions_->Sum();
+  DaemonSnapshot s;
+  s.uptime_seconds = absl::ToDoubleSeconds(absl::Now() - started_);
+  s.sessions = static_cast<int64_t>(sessions_->size());
+  s.kernel_sets = static_cast<int64_t>(kernel_sets_.size());
+  s.workers = totals.workers;
+  s.call_lanes = totals.call_lanes;
+  s.rpc_calls_succeeded = DaemonStats::Read(stats_->rpc_calls_succeeded);
+  s.rpc_calls_failed = DaemonStats::Read(stats_->rpc_calls_failed);
+  s.rpc_calls_in_flight = DaemonStats::Read(stats_->rpc_calls_in_flight);
+  // Lane calls of live workers (their watch pages), then of ended ones.
+  s.lane_calls_succeeded = totals.lane_calls_succeeded +
+                           DaemonStats::Read(stats_->lane_calls_succeeded);
+  s.lane_calls_failed =
+      totals.lane_calls_failed + DaemonStats::Read(stats_->lane_calls_failed);
+  s.lane_calls_in_flight = totals.lane_calls_in_flight;
+  s.worker_restarts = DaemonStats::Read(stats_->worker_restarts);
+  s.worker_deaths_crashed = DaemonStats::Read(stats_->worker_deaths_crashed);
+  s.worker_deaths_exited = DaemonStats::Read(stats_->worker_deaths_exited);
+  s.worker_deaths_killed = DaemonStats::Read(stats_->worker_deaths_killed);
+  for (const CrashTracker::NodeRecord& record : crashes_.Snapshot()) {
+    ++s.crashed_nodes;
+    if (record.quarantined) ++s.quarantined_nodes;
+  }
+  s.regions = totals.regions;
+  s.mapped_bytes = totals.mapped_bytes;
+  s.output_bytes_in_use = totals.output_bytes_in_use;
+  s.output_bytes_copied = totals.output_bytes_copied;
+  return s;
+}
+
 absl::Status ExecutorService::DoGetStatus(const grpc::ServerContext&,
                                           const v1::GetStatusRequest&,
                                           v1::GetStatusResponse* response) {
-  const SessionRegistry::Totals totals = sessions_->Sum();
+  const DaemonSnapshot s = Snapshot();
   response->set_daemon_version(kDaemonVersion);
-  response->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_));
-  response->set_sessions(static_cast<int64_t>(sessions_->size()));
-  response->set_kernel_sets(static_cast<int64_t>(kernel_sets_.size()));
-  // Lane calls of live workers (their watch pages), then of ended ones.
-  const int64_t lane_succeeded =
-      totals.lane_calls_succeeded +
-      DaemonStats::Read(stats_->lane_calls_succeeded);
-  const int64_t lane_failed =
-      totals.lane_calls_failed + DaemonStats::Read(stats_->lane_calls_failed);
-  response->set_calls_succeeded(DaemonStats::Read(stats_->rpc_calls_succeeded) +
-                                lane_succeeded);
-  response->set_calls_failed(DaemonStats::Read(stats_->rpc_calls_failed) +
-                             lane_failed);
-  response->set_calls_in_flight(DaemonStats::Read(stats_->rpc_calls_in_flight) +
-                                totals.lane_calls_in_flight);
-  response->set_lane_calls(lane_succeeded + lane_failed);
-  response->set_call_lanes(totals.call_lanes);
-  response->set_regions(totals.regions);
-  response->set_mapped_bytes(totals.mapped_bytes);
-  response->set_output_bytes_in_use(totals.output_bytes_in_use);
-  response->set_output_bytes_copied(totals.output_bytes_copied);
-  response->set_workers(totals.workers);
-  response->set_worker_restarts(DaemonStats::Read(stats_->worker_restarts));
+  response->set_uptime_seconds(static_cast<int64_t>(s.uptime_seconds));
+  response->set_sessions(s.sessions);
+  response->set_kernel_sets(s.kernel_sets);
+  response->set_calls_succeeded(s.rpc_calls_succeeded + s.lane_calls_succeeded);
+  response->set_calls_failed(s.rpc_calls_failed + s.lane_calls_failed);
+  response->set_calls_in_flight(s.rpc_calls_in_flight + s.lane_calls_in_flight);
+  response->set_lane_calls(s.lane_calls_succeeded + s.lane_calls_failed);
+  response->set_call_lanes(s.call_lanes);
+  response->set_regions(s.regions);
+  response->set_mapped_bytes(s.mapped_bytes);
+  response->set_output_bytes_in_use(s.output_bytes_in_use);
+  response->set_output_bytes_copied(s.output_bytes_copied);
+  response->set_workers(s.workers);
+  response->set_worker_restarts(s.worker_restarts);
   response->set_worker_deaths(DaemonStats::Read(stats_->worker_deaths));
   for (const CrashTracker::NodeRecord& record : crashes_.Snapshot()) {
     v1::NodeCrashes* node = response->add_crashed_nodes();

@@ -18,6 +18,8 @@
 #include "absl/time/time.h"
 #include "proto/executor.grpc.pb.h"
 #include "server/common/daemon_stats.h"
+#include "server/metrics/call_latencies.h"
+#include "server/metrics/daemon_snapshot.h"
 #include "server/service/kernel_set_cache.h"
 #include "server/service/lane_watchdog.h"
 #include "server/service/session_registry.h"
@@ -36,6 +38,9 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
     absl::Duration quarantine_window = absl::Minutes(5);
     // Call lanes a session may open (OpenCallLane); 0: none.
     size_t call_lanes = 4;
+    // Where Call RPCs record their latency by op (--metrics-listen); null:
+    // not recorded. Must outlive the service.
+    CallLatencies* latencies = nullptr;
   };
 
   // `sessions` and `stats` must outlive the service; `stats` is the one the
@@ -44,6 +49,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
                   const Options& options);
   // Takes the lane watchdog out of the sessions' reach.
   ~ExecutorService() override;
+
+  // The daemon's numbers now: what GetStatus reports, and the metrics read
+  // at each scrape. Thread-safe.
+  DaemonSnapshot Snapshot();
 
   grpc::Status Hello(grpc::ServerContext* context,
                      const aoti::executor::v1::HelloRequest* request,

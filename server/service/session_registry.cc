@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/common/log_context.h"
 #include "server/common/status_macros.h"
 #include "server/common/unix_socket_path.h"
 #include "server/framing/attach_frame.h"
@@ -132,7 +133,13 @@ void SessionRegistry::Open(int connection) {
     return;
   }
   ++live_readers_;
-  std::thread([this, session] { ReadLoop(session); }).detach();
+  // Moved in, so that ReadLoop holds the thread's only reference and can drop
+  // it before it counts itself done (a copy left in the lambda would keep the
+  // session, and its worker, alive past Stop).
+  std::thread([this, session]() mutable {
+    ReadLoop(std::move(session));
+  }).detach();
+  const LogContext context({{"session", peer->pid}});
   spdlog::info("session opened for pid {} uid {} ({} live)", peer->pid,
                peer->uid, sessions_.size());
 }
@@ -141,6 +148,8 @@ void SessionRegistry::Open(int connection) {
 void SessionRegistry::ReadLoop(
     std::shared_ptr<Session>
         session) {  // NOLINT(performance-unnecessary-value-param)
+  // Everything this thread logs is about this session.
+  const LogContext context({{"session", session->peer().pid}});
   while (true) {
     auto received = ReceiveFrame(session->attach_fd());
     if (!received.ok()) {

@@ -2,7 +2,10 @@
 
 #include <cstdint>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/log_context.h"
+#include "spdlog/spdlog.h"
 
 namespace aoti_executor {
 
@@ -22,6 +25,25 @@ void CrashTracker::RecordCrash(const std::string& kernel_set_hash,
   entry.description = description;
   entry.crashes.push_back(now);
   entry.last_error = std::string(error.message());
+  // Logged once, as the node enters quarantine: its calls fail fast from now
+  // on, so it cannot crash again until it leaves.
+  if (static_cast<int>(entry.crashes.size()) == max_crashes_) {
+    // The op, from the description's "extern node 3 'buf3' (ns::op)".
+    absl::string_view op = description;
+    if (const size_t open = op.rfind(" (");
+        open != absl::string_view::npos && absl::EndsWith(op, ")")) {
+      op = op.substr(open + 2, op.size() - open - 3);
+    }
+    const LogContext context({{"event", "node_quarantined"},
+                              {"node", node_index},
+                              {"op", op},
+                              {"kernel_set", kernel_set_hash}});
+    spdlog::warn(
+        "{} is quarantined: it crashed or hung its worker {} times within {}; "
+        "the latest: {}",
+        description, max_crashes_, absl::FormatDuration(window_),
+        entry.last_error);
+  }
 }
 
 absl::Status CrashTracker::CheckAllowed(const std::string& kernel_set_hash,

@@ -10,10 +10,12 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "proto/worker.pb.h"
+#include "server/common/log_context.h"
 #include "server/common/status_macros.h"
 #include "server/workers/call_result.h"
 #include "server/workers/message_channel.h"
@@ -41,7 +43,8 @@ std::vector<std::string> WorkerArgv(const WorkerOptions& options,
       absl::StrCat("--region-id-base=", region_id_base),
       absl::StrCat("--worker-threads=", options.threads),
       absl::StrCat("--worker-memory-limit-mb=", options.memory_limit_mb),
-      absl::StrCat("--log-level=", options.log_level)};
+      absl::StrCat("--log-level=", options.log_level),
+      absl::StrCat("--log-format=", options.log_format)};
   for (const std::string& library : options.libraries) {
     argv.push_back(absl::StrCat("--load-library=", library));
   }
@@ -73,6 +76,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
   AOTI_RETURN_IF_ERROR(
       worker->WaitUntilReady(absl::Now() + options.start_timeout));
   worker->reader_ = std::thread([w = worker.get()] { w->ReadLoop(); });
+  const LogContext context({{"worker_pid", worker->pid_}});
   spdlog::info("worker pid {} started", worker->pid_);
   return worker;
 }
@@ -224,6 +228,7 @@ void Worker::ReadLoop() {
     call->done.Notify();
   }
   // The channel closed: the worker exited or was killed. Reap it to learn how.
+  const LogContext context({{"worker_pid", pid_}});
   const std::string ended = Reap();
   std::string reason;
   bool stopping;
@@ -253,8 +258,17 @@ void Worker::Die(const absl::Status& reason) {
   if (death_.ok()) {
     death_ = reason;
     if (!absl::IsCancelled(reason)) {
+      // The one log of this worker's death; the reason says how it died.
+      const LogContext context(
+          {{"event", "worker_died"}, {"worker_pid", pid_}});
       spdlog::warn("{}", std::string(reason.message()));
       DaemonStats::Add(stats_->worker_deaths);
+      // A kill reason means the daemon killed it; otherwise Reap's
+      // DescribeWaitStatus says "died of SIG..." for a signal.
+      DaemonStats::Add(!kill_reason_.empty() ? stats_->worker_deaths_killed
+                       : absl::StrContains(reason.message(), " died of ")
+                           ? stats_->worker_deaths_crashed
+                           : stats_->worker_deaths_exited);
     }
   }
   for (auto& [id, call] : pending_) {

@@ -35,6 +35,7 @@ struct WorkerOptions {
   std::string binary;  // aoti-executord itself, run with --worker-fd
   std::vector<std::string> libraries;
   std::string log_level = "info";
+  std::string log_format = "text";  // the daemon's --log-format
   int threads = 2;
   int64_t memory_limit_mb = 0;  // 0: no limit
   absl::Duration start_timeout = absl::Seconds(30);

@@ -1,5 +1,6 @@
 #include "server/workers/worker_pool.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,22 +19,84 @@ absl::StatusOr<std::unique_ptr<Worker>> StartUnassigned(
                        [](uint64_t, uint64_t, int fd) { close(fd); });
 }
 
+WorkerOptions WithLauncher(WorkerOptions options, ProcessLauncher* launcher) {
+  options.launcher = launcher;
+  return options;
+}
+
 }  // namespace
 
+absl::StatusOr<pid_t> WorkerPool::SpareLauncher::Spawn(
+    const std::vector<std::string>& argv, int child_fd) {
+  // Spawns under mu_, so that Refuse either prevents the spawn or sees its
+  // pid: no spare escapes it.
+  absl::MutexLock lock(&mu_);
+  if (refused_) return absl::UnavailableError("the daemon is stopping");
+  absl::StatusOr<pid_t> pid = real_->Spawn(argv, child_fd);
+  if (pid.ok()) starting_ = *pid;
+  return pid;
+}
+
+absl::Status WorkerPool::SpareLauncher::Kill(pid_t pid, int signal) {
+  return real_->Kill(pid, signal);
+}
+
+absl::StatusOr<std::optional<int>> WorkerPool::SpareLauncher::TryWait(
+    pid_t pid) {
+  return real_->TryWait(pid);
+}
+
+absl::StatusOr<int> WorkerPool::SpareLauncher::Wait(pid_t pid) {
+  return real_->Wait(pid);
+}
+
+void WorkerPool::SpareLauncher::Started() {
+  absl::MutexLock lock(&mu_);
+  starting_.reset();
+}
+
+void WorkerPool::SpareLauncher::Refuse() {
+  absl::MutexLock lock(&mu_);
+  refused_ = true;
+  // Worker::Start, waiting for its ready message, sees it die and reaps it.
+  if (starting_.has_value()) real_->Kill(*starting_, SIGKILL).IgnoreError();
+}
+
 WorkerPool::WorkerPool(const WorkerOptions* options)
-    : options_(options), starter_([this] { KeepASpare(); }) {}
+    : options_(options),
+      spare_launcher_(options->launcher),
+      spare_options_(WithLauncher(*options, &spare_launcher_)),
+      starter_([this] { KeepASpare(); }) {}
 
 WorkerPool::~WorkerPool() {
+  StopStarting();
+  starter_.join();
+}
+
+void WorkerPool::StopStarting() {
+  std::unique_ptr<Worker> spare;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    spare = std::move(spare_);
   }
-  starter_.join();
-  absl::MutexLock lock(&mu_);
-  spare_.reset();
+  spare_launcher_.Refuse();
+  // Outside mu_: stopping a worker joins its reader thread.
+  spare.reset();
 }
 
 bool WorkerPool::NeedsWork() const { return stopping_ || spare_ == nullptr; }
+
+bool WorkerPool::SpareOrStopping() const {
+  return stopping_ || spare_ != nullptr;
+}
+
+bool WorkerPool::WaitForSpare(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithDeadline(absl::Condition(this, &WorkerPool::SpareOrStopping),
+                        deadline);
+  return !stopping_ && spare_ != nullptr;
+}
 
 void WorkerPool::KeepASpare() {
   absl::Duration backoff = absl::Milliseconds(100);
@@ -43,25 +106,38 @@ void WorkerPool::KeepASpare() {
       mu_.Await(absl::Condition(this, &WorkerPool::NeedsWork));
       if (stopping_) return;
     }
-    auto started = StartUnassigned(*options_);
-    absl::MutexLock lock(&mu_);
-    if (started.ok()) {
-      spare_ = *std::move(started);
-      backoff = absl::Milliseconds(100);
-      continue;
+    auto started = StartUnassigned(spare_options_);
+    spare_launcher_.Started();
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_ && started.ok()) {
+        spare_ = *std::move(started);
+        backoff = absl::Milliseconds(100);
+        continue;
+      }
+      if (!stopping_) {
+        spdlog::error("cannot start a spare worker: {}",
+                      started.status().ToString());
+        // Do not spin on a binary or library that cannot start; Take()
+        // still starts workers itself and reports why they fail.
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(10));
+        continue;
+      }
     }
-    spdlog::error("cannot start a spare worker: {}",
-                  started.status().ToString());
-    // Do not spin on a binary or library that cannot start; Take() still
-    // starts workers itself and reports why they fail.
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(10));
+    // Stopping: StopStarting killed this start, or it finished just before
+    // (then it was killed as it started, and may be logged as a death).
+    // Either way no spare: `started` is stopped here, outside mu_.
+    return;
   }
 }
 
 absl::StatusOr<std::unique_ptr<Worker>> WorkerPool::Take() {
   {
     absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      return absl::UnavailableError("the daemon is stopping: no new worker");
+    }
     std::unique_ptr<Worker> spare = std::move(spare_);  // wakes KeepASpare
     if (spare != nullptr && spare->death().ok()) return spare;
   }

@@ -1,15 +1,23 @@
 // Workers started ahead of need: one spare, so that a new session (or one
 // whose worker just died) gets a worker at once instead of waiting the half
 // second a worker takes to load libtorch, which a client's deadline may not
-// allow.
+// allow. At shutdown the pool stops starting workers (StopStarting), so that
+// a draining daemon starts none.
 #ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_POOL_H_
 #define AOTI_EXECUTOR_SERVER_WORKERS_WORKER_POOL_H_
 
+#include <sys/types.h>
+
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/workers/process_launcher.h"
 #include "server/workers/worker.h"
 
 namespace aoti_executor {
@@ -17,25 +25,61 @@ namespace aoti_executor {
 class WorkerPool {
  public:
   // Starts the first spare in the background. `options` must outlive the
-  // pool.
+  // pool, and the pool the workers it gives (spares use its launcher).
   explicit WorkerPool(const WorkerOptions* options);
-  // Stops the background thread and the spare.
+  // StopStarting(), then joins the background thread.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // A started worker for a session (give it one with AssignSession): the
   // spare if it is ready and alive, else one started now. Either way the
-  // next spare starts in the background.
+  // next spare starts in the background. Unavailable after StopStarting.
   absl::StatusOr<std::unique_ptr<Worker>> Take();
+
+  // Waits until a spare is ready, for the daemon to say it is ready. False
+  // if none is by `deadline` (the spare keeps failing to start: the log says
+  // why) or after StopStarting.
+  bool WaitForSpare(absl::Time deadline);
+
+  // For the drain at SIGTERM: from now on no worker starts. A spare being
+  // started is killed (quietly), the spare is stopped, and Take() fails.
+  // Workers already given to sessions are theirs to stop. Idempotent.
+  void StopStarting();
 
   const WorkerOptions& options() const { return *options_; }
 
  private:
+  // The launcher of spares: the real one, but it remembers the process that
+  // is starting, so that StopStarting can kill it rather than wait the half
+  // second it takes to start (and log) a worker nobody will use.
+  class SpareLauncher final : public ProcessLauncher {
+   public:
+    explicit SpareLauncher(ProcessLauncher* real) : real_(real) {}
+    absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
+                                int child_fd) override;
+    absl::Status Kill(pid_t pid, int signal) override;
+    absl::StatusOr<std::optional<int>> TryWait(pid_t pid) override;
+    absl::StatusOr<int> Wait(pid_t pid) override;
+    // The spawned process has started, or failed to: forget it.
+    void Started();
+    // Refuses every later Spawn and kills the process that is starting.
+    void Refuse();
+
+   private:
+    ProcessLauncher* const real_;
+    absl::Mutex mu_;
+    std::optional<pid_t> starting_ ABSL_GUARDED_BY(mu_);
+    bool refused_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
   void KeepASpare();
   bool NeedsWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool SpareOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkerOptions* const options_;
+  SpareLauncher spare_launcher_;
+  WorkerOptions spare_options_;  // *options_ with spare_launcher_
   absl::Mutex mu_;
   std::unique_ptr<Worker> spare_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

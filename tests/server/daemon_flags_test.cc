@@ -1,11 +1,13 @@
 // ParseDaemonFlags, GrpcAddress and UnixPath against daemon_flags.h: the
-// defaults, both spellings of a value, repeatable flags, the attach socket
-// derived from --listen, and every refusal naming its flag.
+// defaults, both spellings of a value, repeatable flags, flag files, the
+// attach socket derived from --listen, and every refusal naming its flag.
 #include "server/daemon_flags.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // ParseDaemonFlags on `args`, after a program name.
 absl::StatusOr<DaemonFlags> Parse(std::vector<std::string> args) {
@@ -56,7 +59,10 @@ TEST(ParseDaemonFlagsTest, DefaultsWithNoArguments) {
   EXPECT_EQ(flags->health_check, "");
   EXPECT_EQ(flags->status, "");
   EXPECT_EQ(flags->clear_quarantine, "");
+  EXPECT_EQ(flags->log_format, "text");
+  EXPECT_EQ(flags->metrics_listen, "");
   EXPECT_FALSE(flags->help);
+  EXPECT_FALSE(flags->helpfull);
   EXPECT_FALSE(flags->version);
   EXPECT_EQ(flags->worker_fd, -1);
   EXPECT_EQ(flags->region_id_base, 0u);
@@ -303,6 +309,178 @@ TEST(UnixPathTest, PathOfUnixAddressesEmptyOtherwise) {
   EXPECT_EQ(UnixPath("tcp:localhost:50051"), "");
   EXPECT_EQ(UnixPath("unix:relative"), "");
   EXPECT_EQ(UnixPath(""), "");
+}
+
+// A file under the test's temporary directory holding `text`; its path.
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path =
+      absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ParseDaemonFlagsTest, FlagFileValuesApplyWhereItStands) {
+  const std::string path = WriteFile("flags",
+                                     "# the daemon's flags\n"
+                                     "--listen=unix:/run/a.sock\n"
+                                     "\n"
+                                     "   --worker-threads=7   \n"
+                                     "--load-library=/opt/a.so\n"
+                                     "--log-format=json\n"
+                                     "--metrics-listen=0.0.0.0:9464\n");
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--worker-threads=3", "--listen=unix:/run/first.sock",
+             absl::StrCat("--flagfile=", path), "--load-library", "/opt/b.so"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  // After --worker-threads=3 on the command line: the file's value wins.
+  EXPECT_EQ(flags->worker_threads, 7);
+  EXPECT_THAT(flags->listen,
+              ElementsAre("unix:/run/first.sock", "unix:/run/a.sock"));
+  EXPECT_THAT(flags->load_libraries, ElementsAre("/opt/a.so", "/opt/b.so"));
+  EXPECT_EQ(flags->log_format, "json");
+  EXPECT_EQ(flags->metrics_listen, "0.0.0.0:9464");
+  EXPECT_EQ(flags->attach_socket, "/run/first.sock.attach");
+  // The separate spelling works for --flagfile too, and later flags win.
+  absl::StatusOr<DaemonFlags> again =
+      Parse({"--flagfile", path, "--worker-threads=9"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->worker_threads, 9);
+}
+
+TEST(ParseDaemonFlagsTest, FlagFileRefusalsNameTheFileLineAndFlag) {
+  const std::string path =
+      WriteFile("bad_flags", "--listen=unix:/run/a.sock\n--call-lanes=-1\n");
+  const std::string refusal = Refusal({absl::StrCat("--flagfile=", path)});
+  EXPECT_THAT(refusal, HasSubstr(absl::StrCat(path, ":2")));
+  EXPECT_THAT(refusal, HasSubstr("--call-lanes"));
+  EXPECT_THAT(Refusal({"--flagfile=/nonexistent/aoti/flags"}),
+              HasSubstr("--flagfile=/nonexistent/aoti/flags"));
+  const std::string unknown = WriteFile("unknown_flags", "--frobnicate=1\n");
+  EXPECT_THAT(Refusal({absl::StrCat("--flagfile=", unknown)}),
+              HasSubstr("--frobnicate"));
+  // A flag file that names itself ends with a refusal, not a stack overflow.
+  const std::string loop = absl::StrCat(std::getenv("TEST_TMPDIR"), "/loop");
+  WriteFile("loop", absl::StrCat("--flagfile=", loop, "\n"));
+  EXPECT_THAT(Refusal({absl::StrCat("--flagfile=", loop)}),
+              HasSubstr("--flagfile"));
+}
+
+TEST(ParseDaemonFlagsTest, RepeatedListFlagsAccumulateAndTakeCommaLists) {
+  // absl::ParseCommandLine would keep only the last --listen: each
+  // occurrence replaces a std::vector flag's value. Ours add up.
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--listen=unix:/s/1,tcp:localhost:7000", "--listen=unix:/s/2",
+             "--load-library=/a.so,/b.so", "--load-library=/c.so"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_THAT(flags->listen,
+              ElementsAre("unix:/s/1", "tcp:localhost:7000", "unix:/s/2"));
+  EXPECT_THAT(flags->load_libraries, ElementsAre("/a.so", "/b.so", "/c.so"));
+  EXPECT_THAT(Refusal({"--listen=unix:/s/1,"}), HasSubstr("--listen"));
+  EXPECT_THAT(Refusal({"--listen=unix:/s/1,relative"}), HasSubstr("--listen"));
+  EXPECT_THAT(Refusal({"--load-library=/a.so,,/b.so"}),
+              HasSubstr("--load-library"));
+}
+
+TEST(ParseDaemonFlagsTest, EachParseStartsFromTheDefaults) {
+  ASSERT_TRUE(Parse({"--listen=unix:/s/1", "--worker-threads=5",
+                     "--log-format=json", "--load-library=/a.so"})
+                  .ok());
+  absl::StatusOr<DaemonFlags> flags = Parse({"--load-library=/b.so"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_THAT(flags->listen, ElementsAre(std::string(kDefaultEndpoint)));
+  EXPECT_EQ(flags->worker_threads, 2);
+  EXPECT_EQ(flags->log_format, "text");
+  EXPECT_THAT(flags->load_libraries, ElementsAre("/b.so"));
+  // A refused parse leaves nothing behind either.
+  Refusal({"--worker-threads=6", "--call-lanes=x"});
+  flags = Parse({});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->worker_threads, 2);
+}
+
+TEST(ParseDaemonFlagsTest, LogAndMetricsFlagsAreChecked) {
+  for (const char* level : {"trace", "debug", "info", "warn", "warning",
+                            "error", "err", "critical", "off"}) {
+    absl::StatusOr<DaemonFlags> flags =
+        Parse({absl::StrCat("--log-level=", level)});
+    ASSERT_TRUE(flags.ok()) << level << ": " << flags.status();
+    EXPECT_EQ(flags->log_level, level);
+  }
+  EXPECT_THAT(Refusal({"--log-level=loud"}), HasSubstr("--log-level"));
+  EXPECT_THAT(Refusal({"--log-format=xml"}), HasSubstr("--log-format"));
+  EXPECT_THAT(Refusal({"--log-format="}), HasSubstr("--log-format"));
+  absl::StatusOr<DaemonFlags> v6 = Parse({"--metrics-listen", "[::1]:0"});
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(v6->metrics_listen, "[::1]:0");
+  for (const char* bad : {"9464", ":9464", "host:", "host:65536", "host:x"}) {
+    EXPECT_THAT(Refusal({absl::StrCat("--metrics-listen=", bad)}),
+                HasSubstr("--metrics-listen"))
+        << bad;
+  }
+}
+
+TEST(ParseDaemonFlagsTest, HelpfullIsAFlagAndListsEveryFlag) {
+  absl::StatusOr<DaemonFlags> flags = Parse({"--helpfull"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_TRUE(flags->helpfull);
+  EXPECT_FALSE(flags->help);
+  EXPECT_THAT(Refusal({"--helpfull=maybe"}), HasSubstr("--helpfull"));
+  const std::string text = DaemonHelpFull();
+  for (const char* flag : {"--listen",
+                           "--attach-socket",
+                           "--load-library",
+                           "--log-level",
+                           "--log-format",
+                           "--metrics-listen",
+                           "--drain-timeout-ms",
+                           "--call-timeout-ms",
+                           "--worker-threads",
+                           "--worker-memory-limit-mb",
+                           "--quarantine-crashes",
+                           "--quarantine-window-s",
+                           "--call-lanes",
+                           "--health-check",
+                           "--status",
+                           "--clear-quarantine",
+                           "--worker-fd",
+                           "--region-id-base",
+                           "--flagfile",
+                           "--help",
+                           "--version"}) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat(flag, " ("))) << flag;
+    // --help lists them too, but the internal ones.
+    if (absl::string_view(flag) != "--worker-fd" &&
+        absl::string_view(flag) != "--region-id-base") {
+      EXPECT_THAT(DaemonUsage(), HasSubstr(flag)) << flag;
+    }
+  }
+  // The defaults come from the flag definitions.
+  EXPECT_THAT(text, HasSubstr("--call-timeout-ms ("));
+  EXPECT_THAT(text, HasSubstr("default: \"60000\""));
+  EXPECT_THAT(text, HasSubstr("default: \"text\""));
+  EXPECT_THAT(text, Not(HasSubstr("--call_timeout_ms")));
+}
+
+TEST(ParseDaemonFlagsTest, WritesNothingToStderr) {
+  // absl writes a line to stderr when a flag is set to a value that does
+  // not parse back, or restored by absl::FlagSaver: a JSON log must not
+  // start with such lines.
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(Parse({"--listen=unix:/s/1", "--worker-fd=3",
+                     "--health-check=unix:/h", "--metrics-listen=h:1"})
+                  .ok());
+  ASSERT_TRUE(Parse({}).ok());
+  Refusal({"--call-lanes=-1"});
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(ParseDaemonFlagsTest, UnderscoreSpellingIsTheSameFlag) {
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--call_lanes=2", "--load_library=/x.so"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->call_lanes, 2);
+  EXPECT_THAT(flags->load_libraries, ElementsAre("/x.so"));
 }
 
 }  // namespace
