@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "aoti_remote/executor.h"
 #include "client_shim/last_error.h"
+#include "client_shim/memory/shared_allocator.h"
 #include "client_shim/options.h"
 #include "client_shim/remote_executor.h"
-#include "client_shim/memory/shared_allocator.h"
 
 namespace aoti_executor {
 namespace client {

@@ -33,8 +33,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
-#include "server/shm/shared_region.h"
 #include "server/lane/spin_budget.h"
+#include "server/shm/shared_region.h"
 
 namespace aoti_executor {
 

@@ -1,5 +1,5 @@
-// The shared CPU allocator (client_shim/memory/shared_allocator.h): which tensors
-// land in sealed memfds, lookup by address, reuse of freed regions, the
+// The shared CPU allocator (client_shim/memory/shared_allocator.h): which
+// tensors land in sealed memfds, lookup by address, reuse of freed regions, the
 // cache's bounds, threads, and its C entry point.
 #include "client_shim/memory/shared_allocator.h"
 

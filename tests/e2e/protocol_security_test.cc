@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/health_check.h"
 #include "server/framing/attach_frame.h"
+#include "server/health_check.h"
 #include "server/shm/shared_region.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/peer_process.h"

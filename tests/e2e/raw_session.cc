@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "server/kernels/serialized_enums.h"
 #include "server/framing/attach_frame.h"
 #include "server/framing/fd_channel.h"
+#include "server/kernels/serialized_enums.h"
 
 namespace aoti_executor {
 namespace e2e {

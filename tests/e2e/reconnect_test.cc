@@ -2,8 +2,8 @@
 // aoti-executord is SIGKILLed and started again while one executor handle
 // lives on. Calls during the outage fail within their deadline, naming the
 // endpoint; reconnect attempts are spaced by the shim's backoff
-// (client_shim/session/reconnect_backoff.h), which a listener standing in for the
-// daemon counts; once the daemon is back the shim registers the model again
+// (client_shim/session/reconnect_backoff.h), which a listener standing in for
+// the daemon counts; once the daemon is back the shim registers the model again
 // by itself, and the same handle runs a model of several nodes, its staging
 // regions registered anew. A reconnect that hangs blocks no other call, and
 // delete does not wait for it.
