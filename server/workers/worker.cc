@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -147,6 +147,7 @@ std::string Worker::Reap() {
     // Even if waitpid failed: the pid is not ours to signal any more.
     absl::MutexLock lock(&mu_);
     reaped_ = true;
+    died_of_signal_ = status.ok() && WIFSIGNALED(*status);
   }
   if (!status.ok()) {
     spdlog::error("worker pid {}: {}", pid_, status.status().ToString());
@@ -263,12 +264,11 @@ void Worker::Die(const absl::Status& reason) {
           {{"event", "worker_died"}, {"worker_pid", pid_}});
       spdlog::warn("{}", std::string(reason.message()));
       DaemonStats::Add(stats_->worker_deaths);
-      // A kill reason means the daemon killed it; otherwise Reap's
-      // DescribeWaitStatus says "died of SIG..." for a signal.
+      // A kill reason means the daemon killed it; otherwise the reap said
+      // whether a signal ended it.
       DaemonStats::Add(!kill_reason_.empty() ? stats_->worker_deaths_killed
-                       : absl::StrContains(reason.message(), " died of ")
-                           ? stats_->worker_deaths_crashed
-                           : stats_->worker_deaths_exited);
+                       : died_of_signal_     ? stats_->worker_deaths_crashed
+                                             : stats_->worker_deaths_exited);
     }
   }
   for (auto& [id, call] : pending_) {

@@ -189,6 +189,9 @@ class Worker {
   absl::Status death_ ABSL_GUARDED_BY(mu_);
   std::string kill_reason_ ABSL_GUARDED_BY(mu_);
   bool reaped_ ABSL_GUARDED_BY(mu_) = false;
+  // The reap found it ended by a signal (which, unless the daemon sent it,
+  // is a crash).
+  bool died_of_signal_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the destructor runs
 };
 
