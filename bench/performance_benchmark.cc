@@ -8,7 +8,8 @@
 //     futex ping-pong on a shared page (unpinned, one CPU, two CPUs), and a
 //     busy-polled shared-memory ping-pong (two CPUs);
 //   - 1, 64 and 256 MiB float tensors: remote vs in-process vs memcpy;
-//   - registering a 10,000-node kernel set vs KernelSet::Parse in-process;
+//   - registering a 10,000-node kernel set vs KernelSet::Parse in-process,
+//     and four creates in a row (no spare worker ready for the later ones);
 //   - calls per second from one and from two client processes, and from
 //     three threads sharing one executor.
 // Processes that use gRPC are this binary run again (fork + exec with a mode
@@ -1074,8 +1075,8 @@ std::string NodesPerSecond(int nodes, double us) {
 
 // Times aoti_remote_executor_create of `json_path` (the daemon parses the
 // kernel set, gives the session its spare worker and sends it the set); with
-// `first_call_us`, also the new executor's first call, which waits for the
-// worker to have parsed the set itself.
+// `first_call_us`, also the new executor's first call, in which the worker
+// resolves the node it calls.
 bool TimeCreate(const std::string& endpoint, const std::string& json_path,
                 std::vector<double>* create_us,
                 std::vector<double>* first_call_us) {
@@ -1102,6 +1103,36 @@ bool TimeCreate(const std::string& endpoint, const std::string& json_path,
   return ok;
 }
 
+// Creates `count` executors of `json_path` in a row, each deleted before the
+// next and with no pause: what a server that loads several models at start
+// does. The first create takes the daemon's spare worker; the later ones find
+// none ready, and must not wait for one to start. Records creates 2..count
+// and the first call after the last one (which may wait for its worker).
+bool TimeQuickCreates(const std::string& endpoint, const std::string& json_path,
+                      int count, std::vector<double>* later_create_us,
+                      std::vector<double>* last_first_call_us) {
+  bool ok = true;
+  for (int i = 0; ok && i < count; ++i) {
+    AOTIProxyExecutorHandle executor = nullptr;
+    const auto start = Clock::now();
+    if (aoti_remote_executor_create(endpoint.c_str(), json_path.c_str(), "cpu",
+                                    &executor) != AOTI_TORCH_SUCCESS) {
+      Progress(absl::StrCat("create failed: ", aoti_remote_last_error()));
+      return false;
+    }
+    if (i > 0) later_create_us->push_back(MicrosSince(start));
+    if (i == count - 1) {
+      at::Tensor a = at::ones({1}), b = at::ones({1}), out;
+      const auto call_start = Clock::now();
+      ok = CallAdd(executor, &a, &b, &out);
+      last_first_call_us->push_back(MicrosSince(call_start));
+    }
+    aoti_remote_executor_delete(executor);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  return ok;
+}
+
 std::optional<Percentiles> Summarize(bool ok, std::vector<double> samples) {
   if (!ok || samples.empty()) return std::nullopt;
   return ComputePercentiles(std::move(samples));
@@ -1116,8 +1147,9 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
       WriteFile(dir + "/cached.wrapper.json", cached_json);
   const std::string one_path =
       WriteFile(dir + "/one.wrapper.json", AddNodes("one", 1));
+  constexpr int kQuickCreates = 4;
   std::vector<double> parse_us, one_create, one_first, cold_create, cold_first,
-      cached_create;
+      cached_create, quick_create, quick_first;
   bool ok = TimeCreate(endpoint, cached_path, &cached_create, nullptr);
   cached_create.clear();  // that one filled the daemon's cache
   for (int round = 0; ok && round < kRounds; ++round) {
@@ -1129,7 +1161,9 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
                   AddNodes(absl::StrCat("cold", round, "_"), kNodes));
     ok = ok && TimeCreate(endpoint, one_path, &one_create, &one_first) &&
          TimeCreate(endpoint, cold_path, &cold_create, &cold_first) &&
-         TimeCreate(endpoint, cached_path, &cached_create, nullptr);
+         TimeCreate(endpoint, cached_path, &cached_create, nullptr) &&
+         TimeQuickCreates(endpoint, cached_path, kQuickCreates, &quick_create,
+                          &quick_first);
   }
   const auto parse = Summarize(ok, parse_us);
   const double base = P50(parse);
@@ -1157,8 +1191,14 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
   add("create, 1-node set (session setup alone)", &one_create, false);
   add("create, 10,000 nodes, new content", &cold_create, true);
   add("create, 10,000 nodes, content the daemon has", &cached_create, true);
+  add(absl::StrFormat("create, content the daemon has, %d in a row: #2-#%d",
+                      kQuickCreates, kQuickCreates),
+      &quick_create, true);
   add("first call after a 1-node create", &one_first, false);
   add("first call after a 10,000-node create", &cold_first, false);
+  add(absl::StrFormat("first call after #%d of %d creates in a row",
+                      kQuickCreates, kQuickCreates),
+      &quick_first, false);
   return section;
 }
 

@@ -78,6 +78,9 @@ ABSL_FLAG(AtLeastFlag<0>, worker_fd, {0},
           "internal: run as a worker on this fd (set by the daemon)");
 ABSL_FLAG(uint64_t, region_id_base, 0,
           "internal: the worker's first output region id (set by the daemon)");
+ABSL_FLAG(bool, worker_zygote, false,
+          "internal: with --worker-fd, fork workers on request (set by the "
+          "daemon)");
 
 namespace aoti_executor {
 namespace {
@@ -106,6 +109,7 @@ const std::vector<const absl::CommandLineFlag*>& OwnFlags() {
       &absl::GetFlagReflectionHandle(FLAGS_clear_quarantine),
       &absl::GetFlagReflectionHandle(FLAGS_worker_fd),
       &absl::GetFlagReflectionHandle(FLAGS_region_id_base),
+      &absl::GetFlagReflectionHandle(FLAGS_worker_zygote),
   };
   return *flags;
 }
@@ -140,6 +144,7 @@ void ResetFlags() {
       Resetter(FLAGS_clear_quarantine),
       Resetter(FLAGS_worker_fd),
       Resetter(FLAGS_region_id_base),
+      Resetter(FLAGS_worker_zygote),
   };
   for (const std::function<void()>& reset : *resetters) reset();
 }
@@ -318,6 +323,7 @@ DaemonFlags ReadFlags(const Walk& walk) {
   flags.worker_fd =
       walk.given.count("worker_fd") ? absl::GetFlag(FLAGS_worker_fd).value : -1;
   flags.region_id_base = absl::GetFlag(FLAGS_region_id_base);
+  flags.worker_zygote = absl::GetFlag(FLAGS_worker_zygote);
   flags.help = walk.help;
   flags.helpfull = walk.helpfull;
   flags.version = walk.version;

@@ -46,6 +46,7 @@ struct DaemonFlags {
   // Internal: set when the daemon starts this binary as a worker process.
   int64_t worker_fd = -1;
   uint64_t region_id_base = 0;
+  bool worker_zygote = false;
 };
 
 // Parses argv: --flag=value and --flag value; --name and --name=true|false

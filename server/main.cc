@@ -219,7 +219,10 @@ int main(int argc, char** argv) {
                  std::string(logging.message()).c_str());
     return 2;
   }
-  if (flags->worker_fd >= 0) return aoti_executor::RunWorker(*flags);
+  if (flags->worker_fd >= 0) {
+    return flags->worker_zygote ? aoti_executor::RunWorkerZygote(*flags)
+                                : aoti_executor::RunWorker(*flags);
+  }
   if (!flags->status.empty()) {
     auto text = aoti_executor::FetchStatusText(flags->status);
     std::printf("%s", text.ok() ? text->c_str()

@@ -1,49 +1,83 @@
 #include "server/worker_main.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "server/kernels/op_library.h"
 #include "server/workers/output_allocator.h"
 #include "server/workers/worker_loop.h"
+#include "server/workers/worker_zygote.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
 
-int RunWorker(const DaemonFlags& flags) {
-  // The daemon decides when a worker ends (it closes the channel or kills
-  // it); a SIGTERM to the whole service must not cut its calls short.
+namespace {
+
+// The daemon decides when a worker ends (it closes the channel or kills it);
+// a SIGTERM to the whole service must not cut its calls short.
+void IgnoreServiceSignals() {
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
-  if (flags.worker_memory_limit_mb > 0) {
-    // An op that allocates past this gets an allocation error: one failed
-    // call instead of the OOM killer choosing a victim.
-    const rlim_t bytes = static_cast<rlim_t>(flags.worker_memory_limit_mb)
-                         << 20;
-    const rlimit limit{bytes, bytes};
-    if (setrlimit(RLIMIT_AS, &limit) != 0) {
-      spdlog::error("cannot limit memory to {} MiB",
-                    flags.worker_memory_limit_mb);
-      return 1;
-    }
+}
+
+bool LimitMemory(const DaemonFlags& flags) {
+  if (flags.worker_memory_limit_mb <= 0) return true;
+  // An op that allocates past this gets an allocation error: one failed call
+  // instead of the OOM killer choosing a victim.
+  const rlim_t bytes = static_cast<rlim_t>(flags.worker_memory_limit_mb) << 20;
+  const rlimit limit{bytes, bytes};
+  if (setrlimit(RLIMIT_AS, &limit) != 0) {
+    spdlog::error("cannot limit memory to {} MiB",
+                  flags.worker_memory_limit_mb);
+    return false;
   }
+  return true;
+}
+
+bool LoadLibraries(const DaemonFlags& flags) {
   for (const std::string& library : flags.load_libraries) {
     if (absl::Status loaded = LoadOpLibrary(library); !loaded.ok()) {
       spdlog::critical("{}", loaded.ToString());
-      return 1;
+      return false;
     }
   }
+  return true;
+}
+
+// Serves the daemon on `channel` until it closes it, then exits.
+[[noreturn]] void Serve(const DaemonFlags& flags, int channel) {
   OutputAllocator::Install();
   // Never destroyed: when the daemon goes, calls still running (a hung op)
   // must not hold the exit up.
-  auto* loop =
-      new WorkerLoop(static_cast<int>(flags.worker_fd), flags.region_id_base,
-                     static_cast<int>(flags.worker_threads));
+  auto* loop = new WorkerLoop(channel, flags.region_id_base,
+                              static_cast<int>(flags.worker_threads));
   const int code = loop->Run();
   spdlog::default_logger()->flush();
   _exit(code);
+}
+
+}  // namespace
+
+int RunWorker(const DaemonFlags& flags) {
+  IgnoreServiceSignals();
+  if (!LimitMemory(flags) || !LoadLibraries(flags)) return 1;
+  Serve(flags, static_cast<int>(flags.worker_fd));
+}
+
+int RunWorkerZygote(const DaemonFlags& flags) {
+  IgnoreServiceSignals();
+  if (!LoadLibraries(flags)) return 1;
+  // Told apart from its workers in ps and /proc by name only: they share its
+  // command line.
+  prctl(PR_SET_NAME, "aoti-zygote");
+  return WorkerZygote::Serve(static_cast<int>(flags.worker_fd), [&](int fd) {
+    prctl(PR_SET_NAME, "aoti-executord");
+    if (!LimitMemory(flags)) _exit(1);
+    Serve(flags, fd);
+  });
 }
 
 }  // namespace aoti_executor

@@ -11,6 +11,11 @@ namespace aoti_executor {
 // until it closes the channel. Returns the exit code.
 int RunWorker(const DaemonFlags& flags);
 
+// `--worker-fd=3 --worker-zygote=true`: loads the op libraries once, then forks
+// a worker for each request of the daemon (WorkerZygote). Returns the exit
+// code.
+int RunWorkerZygote(const DaemonFlags& flags);
+
 }  // namespace aoti_executor
 
 #endif  // AOTI_EXECUTOR_SERVER_WORKER_MAIN_H_

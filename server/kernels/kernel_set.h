@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/kernels/node_span.h"
 #include "server/kernels/op_kernel.h"
 
 namespace aoti_executor {
@@ -32,6 +33,13 @@ class KernelSet {
   absl::StatusOr<const OpKernel*> Find(int64_t extern_node_index) const;
 
   size_t size() const { return kernels_.size(); }
+  // Where each node lies in the parsed text, indexed like Find.
+  const std::vector<NodeSpan>& node_spans() const { return node_spans_; }
+
+  // Resolves one node from its own text (a NodeSpan of a set that parsed):
+  // what LazyKernelSet does on a node's first call.
+  static absl::StatusOr<OpKernel> ParseNode(absl::string_view node_json,
+                                            int node_index, c10::Device device);
   c10::Device device() const { return device_; }
 
  private:
@@ -39,6 +47,7 @@ class KernelSet {
 
   c10::Device device_;
   std::vector<OpKernel> kernels_;  // indexed by extern_node_index
+  std::vector<NodeSpan> node_spans_;
 };
 
 }  // namespace aoti_executor

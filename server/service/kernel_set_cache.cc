@@ -40,12 +40,13 @@ absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
   if (!parsed_device.ok()) return parsed_device.status();
   auto kernels = KernelSet::Parse(json, *parsed_device);
   if (!kernels.ok()) return kernels.status();
+  auto image = KernelSetImage::Create(json, kernels->node_spans(), device);
+  if (!image.ok()) return image.status();
   auto shared = std::make_shared<const KernelSet>(*std::move(kernels));
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = entries_.try_emplace(hash);
   if (inserted) {
-    it->second = Entry{next_id_++, hash, std::move(shared),
-                       std::make_shared<const std::string>(json), device};
+    it->second = Entry{next_id_++, hash, std::move(shared), *std::move(image)};
   }
   return it->second;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/kernels/kernel_set.h"
+#include "server/workers/kernel_set_image.h"
 
 namespace aoti_executor {
 
@@ -20,9 +21,8 @@ class KernelSetCache {
     uint64_t id = 0;
     std::string content_hash;  // hex SHA-256 of device + '\0' + JSON
     std::shared_ptr<const KernelSet> kernels;
-    // What workers are sent to build their own copy.
-    std::shared_ptr<const std::string> json;
-    std::string device;
+    // What workers are sent: built once, shared by all of them.
+    std::shared_ptr<const KernelSetImage> image;
   };
 
   // The cached set for this JSON and device, parsed on first use. A JSON

@@ -112,7 +112,7 @@ absl::Status Session::AddKernelSet(const KernelSetCache::Entry& entry) {
     if (!kernel_sets_.emplace(entry.id, entry).second) return absl::OkStatus();
   }
   if (auto worker = current_worker()) {
-    if (worker->RegisterKernelSet(entry.id, entry.device, *entry.json).ok()) {
+    if (worker->RegisterKernelSet(entry.id, *entry.image).ok()) {
       SyncIfLaneOpen(worker.get());
     }
   }
@@ -242,7 +242,7 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
     absl::Status replayed;
     for (const auto& [id, entry] : kernel_sets_) {
       if (replayed.ok()) {
-        replayed = worker->RegisterKernelSet(id, entry.device, *entry.json);
+        replayed = worker->RegisterKernelSet(id, *entry.image);
       }
     }
     for (const auto& [id, region] : regions_.Snapshot()) {

@@ -33,8 +33,6 @@ struct Worker::PendingCall {
   std::string description;
 };
 
-namespace {
-
 std::vector<std::string> WorkerArgv(const WorkerOptions& options,
                                     uint64_t region_id_base) {
   std::vector<std::string> argv = {
@@ -50,8 +48,6 @@ std::vector<std::string> WorkerArgv(const WorkerOptions& options,
   }
   return argv;
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
     const WorkerOptions& options, uint64_t region_id_base,
@@ -309,20 +305,10 @@ absl::Status Worker::Send(const google::protobuf::MessageLite& message,
 }
 
 absl::Status Worker::RegisterKernelSet(uint64_t kernel_set_id,
-                                       const std::string& device,
-                                       absl::string_view json) {
-  // The JSON can be megabytes: it travels in a memfd, not in the packet.
-  AOTI_ASSIGN_OR_RETURN(
-      SharedRegion copy,
-      SharedRegion::Create("aoti-kernel-set-json",
-                           std::max<uint64_t>(json.size(), 1)));
-  std::memcpy(copy.data(), json.data(), json.size());
+                                       const KernelSetImage& image) {
   wv1::ToWorker message;
-  wv1::RegisterKernelSet* request = message.mutable_register_kernel_set();
-  request->set_kernel_set_id(kernel_set_id);
-  request->set_device(device);
-  request->set_json_size(std::max<uint64_t>(json.size(), 1));
-  return Send(message, copy.fd());
+  *message.mutable_register_kernel_set() = image.Describe(kernel_set_id);
+  return Send(message, image.fd());
 }
 
 absl::Status Worker::AssignSession(uint64_t region_id_base,

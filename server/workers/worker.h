@@ -27,6 +27,7 @@
 #include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/call_watch.h"
+#include "server/workers/kernel_set_image.h"
 #include "server/workers/process_launcher.h"
 
 namespace aoti_executor {
@@ -46,6 +47,10 @@ struct WorkerOptions {
   // one that fails. Must outlive the workers.
   ProcessLauncher* launcher = ProcessLauncher::Real();
 };
+
+// The command line of a worker process of `options`.
+std::vector<std::string> WorkerArgv(const WorkerOptions& options,
+                                    uint64_t region_id_base);
 
 class Worker {
  public:
@@ -106,9 +111,10 @@ class Worker {
                              OutputRegionFn on_output_region,
                              RegionRetiredFn on_region_retired, ExitFn on_exit);
 
+  // Sends the worker a set the daemon has parsed; the worker resolves each
+  // node on its first call.
   absl::Status RegisterKernelSet(uint64_t kernel_set_id,
-                                 const std::string& device,
-                                 absl::string_view json);
+                                 const KernelSetImage& image);
   absl::Status MapRegion(uint64_t region_id, const SharedRegion& region);
   absl::Status UnmapRegion(uint64_t region_id);
 

@@ -10,6 +10,7 @@
 #include "absl/types/span.h"
 #include "server/common/status_macros.h"
 #include "server/kernels/device.h"
+#include "server/workers/kernel_set_image.h"
 #include "server/workers/message_channel.h"
 #include "server/workers/output_allocator.h"
 #include "server/workers/tensor_refs.h"
@@ -19,17 +20,6 @@ namespace aoti_executor {
 
 namespace v1 = aoti::executor::v1;
 namespace wv1 = aoti::executor::worker::v1;
-
-namespace {
-
-// The JSON of a kernel set, from the memfd the daemon sent.
-absl::StatusOr<std::string> ReadJson(int fd, uint64_t size) {
-  auto region = SharedRegion::Adopt(fd, size);
-  if (!region.ok()) return region.status();
-  return std::string(reinterpret_cast<const char*>(region->data()), size);
-}
-
-}  // namespace
 
 WorkerLoop::WorkerLoop(int channel, uint64_t region_id_base, int num_threads)
     : channel_(channel),
@@ -102,12 +92,15 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
 
 absl::Status WorkerLoop::RegisterKernelSet(
     const wv1::RegisterKernelSet& request, int fd) {
-  AOTI_ASSIGN_OR_RETURN(std::string json, ReadJson(fd, request.json_size()));
+  AOTI_ASSIGN_OR_RETURN(std::shared_ptr<const MappedKernelSetImage> image,
+                        MappedKernelSetImage::Map(fd, request));
   AOTI_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(request.device()));
-  AOTI_ASSIGN_OR_RETURN(KernelSet kernels, KernelSet::Parse(json, device));
+  const absl::string_view json = image->json();
+  std::vector<NodeSpan> spans = image->spans();
+  auto kernels = std::make_shared<const LazyKernelSet>(
+      std::move(image), json, std::move(spans), device);
   absl::MutexLock lock(&mu_);
-  kernel_sets_[request.kernel_set_id()] =
-      std::make_shared<const KernelSet>(std::move(kernels));
+  kernel_sets_[request.kernel_set_id()] = std::move(kernels);
   return absl::OkStatus();
 }
 
@@ -206,7 +199,7 @@ absl::Status WorkerLoop::Execute(const v1::CallRequest& request,
     if (!releases_only) spdlog::warn("{}", released.ToString());
   }
   if (releases_only) return first_bad_release;
-  std::shared_ptr<const KernelSet> kernels;
+  std::shared_ptr<const LazyKernelSet> kernels;
   {
     absl::MutexLock lock(&mu_);
     auto it = kernel_sets_.find(request.kernel_set_id());

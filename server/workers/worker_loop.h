@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/worker.pb.h"
-#include "server/kernels/kernel_set.h"
+#include "server/kernels/lazy_kernel_set.h"
 #include "server/shm/output_arena.h"
 #include "server/shm/region_table.h"
 #include "server/workers/lane_server.h"
@@ -75,7 +75,7 @@ class WorkerLoop {
   absl::Mutex send_mu_;  // one packet at a time on the channel
 
   absl::Mutex mu_;
-  std::map<uint64_t, std::shared_ptr<const KernelSet>> kernel_sets_
+  std::map<uint64_t, std::shared_ptr<const LazyKernelSet>> kernel_sets_
       ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> retired_regions_ ABSL_GUARDED_BY(mu_);
 

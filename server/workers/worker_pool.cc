@@ -24,6 +24,13 @@ WorkerOptions WithLauncher(WorkerOptions options, ProcessLauncher* launcher) {
   return options;
 }
 
+std::unique_ptr<ZygoteLauncher> MaybeZygoteLauncher(
+    const WorkerOptions& options) {
+  if (options.launcher != ProcessLauncher::Real()) return nullptr;
+  return std::make_unique<ZygoteLauncher>(
+      WorkerArgv(options, /*region_id_base=*/0), options.start_timeout);
+}
+
 }  // namespace
 
 absl::StatusOr<pid_t> WorkerPool::SpareLauncher::Spawn(
@@ -64,7 +71,11 @@ void WorkerPool::SpareLauncher::Refuse() {
 
 WorkerPool::WorkerPool(const WorkerOptions* options)
     : options_(options),
-      spare_launcher_(options->launcher),
+      zygote_launcher_(MaybeZygoteLauncher(*options)),
+      take_options_(WithLauncher(*options, zygote_launcher_ != nullptr
+                                               ? zygote_launcher_.get()
+                                               : options->launcher)),
+      spare_launcher_(take_options_.launcher),
       spare_options_(WithLauncher(*options, &spare_launcher_)),
       starter_([this] { KeepASpare(); }) {}
 
@@ -141,7 +152,7 @@ absl::StatusOr<std::unique_ptr<Worker>> WorkerPool::Take() {
     std::unique_ptr<Worker> spare = std::move(spare_);  // wakes KeepASpare
     if (spare != nullptr && spare->death().ok()) return spare;
   }
-  return StartUnassigned(*options_);
+  return StartUnassigned(take_options_);
 }
 
 }  // namespace aoti_executor

@@ -1,8 +1,10 @@
 // Workers started ahead of need: one spare, so that a new session (or one
-// whose worker just died) gets a worker at once instead of waiting the half
-// second a worker takes to load libtorch, which a client's deadline may not
-// allow. At shutdown the pool stops starting workers (StopStarting), so that
-// a draining daemon starts none.
+// whose worker just died) gets a worker at once. Workers are forked from a
+// zygote (worker_zygote.h) in milliseconds, so that sessions that come
+// faster than a spare is replaced do not wait the 0.15-0.5 s a worker takes
+// to load libtorch from the binary, which a client's deadline may not allow.
+// At shutdown the pool stops starting workers (StopStarting), so that a
+// draining daemon starts none.
 #ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_POOL_H_
 #define AOTI_EXECUTOR_SERVER_WORKERS_WORKER_POOL_H_
 
@@ -19,6 +21,7 @@
 #include "absl/time/time.h"
 #include "server/workers/process_launcher.h"
 #include "server/workers/worker.h"
+#include "server/workers/worker_zygote.h"
 
 namespace aoti_executor {
 
@@ -78,6 +81,10 @@ class WorkerPool {
   bool SpareOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkerOptions* const options_;
+  // Forks the workers when options_ has the real launcher (a test's
+  // launcher is used as it is).
+  std::unique_ptr<ZygoteLauncher> zygote_launcher_;
+  WorkerOptions take_options_;  // *options_ with the zygote launcher
   SpareLauncher spare_launcher_;
   WorkerOptions spare_options_;  // *options_ with spare_launcher_
   absl::Mutex mu_;

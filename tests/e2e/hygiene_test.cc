@@ -171,7 +171,7 @@ void ExpectHeldOutputsIntact(const std::vector<at::Tensor>& held) {
 
 // The daemon's children, once none is a zombie and each has become a
 // worker (a child between fork and exec still shows the daemon's argv);
-// each must be a worker.
+// each must be a worker or the worker zygote.
 std::vector<pid_t> LiveWorkers(pid_t daemon) {
   std::vector<pid_t> children;
   std::vector<pid_t> zombies;
@@ -182,7 +182,9 @@ std::vector<pid_t> LiveWorkers(pid_t daemon) {
     for (pid_t child : children) {
       const auto info = ReadProcess(child);
       if (info.has_value() && info->state == 'Z') zombies.push_back(child);
-      if (info.has_value() && !IsWorker(*info)) all_workers = false;
+      if (info.has_value() && !IsWorker(*info) && !IsZygote(*info)) {
+        all_workers = false;
+      }
     }
     return zombies.empty() && all_workers;
   });
@@ -192,7 +194,7 @@ std::vector<pid_t> LiveWorkers(pid_t daemon) {
   }
   for (pid_t child : children) {
     const auto info = ReadProcess(child);
-    EXPECT_TRUE(!info.has_value() || IsWorker(*info))
+    EXPECT_TRUE(!info.has_value() || IsWorker(*info) || IsZygote(*info))
         << "child pid " << child << " of aoti-executord is not a worker";
   }
   return children;
@@ -362,10 +364,15 @@ TEST(HygieneTest, HundredWorkerKillsLeakNothing) {
   GetStatusClient status(daemon.endpoint());
   Client client(daemon.endpoint());
 
-  // Kills every worker of the daemon (its session's, and any spare), waits
-  // until the daemon has reaped them and noticed the session's loss.
+  // Kills every worker of the daemon (its session's, and any spare; not the
+  // zygote, which runs no op), waits until the daemon has reaped them and
+  // noticed the session's loss.
   auto kill_workers = [&](int cycle) {
-    const std::vector<pid_t> workers = LiveWorkers(daemon.pid());
+    std::vector<pid_t> workers;
+    for (pid_t child : LiveWorkers(daemon.pid())) {
+      const auto info = ReadProcess(child);
+      if (info.has_value() && IsWorker(*info)) workers.push_back(child);
+    }
     ASSERT_FALSE(workers.empty()) << "cycle " << cycle;
     for (pid_t worker : workers) ASSERT_EQ(kill(worker, SIGKILL), 0);
     for (pid_t worker : workers) {

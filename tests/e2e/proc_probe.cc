@@ -94,6 +94,10 @@ absl::optional<ProcessInfo> ReadProcess(pid_t pid) {
   std::istringstream rest(stat.substr(close + 1));
   ProcessInfo info;
   info.pid = pid;
+  const size_t open = stat.find('(');
+  if (open != std::string::npos && open < close) {
+    info.comm = stat.substr(open + 1, close - open - 1);
+  }
   rest >> info.state >> info.ppid;
   if (!rest) return absl::nullopt;
   std::ifstream cmdline(ProcPath(pid, "cmdline"), std::ios::binary);
@@ -126,11 +130,14 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
 }
 
 bool IsWorker(const ProcessInfo& info) {
+  if (IsZygote(info)) return false;
   for (const std::string& arg : info.argv) {
     if (absl::StartsWith(arg, "--worker-fd")) return true;
   }
   return false;
 }
+
+bool IsZygote(const ProcessInfo& info) { return info.comm == "aoti-zygote"; }
 
 std::set<std::string> DevShmEntries() {
   const auto names = ListDir("/dev/shm");

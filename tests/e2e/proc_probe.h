@@ -37,6 +37,7 @@ struct ProcessInfo {
   pid_t pid = 0;
   pid_t ppid = 0;
   char state = '?';               // R, S, D, Z, ...
+  std::string comm;               // the name: "aoti-executord"
   std::vector<std::string> argv;  // empty for a zombie
 };
 
@@ -46,8 +47,12 @@ absl::optional<ProcessInfo> ReadProcess(pid_t pid);
 std::vector<ProcessInfo> AllProcesses();
 // Children of `pid`: every process whose parent it is (zombies included).
 std::vector<pid_t> ChildrenOf(pid_t pid);
-// True if `info` is an aoti-executord worker (its argv has --worker-fd).
+// True if `info` is an aoti-executord worker (its argv has --worker-fd), not
+// the worker zygote.
 bool IsWorker(const ProcessInfo& info);
+// True if `info` is the daemon's worker zygote (named "aoti-zygote"; the
+// workers it forks share its argv).
+bool IsZygote(const ProcessInfo& info);
 
 // Names in /dev/shm.
 std::set<std::string> DevShmEntries();

@@ -376,11 +376,24 @@ TEST(SystemdTest, SigtermSaysStoppingAndStartsNoWorker) {
   ASSERT_TRUE(daemon->notify().WaitForLine("READY=1", kPatience));
   auto session = RawSession::Open(daemon->endpoint());
   ASSERT_TRUE(session.ok()) << session.status();
-  // Takes the spare: the pool starts the next one now.
+  // Takes the spare: the pool starts the next one now, and (forked by the
+  // zygote) has it within milliseconds. Once it has, nothing is starting:
+  // any worker start logged after SIGTERM began after it.
   ASSERT_TRUE(
       (*session)
           ->RegisterKernelSet(RunfilePath("tests/fixtures/aten_ops.json"))
           .ok());
+  auto workers_started = [&] {
+    const std::string log = daemon->Log();
+    return std::distance(
+        std::sregex_iterator(log.begin(), log.end(), WorkerStartedLine()),
+        std::sregex_iterator());
+  };
+  const absl::Time give_up = absl::Now() + kPatience;
+  while (workers_started() < 2 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(workers_started(), 2) << "the session's and the next spare";
   kill(daemon->pid(), SIGTERM);
   EXPECT_TRUE(daemon->notify().WaitForLine("STOPPING=1", kPatience));
   absl::optional<int> status = daemon->WaitForExit();

@@ -9,6 +9,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -18,9 +19,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/kernels/op_library.h"
+#include "server/workers/kernel_set_image.h"
 
 namespace aoti_executor {
 namespace {
+
+namespace wv1 = ::aoti::executor::worker::v1;
 
 using ::testing::HasSubstr;
 
@@ -62,15 +66,27 @@ TEST_F(KernelSetCacheTest, SameJsonAndDeviceShareOneEntryParsedOnce) {
 
   EXPECT_EQ(second->id, first->id);
   EXPECT_EQ(second->content_hash, first->content_hash);
-  // Parsed once: both hold the very same KernelSet and JSON copy.
+  // Parsed once: both hold the very same KernelSet and worker image.
   EXPECT_EQ(second->kernels.get(), first->kernels.get());
-  EXPECT_EQ(second->json.get(), first->json.get());
+  EXPECT_EQ(second->image.get(), first->image.get());
   EXPECT_EQ(cache_.size(), 1u);
 
-  // The entry carries what a worker needs to build its own copy.
-  ASSERT_NE(first->json, nullptr);
-  EXPECT_EQ(*first->json, json);
-  EXPECT_EQ(first->device, "cpu");
+  // The image carries what a worker needs: the JSON, where each node lies in
+  // it, and the device, as a worker maps them.
+  ASSERT_NE(first->image, nullptr);
+  EXPECT_EQ(first->image->device(), "cpu");
+  const wv1::RegisterKernelSet described = first->image->Describe(7);
+  EXPECT_EQ(described.kernel_set_id(), 7u);
+  EXPECT_EQ(described.device(), "cpu");
+  auto mapped = MappedKernelSetImage::Map(dup(first->image->fd()), described);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ((*mapped)->json(), json);
+  ASSERT_EQ((*mapped)->spans().size(), first->kernels->size());
+  for (size_t i = 0; i < (*mapped)->spans().size(); ++i) {
+    EXPECT_EQ((*mapped)->spans()[i].offset,
+              first->kernels->node_spans()[i].offset);
+    EXPECT_EQ((*mapped)->spans()[i].size, first->kernels->node_spans()[i].size);
+  }
   // mlp.json has three extern nodes, the first fn_with_default_input.
   ASSERT_NE(first->kernels, nullptr);
   EXPECT_EQ(first->kernels->size(), 3u);
@@ -100,7 +116,8 @@ TEST_F(KernelSetCacheTest, DifferentDeviceGetsItsOwnEntry) {
   EXPECT_NE(cuda->id, cpu->id);
   EXPECT_NE(cuda->content_hash, cpu->content_hash);
   EXPECT_NE(cuda->kernels.get(), cpu->kernels.get());
-  EXPECT_EQ(cuda->device, "cuda:1");
+  EXPECT_EQ(cuda->image->device(), "cuda:1");
+  EXPECT_NE(cuda->image.get(), cpu->image.get());
   EXPECT_EQ(cuda->kernels->device(), c10::Device(c10::kCUDA, 1));
   EXPECT_EQ(cache_.size(), 2u);
 

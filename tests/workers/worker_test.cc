@@ -33,6 +33,7 @@
 #include "proto/executor.pb.h"
 #include "server/common/daemon_stats.h"
 #include "server/shm/shared_region.h"
+#include "server/workers/kernel_set_image.h"
 #include "server/workers/process_launcher.h"
 
 namespace aoti_executor {
@@ -49,6 +50,17 @@ constexpr char kMarkAndHangJson[] = R"json({"nodes": [{"name": "buf0",
   "inputs": [{"name": "x", "arg": {"as_tensor": {"name": "arg0_1"}},
   "kind": 1}], "outputs": [{"as_tensor": {"name": "buf0"}}],
   "metadata": {}, "is_hop_single_tensor_return": null, "name": null}}]})json";
+
+// kMarkAndHangJson as the daemon sends it: its one node spans from its '{'
+// to the '}' before the closing "]}".
+std::shared_ptr<const KernelSetImage> MarkAndHangImage() {
+  const std::string json = kMarkAndHangJson;
+  const uint64_t start = json.find("{\"name\"");
+  const uint64_t end = json.rfind("]}");
+  auto image =
+      KernelSetImage::Create(json, {NodeSpan{start, end - start}}, "cpu");
+  return image.ok() ? *image : nullptr;
+}
 
 std::string RunfilePath(const std::string& relative) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
@@ -235,7 +247,9 @@ TEST_F(WorkerTest, KillFailsTheRunningCallWithTheReasonAndReapsTheProcess) {
   std::unique_ptr<Worker> worker = StartWatched();
   ASSERT_NE(worker, nullptr);
   const pid_t pid = worker->pid();
-  ASSERT_TRUE(worker->RegisterKernelSet(1, "cpu", kMarkAndHangJson).ok());
+  const auto image = MarkAndHangImage();
+  ASSERT_NE(image, nullptr);
+  ASSERT_TRUE(worker->RegisterKernelSet(1, *image).ok());
   absl::StatusOr<SharedRegion> input = SharedRegion::Create("x", 4096);
   ASSERT_TRUE(input.ok()) << input.status();
   float* x = reinterpret_cast<float*>(input->data());
