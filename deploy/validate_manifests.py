@@ -12,7 +12,8 @@ Offline, so that CI can run it (tests/deploy:validate_manifests_test):
      requests and limits; its flags from a ConfigMap file passed with
      --flagfile; a containerPort named "metrics" for --metrics-listen's port;
      the socket directory shared with every container that names the
-     daemon in AOTI_EXECUTOR_ENDPOINT.
+     daemon in AOTI_EXECUTOR_ENDPOINT, and not the root of an emptyDir
+     (root-owned, mode 0777 without the sticky bit: the daemon refuses it).
   3. With --daemon=PATH, the ConfigMap's flag file parsed by the real
      aoti-executord (--flagfile=FILE --version), so a misspelt or bad flag
      fails here and not in the pod.
@@ -212,6 +213,7 @@ class Checker:
         for socket in sockets:
             if not any(under(socket, path) for path in mounts):
                 self.problem(where, "socket %s is on no volume" % socket)
+            self.check_socket_directory(where, socket, mounts, volumes)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             self.check_probe(where, probe, container.get(probe), sockets)
         resources = container.get("resources") or {}
@@ -228,6 +230,20 @@ class Checker:
                 self.problem(where, "no containerPort %d named metrics for "
                              "--metrics-listen" % port)
         self.check_clients(pod, containers, sockets, mounts)
+
+    def check_socket_directory(self, where, socket, mounts, volumes):
+        # aoti-executord refuses a socket directory another user could write
+        # without the sticky bit; an emptyDir's root is one (mode 0777), a
+        # subdirectory the daemon creates in it is its own.
+        directory = posixpath.dirname(socket)
+        volume = volumes.get(mounts.get(directory)) or {}
+        if "emptyDir" in volume:
+            self.problem(where, "socket %s is in the root of emptyDir volume "
+                         "%s (mode 0777, not sticky), which %s refuses: put "
+                         "it in a subdirectory, e.g. %s"
+                         % (socket, mounts[directory], DAEMON_NAME,
+                            posixpath.join(directory, "sockets",
+                                           posixpath.basename(socket))))
 
     def check_probe(self, where, name, probe, sockets):
         if not probe:

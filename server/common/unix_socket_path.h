@@ -12,6 +12,10 @@ namespace aoti_executor {
 // creates its parent directory (mode 0755) if missing, and removes a stale
 // socket file left by a dead daemon. AlreadyExists if a live process still
 // accepts on it, FailedPrecondition if something else than a socket is there.
+// FailedPrecondition, naming the directory, its owner and mode, if another
+// local user could replace the socket: the parent directory (lstat: not a
+// symlink) must be owned by this process's effective uid or by root, and not
+// group- or world-writable unless sticky (like /tmp, 1777).
 absl::Status PrepareSocketPath(const std::string& path);
 
 // PrepareSocketPath, then a listening AF_UNIX socket of `type`

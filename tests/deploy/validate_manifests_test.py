@@ -65,10 +65,16 @@ def test_shipped_daemon_has_what_operations_need():
             "protocol": "TCP"} in daemon["ports"]
     assert daemon["args"] == ["--flagfile=/etc/aoti-executor/flags"]
     probe = ["/usr/local/bin/aoti-executord",
-             "--health-check=unix:/run/aoti-executor/executor.sock"]
+             "--health-check=unix:/run/aoti-executor/sockets/executor.sock"]
     for name in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert daemon[name]["exec"]["command"] == probe
     assert daemon["resources"]["requests"] and daemon["resources"]["limits"]
+    # Not the emptyDir's root (0777, not sticky): a directory the daemon
+    # creates in it.
+    assert ("--listen=unix:/run/aoti-executor/sockets/executor.sock"
+            in flags)
+    assert {"name": "aoti-executor-run", "mountPath": "/run/aoti-executor"} \
+        in daemon["volumeMounts"]
 
 
 def test_image_flag_file_parses_with_the_daemon():
@@ -139,6 +145,21 @@ def client_without_socket_volume(documents):
     del pod_of(documents)["spec"]["containers"][1]["volumeMounts"]
 
 
+def replace_everywhere(value, old, new):
+    if isinstance(value, dict):
+        return {k: replace_everywhere(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_everywhere(v, old, new) for v in value]
+    return value.replace(old, new) if isinstance(value, str) else value
+
+
+def socket_in_empty_dir_root(documents):
+    # Consistent everywhere (flags, probes, client): only the directory is
+    # wrong, the emptyDir's root, which the daemon refuses at start.
+    documents[:] = replace_everywhere(
+        documents, "/run/aoti-executor/sockets/", "/run/aoti-executor/")
+
+
 def schema_typo(documents):
     daemon_of(documents)["prots"] = daemon_of(documents).pop("ports")
 
@@ -162,6 +183,8 @@ def no_flagfile(documents):
     (probe_other_socket, "not a --listen socket"),
     (client_other_endpoint, "is not the daemon's socket"),
     (client_without_socket_volume, "does not mount the daemon's socket"),
+    (socket_in_empty_dir_root, "in the root of emptyDir volume "
+     "aoti-executor-run"),
     (schema_typo, "schema: Additional properties are not allowed"),
     (no_flagfile, "expected one --flagfile"),
 ], ids=lambda value: getattr(value, "__name__", None))
