@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/content_hash.h"
 #include "server/common/protocol.h"
 #include "server/common/status_macros.h"
 #include "server/kernels/serialized_enums.h"
@@ -138,24 +139,41 @@ absl::Status Session::Hello(const OpenOptions& options,
 absl::Status Session::RegisterKernelSet(const std::string& json,
                                         const std::string& device,
                                         const OpenOptions& options) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(options.register_deadline));
+  // Asked for by its hash first: a daemon that has the set (any client of
+  // it registered the model before) need not be sent megabytes again.
   v1::RegisterKernelSetRequest request;
   request.set_session(attach_->secret());
-  request.set_extern_kernels_json(json);
   request.set_device(device);
+  request.set_content_hash(KernelSetContentHash(json, device));
   v1::RegisterKernelSetResponse response;
+  absl::Status sent = SendRegistration(request, options, &response);
+  if (absl::IsNotFound(sent)) {
+    request.set_extern_kernels_json(json);
+    request.clear_content_hash();
+    sent = SendRegistration(request, options, &response);
+  }
+  AOTI_RETURN_IF_ERROR(sent);
+  kernel_set_id_ = response.kernel_set_id();
+  // Moved, not copied: a large model has tens of thousands of nodes.
+  nodes_ = std::make_shared<const std::vector<v1::NodeInfo>>(
+      std::make_move_iterator(response.mutable_nodes()->begin()),
+      std::make_move_iterator(response.mutable_nodes()->end()));
+  return absl::OkStatus();
+}
+
+absl::Status Session::SendRegistration(
+    const v1::RegisterKernelSetRequest& request, const OpenOptions& options,
+    v1::RegisterKernelSetResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(options.register_deadline));
   OpenCanceller* canceller = options.canceller;
   if (canceller != nullptr && !canceller->Enter(&context)) {
     return absl::CancelledError("opening a session was cancelled");
   }
   const grpc::Status status =
-      stub_->RegisterKernelSet(&context, request, &response);
+      stub_->RegisterKernelSet(&context, request, response);
   if (canceller != nullptr) canceller->Leave();
   if (!status.ok()) return RpcError("RegisterKernelSet", status);
-  kernel_set_id_ = response.kernel_set_id();
-  nodes_ = std::make_shared<const std::vector<v1::NodeInfo>>(
-      response.nodes().begin(), response.nodes().end());
   return absl::OkStatus();
 }
 

@@ -121,6 +121,9 @@ class Session final : public StagingPool::Registrar {
   absl::Status RegisterKernelSet(const std::string& json,
                                  const std::string& device,
                                  const OpenOptions& options);
+  absl::Status SendRegistration(const v1::RegisterKernelSetRequest& request,
+                                const OpenOptions& options,
+                                v1::RegisterKernelSetResponse* response);
   // Turns the CallResponse's TensorRefs into tensors, into `results`. On
   // failure, every owned block not wrapped yet is queued for release.
   absl::Status ResolveOutputs(const v1::CallResponse& response,

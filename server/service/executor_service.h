@@ -95,6 +95,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
   absl::Status DoHello(const grpc::ServerContext& context,
                        const aoti::executor::v1::HelloRequest& request,
                        aoti::executor::v1::HelloResponse* response);
+  // The cached set the request names by hash, or its JSON parsed (once per
+  // content).
+  absl::StatusOr<KernelSetCache::Entry> FindOrLoad(
+      const aoti::executor::v1::RegisterKernelSetRequest& request);
   absl::Status DoRegisterKernelSet(
       const grpc::ServerContext& context,
       const aoti::executor::v1::RegisterKernelSetRequest& request,

@@ -1,34 +1,16 @@
 #include "server/service/kernel_set_cache.h"
 
-#include <openssl/evp.h>
-
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/content_hash.h"
 #include "server/kernels/device.h"
 
 namespace aoti_executor {
-namespace {
-
-std::string ContentHash(absl::string_view json, const std::string& device) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_MD_CTX* context = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(context, device.data(), device.size() + 1);  // with its '\0'
-  EVP_DigestUpdate(context, json.data(), json.size());
-  EVP_DigestFinal_ex(context, digest, &length);
-  EVP_MD_CTX_free(context);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), length));
-}
-
-}  // namespace
 
 absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
     absl::string_view json, const std::string& device) {
-  std::string hash = ContentHash(json, device);
+  std::string hash = KernelSetContentHash(json, device);
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(hash);
@@ -48,6 +30,14 @@ absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
   if (inserted) {
     it->second = Entry{next_id_++, hash, std::move(shared), *std::move(image)};
   }
+  return it->second;
+}
+
+std::optional<KernelSetCache::Entry> KernelSetCache::Find(
+    const std::string& content_hash) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(content_hash);
+  if (it == entries_.end()) return std::nullopt;
   return it->second;
 }
 

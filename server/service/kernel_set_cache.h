@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,6 +30,9 @@ class KernelSetCache {
   // that fails to parse is not cached: its error comes back every time.
   absl::StatusOr<Entry> GetOrLoad(absl::string_view json,
                                   const std::string& device);
+
+  // The cached set with this content hash (KernelSetContentHash), if any.
+  std::optional<Entry> Find(const std::string& content_hash) const;
 
   size_t size() const;
 
