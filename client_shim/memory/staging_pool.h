@@ -1,8 +1,9 @@
 // The client's staging regions: shared memory that input tensors not already
 // in a region are copied into, one region per call in flight.
 //
-// A region is created, sent to the daemon and registered once, then reused by
-// call after call, so its pages are faulted in once. A call that needs more
+// A region is created, its pages faulted in at once (MADV_POPULATE_WRITE),
+// sent to the daemon and registered once, then reused by call after call, so
+// no call after the first pays a page fault for it. A call that needs more
 // than the region it gets replaces it with a bigger one (the old one is
 // released). Calls in flight at once each hold their own region.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_MEMORY_STAGING_POOL_H_

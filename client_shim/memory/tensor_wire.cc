@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client_shim/memory/staging_copy.h"
 #include "server/common/status_macros.h"
 #include "server/kernels/serialized_enums.h"
 #include "server/shm/tensor_layout.h"
@@ -147,7 +148,7 @@ void CallInputs::Stage(
   staging_region_id_ = staging_region_id;
   staging_ = staging;
   for (const Extent& extent : extents_) {
-    std::memcpy(staging + extent.staging_offset, extent.start, extent.bytes);
+    CopyToStaging(staging + extent.staging_offset, extent.start, extent.bytes);
   }
   for (const Input& input : inputs_) {
     v1::TensorRef* ref = refs->Add();

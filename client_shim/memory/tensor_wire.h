@@ -1,7 +1,8 @@
 // at::Tensor <-> TensorRef for one call: how the inputs of a call travel
 // (by reference when they already lie in a region, else copied into staging
-// with one memcpy per extent) and how its outputs come back (wrapped in
-// place, or as views of the caller's own tensors when they alias an input).
+// with one copy per extent: staging_copy.h) and how its outputs come back
+// (wrapped in place, or as views of the caller's own tensors when they alias an
+// input).
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_MEMORY_TENSOR_WIRE_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_MEMORY_TENSOR_WIRE_H_
 
@@ -52,8 +53,8 @@ class CallInputs {
   bool needs_staging() const { return needs_staging_; }
   uint64_t staging_bytes() const { return staging_bytes_; }
 
-  // Copies every staged extent into `staging` (one memcpy each; it must hold
-  // staging_bytes()) and appends one TensorRef per input, in order, to
+  // Copies every staged extent into `staging` (one CopyToStaging each; it must
+  // hold staging_bytes()) and appends one TensorRef per input, in order, to
   // `refs`.
   void Stage(uint64_t staging_region_id, uint8_t* staging,
              google::protobuf::RepeatedPtrField<v1::TensorRef>* refs);

@@ -1,7 +1,13 @@
 #include "client_shim/memory/staging_pool.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <numeric>
 #include <vector>
 
+#include "client_shim/memory/staging_copy.h"
 #include "gtest/gtest.h"
 
 namespace aoti_executor {
@@ -90,6 +96,81 @@ TEST(StagingPoolTest, RegistrationFailureLeavesThePoolAsItWas) {
   auto again = pool.Acquire(10, kDeadline);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->region_id(), 1u);
+}
+
+// Pages of `p` (page-aligned) that are resident, by mincore: for a memfd
+// mapping, whether the page exists at all.
+size_t ResidentPages(const uint8_t* p, uint64_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((bytes + page - 1) / page);
+  if (mincore(const_cast<uint8_t*>(p), bytes, resident.data()) != 0) return 0;
+  size_t count = 0;
+  for (unsigned char r : resident) count += r & 1;
+  return count;
+}
+
+TEST(StagingPoolTest, NewRegionsArePrefaultedAndReusedWithoutAnother) {
+  FakeRegistrar registrar;
+  StagingPool pool(&registrar);
+  const StagingTotals before = ReadStagingTotals();
+  const uint64_t bytes = 3 * StagingPool::kMinRegionSize + 5;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<StagingPool::Lease> lease = pool.Acquire(bytes, kDeadline);
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    if (i == 0) {
+      // Nothing has touched the region yet: every page is there only if
+      // the pool faulted it in (kernels before 5.14 cannot; then none is).
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      const size_t resident = ResidentPages(lease->data(), lease->size());
+      const StagingTotals after = ReadStagingTotals();
+      if (after.prefaulted_bytes > before.prefaulted_bytes) {
+        EXPECT_EQ(after.prefaulted_bytes - before.prefaulted_bytes,
+                  lease->size());
+        EXPECT_EQ(resident, lease->size() / page);
+      } else {
+        EXPECT_EQ(resident, 0u);
+      }
+    }
+    std::memset(lease->data(), i, bytes);
+  }
+  const StagingTotals after = ReadStagingTotals();
+  EXPECT_EQ(after.regions_created - before.regions_created, 1u);
+  EXPECT_EQ(registrar.sizes.size(), 1u);
+}
+
+// CopyStreaming's head, body and tail: every length around a line and every
+// misalignment of the destination must copy exactly [src, src + n).
+TEST(StagingCopyTest, StreamingCopyIsExactForEveryAlignment) {
+  std::vector<uint8_t> src(4096 + 256);
+  std::iota(src.begin(), src.end(), uint8_t{7});
+  for (uint64_t n : {0u, 1u, 15u, 63u, 64u, 65u, 127u, 200u, 4096u}) {
+    for (uint64_t misalign : {0u, 1u, 8u, 33u, 63u}) {
+      std::vector<uint8_t> dst(src.size() + 128, 0xAB);
+      uint8_t* base =
+          dst.data() + (64 - reinterpret_cast<uintptr_t>(dst.data()) % 64) % 64;
+      CopyStreaming(base + misalign, src.data() + 3, n);
+      EXPECT_EQ(std::memcmp(base + misalign, src.data() + 3, n), 0)
+          << n << " bytes, misaligned by " << misalign;
+      EXPECT_EQ(base[misalign + n], 0xAB) << n << " bytes wrote past the end";
+      if (misalign > 0) {
+        EXPECT_EQ(base[misalign - 1], 0xAB);
+      }
+    }
+  }
+}
+
+TEST(StagingCopyTest, CopiesAreCountedOnBothPaths) {
+  const uint64_t big = kNonTemporalCopyBytes + 3;
+  std::vector<uint8_t> src(big), dst(big + 64);
+  std::iota(src.begin(), src.end(), uint8_t{1});
+  const StagingTotals before = ReadStagingTotals();
+  CopyToStaging(dst.data() + 1, src.data(), 100);
+  CopyToStaging(dst.data() + 1, src.data(), big);
+  const StagingTotals after = ReadStagingTotals();
+  EXPECT_EQ(std::memcmp(dst.data() + 1, src.data(), big), 0);
+  EXPECT_EQ(after.copies - before.copies, 2u);
+  EXPECT_EQ(after.bytes - before.bytes, 100 + big);
+  EXPECT_GT(after.copy_nanos, before.copy_nanos);
 }
 
 }  // namespace

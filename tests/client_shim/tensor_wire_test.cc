@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "client_shim/memory/staging_copy.h"
 #include "gtest/gtest.h"
 #include "server/kernels/serialized_enums.h"
 
@@ -29,6 +30,28 @@ CallInputs Plan(std::vector<at::Tensor*> inputs,
       CallInputs::Plan(absl::MakeConstSpan(inputs), find);
   EXPECT_TRUE(plan.ok()) << plan.status();
   return *std::move(plan);
+}
+
+// An extent past kNonTemporalCopyBytes takes the streaming copy; a view that
+// starts off a line boundary exercises its head and tail.
+TEST(TensorWireTest, LargeStagedExtentsArriveIntact) {
+  const int64_t numel =
+      static_cast<int64_t>(kNonTemporalCopyBytes / sizeof(float)) + 1000;
+  at::Tensor base = at::rand({numel + 7});
+  at::Tensor view = base.narrow(0, 3, numel);
+  at::Tensor small = at::arange(10, at::kFloat);
+  CallInputs plan = Plan({&view, &small});
+  ASSERT_EQ(plan.extent_count(), 2u);
+  Staging staging(plan.staging_bytes());
+  google::protobuf::RepeatedPtrField<v1::TensorRef> refs;
+  plan.Stage(4, staging.data, &refs);
+  ASSERT_EQ(refs.size(), 2);
+  at::Tensor staged = at::from_blob(staging.data + refs[0].offset(), {numel},
+                                    at::TensorOptions().dtype(at::kFloat));
+  EXPECT_TRUE(at::equal(staged, view));
+  EXPECT_EQ(std::memcmp(staging.data + refs[1].offset(), small.data_ptr(),
+                        10 * sizeof(float)),
+            0);
 }
 
 TEST(TensorWireTest, AddressedBytesCoversStridesAndOffsets) {
