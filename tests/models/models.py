@@ -225,6 +225,48 @@ class Throwing(nn.Module):
         return torch.ops.aoti_test.always_throws(x.exp()) + 1
 
 
+class FeedForward(nn.Module):
+    """A transformer's feed-forward block (pre-norm, residual, a gated SiLU)
+    with three custom-op calls between its ATen ops, each the identity on
+    its values: one tensor in and out, one in and two out, two in and out."""
+
+    def __init__(self, width, hidden):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.up = nn.Linear(width, hidden)
+        self.down = nn.Linear(hidden, width)
+
+    def forward(self, x):
+        ops = torch.ops.aoti_test
+        h = ops.fn_with_default_input(self.up(self.norm(x)), 1)  # h * 1
+        a, g = ops.fn_with_tuple_output(h, 1)  # h + 1, h * 1
+        h = self.down((a - 1) * nn.functional.silu(g))
+        h, r = ops.fn_with_list_output([h, x], 0)  # h - 0, x - 0
+        return r + h
+
+
+class ExternStack(nn.Module):
+    """Many extern calls: a stack of feed-forward blocks of a small
+    transformer (width 64, hidden 256) on a batch of 4 sequences of 16
+    tokens, three extern calls a block, with the ATen ops the compiler
+    lowers (layer norms, linears, SiLU, residual adds) between them. The
+    blocks have the same shapes, so the compiler generates each kernel once
+    and the build stays short."""
+
+    BLOCKS = 16
+
+    def __init__(self, width=64, hidden=256):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            FeedForward(width, hidden) for _ in range(self.BLOCKS))
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
 def _seeded(seed, *shape):
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=generator)
@@ -259,4 +301,8 @@ def models():
                          "base": (_seeded(7, 2, 8), torch.zeros(2, 8))
                      }),
         "throwing": (Throwing(), (_seeded(8, 4),), None, {}),
+        "extern_stack": (ExternStack().eval(), (_seeded(13, 4, 16, 64),),
+                         None, {
+                             "base": (_seeded(13, 4, 16, 64),)
+                         }),
     }
