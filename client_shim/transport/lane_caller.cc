@@ -12,9 +12,13 @@ namespace wv1 = ::aoti::executor::worker::v1;
 
 namespace {
 
-// How long a caller spins for its answer before it sleeps: a small op takes
-// the worker a few microseconds, a futex wake-up across CPUs tens.
-constexpr int64_t kSpinNs = 50000;
+// The longest a caller spins for its answer before it sleeps (SpinBudget
+// learns how long answers take): a small op takes the worker a few
+// microseconds, but after a long gap the worker sleeps, and waking it on
+// the other CPU takes 40-60 us on our 2-vCPU VMs. Twice the worker's
+// maximum, so that a call after a long gap costs that one wake-up and not
+// a second one for the caller; the caller's thread has nothing else to do.
+constexpr int64_t kSpinNs = 100000;
 
 }  // namespace
 

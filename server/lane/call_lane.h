@@ -127,9 +127,12 @@ class CallLane {
   absl::StatusOr<absl::optional<std::string>> GiveUp(const absl::Status& why);
   // After kAnswered or kReturned: the answer (nullopt if returned); idle.
   absl::StatusOr<absl::optional<std::string>> TakeAnswer();
-  // Waits until `done(state)`; the state seen, or -1 at the deadline.
+  // Waits until `done(state)`, spinning `spin`'s budget first; the state
+  // seen, or -1 at the deadline. Tells `spin` how long after the start the
+  // peer was ready: `ready_ns`, the peer's stamp of the moment it published.
   template <typename Done>
-  int64_t Wait(Done done, std::atomic<uint32_t>* sleeping, int64_t deadline_ns,
+  int64_t Wait(Done done, std::atomic<uint32_t>* sleeping,
+               const std::atomic<int64_t>& ready_ns, int64_t deadline_ns,
                SpinBudget* spin);
 
   std::shared_ptr<SharedRegion> region_;

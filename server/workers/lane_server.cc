@@ -16,8 +16,11 @@ namespace wv1 = aoti::executor::worker::v1;
 
 namespace {
 
-// How long the worker spins for the next call before it sleeps: AOTI models
-// issue extern calls in bursts between generated kernels.
+// The longest the worker spins for the next call before it sleeps. AOTI
+// models issue extern calls in bursts between generated kernels: the budget
+// (SpinBudget) learns the gaps within a burst and spins through those only;
+// through gaps longer than this maximum it sleeps at once, rather than spin
+// beside the host's own work and pay the wake-up anyway.
 constexpr int64_t kSpinNs = 50000;
 
 }  // namespace

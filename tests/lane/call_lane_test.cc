@@ -252,18 +252,73 @@ TEST(CallLaneTest, AStoppedWorkerLeavesTakeRequest) {
   EXPECT_TRUE(returned.load());
 }
 
-TEST(SpinBudgetTest, AdaptsToHowLongWaitsTake) {
+// Expectations by hand, for a maximum of 50 us: a wait of at most 50 us is
+// short, a budget covers twice the longest short one and is at least 12.5
+// us, and it is spent while shorts x 50 us > longs x budget (kHistory = 8).
+TEST(SpinBudgetTest, CoversTheShortGapsItSaw) {
   SpinBudget budget(50000);
-  EXPECT_EQ(budget.spin_ns(), 50000);
-  budget.Observe(10000);  // caught while spinning
-  EXPECT_EQ(budget.spin_ns(), 50000);
-  budget.Observe(10000000);  // far beyond: spinning was waste
-  EXPECT_EQ(budget.spin_ns(), 25000);
-  for (int i = 0; i < 20; ++i) budget.Observe(10000000);
-  EXPECT_EQ(budget.spin_ns(), 0);  // sparse calls: no spinning at all
-  budget.Observe(100000);          // a near miss: calls are close again
-  EXPECT_EQ(budget.spin_ns(), 50000);
-  EXPECT_EQ(SpinBudget(0).spin_ns(), 0);
+  EXPECT_EQ(budget.spin_ns(), 50000);  // nothing seen yet
+  budget.Observe(1000);                // back to back: the floor
+  EXPECT_EQ(budget.spin_ns(), 12500);
+  budget.Observe(20000);  // twice 20 us
+  EXPECT_EQ(budget.spin_ns(), 40000);
+  budget.Observe(60000);               // within twice the maximum, still long
+  EXPECT_EQ(budget.spin_ns(), 40000);  // 2 x 50 > 1 x 40
+  budget.Observe(60000);
+  EXPECT_EQ(budget.spin_ns(), 40000);  // 2 x 50 > 2 x 40
+  budget.Observe(60000);
+  EXPECT_EQ(budget.spin_ns(), 0);  // 2 x 50 <= 3 x 40
+}
+
+TEST(SpinBudgetTest, SparseCallsStopSpinningAndComeBackOnlyWithShortGaps) {
+  SpinBudget budget(50000);
+  budget.Observe(10000000);  // no short wait at all
+  EXPECT_EQ(budget.spin_ns(), 0);
+  for (int i = 0; i < 10; ++i) budget.Observe(10000000);
+  EXPECT_EQ(budget.spin_ns(), 0);
+  budget.Observe(3000);
+  EXPECT_EQ(budget.spin_ns(), 0);  // 1 x 50 <= 7 x 12.5
+  budget.Observe(3000);
+  EXPECT_EQ(budget.spin_ns(), 12500);  // 2 x 50 > 6 x 12.5
+}
+
+TEST(SpinBudgetTest, GapsJustPastTheMaximumSleepAtOnce) {
+  SpinBudget budget(50000);
+  budget.Observe(80000);
+  EXPECT_EQ(budget.spin_ns(), 0);
+}
+
+TEST(SpinBudgetTest, BurstsBetweenLongPausesKeepTheirBudget) {
+  SpinBudget budget(50000);
+  // Three calls 2 us apart, then 1 ms of host work: 6 short, 2 long in
+  // every window of 8 once it is full, so 6 x 50 > 2 x 12.5.
+  for (int burst = 0; burst < 10; ++burst) {
+    for (int call = 0; call < 3; ++call) {
+      budget.Observe(2000);
+      EXPECT_EQ(budget.spin_ns(), 12500);
+    }
+    budget.Observe(1000000);
+    EXPECT_EQ(budget.spin_ns(), 12500);
+  }
+}
+
+TEST(SpinBudgetTest, ForgetsAGapOlderThanItsHistory) {
+  SpinBudget budget(50000);
+  budget.Observe(40000);
+  EXPECT_EQ(budget.spin_ns(), 50000);  // twice 40 us, capped
+  for (int i = 1; i < SpinBudget::kHistory; ++i) budget.Observe(1000);
+  EXPECT_EQ(budget.spin_ns(), 50000);  // the 40 us gap is still in view
+  budget.Observe(1000);
+  EXPECT_EQ(budget.spin_ns(), 12500);
+}
+
+TEST(SpinBudgetTest, AZeroMaximumNeverSpins) {
+  SpinBudget budget(0);
+  EXPECT_EQ(budget.spin_ns(), 0);
+  budget.Observe(0);
+  EXPECT_EQ(budget.spin_ns(), 0);
+  budget.Observe(1000);
+  EXPECT_EQ(budget.spin_ns(), 0);
 }
 
 }  // namespace
