@@ -1,17 +1,28 @@
-"""A real AOTInductor package, run in-process and through aoti-executord,
-in one run: latency p50/p99 of a whole model run and their ratio.
+"""Real AOTInductor packages, run in-process and through aoti-executord, in
+one run: latency p50/p99 of a whole model run, their ratio, and the cost
+the daemon adds per extern call.
 
-The package is tests/models' mlp.pt2: three linear layers with weights and
-three extern custom-op calls between them (fn_with_default_input,
-fn_with_tuple_output, fn_with_list_output), compiled at build time by the
-installed PyTorch. The baseline is torch._inductor.aoti_load_package in this
-process, with the op library loaded here; the remote run is
-aoti_remote.load_package against a daemon started by this program with the
-op library. Rounds alternate between the two, so both see the same
-background load. The input is the one the tests compare on
-(mlp.expected.pt), and the two ways must agree on it bit for bit first.
+The packages are tests/models', compiled at build time by the installed
+PyTorch:
+  mlp.pt2           three linear layers with weights and three extern
+                    custom-op calls between them (fn_with_default_input,
+                    fn_with_tuple_output, fn_with_list_output);
+  extern_stack.pt2  sixteen feed-forward blocks of a small transformer
+                    (input 4x16x64, hidden 256) with the same three calls in
+                    each: 48 extern calls per run, of 16 to 64 KiB tensors.
+The baseline is torch._inductor.aoti_load_package in this process, with the
+op library loaded here; the remote run is aoti_remote.load_package against a
+daemon started by this program with the op library. Rounds alternate
+between the two, so both see the same background load. The input is the one
+the tests compare on (<model>.expected.pt), and the two ways must agree on
+it bit for bit first. The cost added per extern call is the difference of
+the p50s over the package's number of extern calls (the nodes of its
+extern-kernel JSON). Context switches per extern call, by process, say
+whether a side slept (wake-ups) or gave its CPU to another process (yields
+or preemptions) while the calls ran.
 
     bazel run //bench:real_model_benchmark -- [--runs=N] [--rounds=R]
+        [--model=mlp --model=extern_stack]
 """
 
 import argparse
@@ -32,8 +43,9 @@ RUNFILES = os.getcwd()
 sys.path.insert(0, os.path.join(RUNFILES, "client_shim", "python"))
 import aoti_remote  # noqa: E402
 
-PACKAGE = "tests/models/mlp.pt2"
-EXPECTED = "tests/models/mlp.expected.pt"
+MODELS = ["mlp", "extern_stack"]
+SWITCHES = {"voluntary": "wake-ups", "nonvoluntary": "yields or preemptions"}
+PACKAGES = "tests/models"
 DAEMON = "server/aoti-executord"
 SHIM = "client_shim/libaoti_remote.so"
 OPS = "tests/ops/libaoti_test_ops.so"
@@ -66,6 +78,72 @@ def start_daemon(socket_path):
             time.sleep(0.05)
 
 
+def context_switches(pid):
+    """Each thread's context switches, by kind and its /proc path."""
+    counts = {kind: {} for kind in SWITCHES}
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task) if os.path.isdir(task) else []:
+        try:
+            with open(os.path.join(task, tid, "status")) as status:
+                for line in status:
+                    kind = line.split("_ctxt_switches:")[0]
+                    if kind in SWITCHES:
+                        counts[kind][tid] = int(line.split()[1])
+        except OSError:
+            pass  # exited meanwhile
+    return counts
+
+
+def children(pid):
+    pids = []
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "children")) as listed:
+                pids += [int(child) for child in listed.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+class Switches:
+    """The context switches of this process (client), the daemon and its
+    workers over the runs between start() and stop() calls, by kind:
+    voluntary (a thread blocked and was woken again) and nonvoluntary (a
+    thread that could run gave up its CPU: preempted, or a sched_yield that
+    let another process run)."""
+
+    GROUPS = ["client", "daemon", "worker"]
+
+    def __init__(self, daemon_pid):
+        self.daemon_pid = daemon_pid
+        self.total = {(kind, group): 0 for kind in SWITCHES
+                      for group in self.GROUPS}
+        self.before = None
+
+    def snapshot(self):
+        pids = {"client": [os.getpid()], "daemon": [self.daemon_pid],
+                "worker": children(self.daemon_pid)}
+        counts = {}
+        for group in self.GROUPS:
+            for pid in pids[group]:
+                for kind, threads in context_switches(pid).items():
+                    for tid, count in threads.items():
+                        counts[kind, group, pid, tid] = count
+        return counts
+
+    def start(self):
+        self.before = self.snapshot()
+
+    def stop(self):
+        for key, count in self.snapshot().items():
+            self.total[key[:2]] += count - self.before.get(key, 0)
+
+    def per_call(self, kind, calls):
+        return ", ".join("%s %.2f" % (group, self.total[kind, group] / calls)
+                         for group in self.GROUPS)
+
+
 def time_runs(run, inputs, runs):
     """Per-run wall times in microseconds."""
     times = []
@@ -81,42 +159,90 @@ def percentile(sorted_values, fraction):
     return sorted_values[index]
 
 
+def flat(outputs):
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    return list(outputs)
+
+
+def measure(name, endpoint, daemon_pid, args):
+    """Alternating rounds of one package both ways: {way: [times]}, the
+    context switches of both ways' runs, the example inputs and the number
+    of extern calls per run."""
+    package = os.path.join(RUNFILES, PACKAGES, name + ".pt2")
+    calls_per_run = extern_nodes(package)
+    remote = aoti_remote.load_package(package, endpoint=endpoint)
+    local = torch._inductor.aoti_load_package(package)
+    example = torch.load(os.path.join(RUNFILES, PACKAGES, name +
+                                      ".expected.pt"))["base"]["inputs"]
+    ways = {"in-process": local, "aoti-executord": remote}
+    with torch.no_grad():
+        want = flat(local(*example))
+        got = flat(remote(*example))
+        if len(got) != len(want) or not all(
+                torch.equal(g, w) for g, w in zip(got, want)):
+            sys.exit("%s: remote output differs from the in-process run" %
+                     name)
+        times = {way: [] for way in ways}
+        switches = {way: Switches(daemon_pid) for way in ways}
+        for way, run in ways.items():
+            time_runs(run, example, args.warmup)
+        for _ in range(args.rounds):
+            for way, run in ways.items():
+                switches[way].start()
+                times[way] += time_runs(run, example, args.runs)
+                switches[way].stop()
+    return times, switches, example, calls_per_run
+
+
+def report(name, times, switches, example, calls_per_run, args):
+    print("model: %s/%s.pt2, input %s, %d extern calls per run, %d runs x %d"
+          " rounds per way, alternating, torch threads 1" %
+          (PACKAGES, name, "x".join(map(str, example[0].shape)),
+           calls_per_run, args.runs, args.rounds))
+    base = sorted(times["in-process"])
+    print("%-16s %10s %10s %8s %8s" % ("way", "p50 us", "p99 us", "p50 x",
+                                       "p99 x"))
+    for way in ["in-process", "aoti-executord"]:
+        values = sorted(times[way])
+        print("%-16s %10.1f %10.1f %8.2f %8.2f" %
+              (way, percentile(values, 0.5), percentile(values, 0.99),
+               percentile(values, 0.5) / percentile(base, 0.5),
+               percentile(values, 0.99) / percentile(base, 0.99)))
+    added = (percentile(sorted(times["aoti-executord"]), 0.5) -
+             percentile(base, 0.5)) / calls_per_run
+    print("added per extern call (p50 difference / %d): %.1f us" %
+          (calls_per_run, added))
+    calls = args.runs * args.rounds * calls_per_run
+    for way in ["in-process", "aoti-executord"]:
+        for kind, what in SWITCHES.items():
+            print("%s per extern call, %s: %s" %
+                  (what, way, switches[way].per_call(kind, calls)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500,
                         help="model runs per round and way")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--model", action="append", choices=MODELS,
+                        help="a package of tests/models (default: all)")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    calls_per_run = extern_nodes(os.path.join(RUNFILES, PACKAGE))
     directory = tempfile.mkdtemp(prefix="aoti-bench.", dir="/tmp")
     socket_path = os.path.join(directory, "executor.sock")
     daemon = start_daemon(socket_path)
+    results = {}
     try:
         aoti_remote.load_library(os.path.join(RUNFILES, SHIM))
-        remote = aoti_remote.load_package(os.path.join(RUNFILES, PACKAGE),
-                                          endpoint="unix:" + socket_path)
         # The in-process baseline needs the op library in this process; the
         # remote loader never calls it (the daemon does).
         torch.ops.load_library(os.path.join(RUNFILES, OPS))
-        local = torch._inductor.aoti_load_package(
-            os.path.join(RUNFILES, PACKAGE))
-        example = torch.load(os.path.join(RUNFILES,
-                                          EXPECTED))["base"]["inputs"]
-        ways = {"in-process": local, "aoti-executord": remote}
-        with torch.no_grad():
-            want = local(*example)
-            got = remote(*example)
-            if not torch.equal(got, want):
-                sys.exit("remote output differs from the in-process run")
-            times = {name: [] for name in ways}
-            for name, run in ways.items():
-                time_runs(run, example, args.warmup)
-            for _ in range(args.rounds):
-                for name, run in ways.items():
-                    times[name] += time_runs(run, example, args.runs)
+        for name in args.model or MODELS:
+            results[name] = measure(name, "unix:" + socket_path,
+                                    daemon.pid, args)
     finally:
         daemon.terminate()
         daemon.wait()
@@ -125,23 +251,10 @@ def main():
     print("machine: %d CPUs, %s, torch %s, load average %s" %
           (os.cpu_count(), platform.platform(), torch.__version__,
            " ".join("%.2f" % x for x in os.getloadavg())))
-    print("model: %s, input %s, %d extern calls per run, %d runs x %d rounds"
-          " per way, alternating, torch threads 1" %
-          (PACKAGE, "x".join(map(str, example[0].shape)),
-           calls_per_run, args.runs, args.rounds))
-    base = sorted(times["in-process"])
-    print("%-16s %10s %10s %8s %8s" % ("way", "p50 us", "p99 us", "p50 x",
-                                       "p99 x"))
-    for name in ["in-process", "aoti-executord"]:
-        values = sorted(times[name])
-        print("%-16s %10.1f %10.1f %8.2f %8.2f" %
-              (name, percentile(values, 0.5), percentile(values, 0.99),
-               percentile(values, 0.5) / percentile(base, 0.5),
-               percentile(values, 0.99) / percentile(base, 0.99)))
-    added = (percentile(sorted(times["aoti-executord"]), 0.5) -
-             percentile(base, 0.5)) / calls_per_run
-    print("added per extern call (p50 difference / %d): %.1f us" %
-          (calls_per_run, added))
+    for i, (name, result) in enumerate(results.items()):
+        if i:
+            print()
+        report(name, *result, args)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class PyTorchOutputTest : public ::testing::Test {
 // tensor. A difference here is the "sizes differ" failure of a real run.
 TEST_F(PyTorchOutputTest, EveryCallSiteHasTheEnginesCounts) {
   for (const std::string model :
-       {"all_inputs", "custom_ops", "dynamic", "mlp"}) {
+       {"all_inputs", "custom_ops", "dynamic", "extern_stack", "mlp"}) {
     SCOPED_TRACE(model);
     const TestKernels kernels = Load(model);
     const std::vector<GeneratedCall> calls = LoadCalls(model);
