@@ -103,10 +103,14 @@ grpc::Status ExecutorService::Hello(grpc::ServerContext* context,
 grpc::Status ExecutorService::RegisterKernelSet(
     grpc::ServerContext* context, const v1::RegisterKernelSetRequest* request,
     v1::RegisterKernelSetResponse* response) {
-  // A model that cannot load is worth an operator's attention.
-  return Answer("RegisterKernelSet",
-                DoRegisterKernelSet(*context, *request, response),
-                spdlog::level::warn);
+  // A model that cannot load is worth an operator's attention; a set asked
+  // for by a hash the daemon does not have is the shim's usual first try.
+  const absl::Status registered =
+      DoRegisterKernelSet(*context, *request, response);
+  const bool by_hash = request->extern_kernels_json().empty();
+  return Answer("RegisterKernelSet", registered,
+                by_hash && absl::IsNotFound(registered) ? spdlog::level::debug
+                                                        : spdlog::level::warn);
 }
 
 grpc::Status ExecutorService::RegisterRegion(
