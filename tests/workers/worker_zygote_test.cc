@@ -157,5 +157,27 @@ TEST_F(WorkerZygoteTest, AnotherCommandLineIsSpawnedAsItIs) {
   EXPECT_FALSE(launcher_.zygote_pid().has_value()) << "none was needed";
 }
 
+TEST(WorkerZygoteRefusalTest, AZygoteWithThreadsRefusesAndWorkersAreSpawned) {
+  DaemonStats stats;
+  WorkerOptions options;
+  options.binary = RunfilePath("server/aoti-executord");
+  options.libraries = {RunfilePath("tests/workers/libthread_at_load.so")};
+  options.log_level = "warn";
+  options.start_timeout = kPatience;
+  options.stats = &stats;
+  ZygoteLauncher launcher(WorkerArgv(options, 0), kPatience);
+  options.launcher = &launcher;
+
+  auto worker = Worker::Start(options, /*region_id_base=*/0,
+                              [](uint64_t, uint64_t, int fd) { close(fd); });
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_FALSE(launcher.zygote_pid().has_value())
+      << "a zygote with a library's thread in it must not fork";
+  const ProcFacts facts = Facts((*worker)->pid());
+  EXPECT_EQ(facts.ppid, getpid());
+  EXPECT_FALSE(Has(facts.argv, "--worker-zygote=true"));
+  EXPECT_TRUE((*worker)->death().ok());
+}
+
 }  // namespace
 }  // namespace aoti_executor
