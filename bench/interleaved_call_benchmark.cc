@@ -40,52 +40,20 @@
 #include "absl/strings/str_format.h"
 #include "aoti_remote/executor.h"
 #include "bench/bench_stats.h"
+#include "bench/bench_table.h"
+#include "bench/proc_facts.h"
 #include "proto/executor.grpc.pb.h"
 #include "tests/e2e/daemon_process.h"
 
 namespace aoti_executor {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double MicrosSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - start)
-      .count();
-}
-
 void Progress(const std::string& what) {
   std::fprintf(stderr, "[interleaved_call_benchmark] %s\n", what.c_str());
 }
 
-std::string ReadFirstLine(const std::string& path) {
-  std::ifstream file(path);
-  std::string line;
-  std::getline(file, line);
-  return line;
-}
-
 // ---------------------------------------------------------------------------
 // CPU time and wake-ups of other processes, from /proc.
-
-std::vector<std::string> TaskDirs(pid_t pid) {
-  std::vector<std::string> dirs;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(
-           absl::StrCat("/proc/", pid, "/task"), error)) {
-    dirs.push_back(entry.path().string());
-  }
-  return dirs;
-}
-
-std::vector<pid_t> ChildProcesses(pid_t pid) {
-  std::vector<pid_t> children;
-  for (const std::string& dir : TaskDirs(pid)) {
-    std::ifstream list(dir + "/children");
-    pid_t child;
-    while (list >> child) children.push_back(child);
-  }
-  return children;
-}
 
 struct Usage {
   int64_t cpu_ns = 0;    // time on a CPU (schedstat: nanoseconds)

@@ -56,7 +56,9 @@
 #include "absl/strings/str_format.h"
 #include "aoti_remote/executor.h"
 #include "bench/bench_stats.h"
+#include "bench/bench_table.h"
 #include "bench/ping.grpc.pb.h"
+#include "bench/proc_facts.h"
 #include "proto/executor.grpc.pb.h"
 #include "server/kernels/handle_call.h"
 #include "server/kernels/kernel_set.h"
@@ -65,59 +67,12 @@
 namespace aoti_executor {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double MicrosSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - start)
-      .count();
-}
-
 void Progress(const std::string& what) {
   std::fprintf(stderr, "[performance_benchmark] %s\n", what.c_str());
 }
 
 // ---------------------------------------------------------------------------
 // The table.
-
-struct Row {
-  std::string name;
-  std::optional<Percentiles> latency;  // none: skipped or failed
-  double ratio = 0;                    // 0: no ratio
-  std::string note;
-};
-
-struct Section {
-  std::string title;
-  std::vector<Row> rows;
-};
-
-std::string FormatMicros(double us) {
-  if (us >= 10000) return absl::StrFormat("%.0f", us);
-  if (us >= 100) return absl::StrFormat("%.1f", us);
-  return absl::StrFormat("%.2f", us);
-}
-
-void PrintTable(const std::vector<Section>& sections) {
-  std::printf("%-52s %10s %10s %10s %9s  %s\n", "case", "p50 us", "p90 us",
-              "p99 us", "ratio", "note");
-  for (const Section& section : sections) {
-    std::printf("-- %s\n", section.title.c_str());
-    for (const Row& row : section.rows) {
-      std::string p50 = "-", p90 = "-", p99 = "-", ratio = "";
-      if (row.latency) {
-        p50 = FormatMicros(row.latency->p50_us);
-        p90 = FormatMicros(row.latency->p90_us);
-        p99 = FormatMicros(row.latency->p99_us);
-      }
-      if (row.ratio > 0) ratio = absl::StrFormat("%.2fx", row.ratio);
-      std::string line =
-          absl::StrFormat("%-52s %10s %10s %10s %9s  %s", row.name, p50, p90,
-                          p99, ratio, row.note);
-      line.erase(line.find_last_not_of(' ') + 1);
-      std::printf("%s\n", line.c_str());
-    }
-  }
-}
 
 double P50(const std::optional<Percentiles>& p) { return p ? p->p50_us : 0; }
 
@@ -131,25 +86,6 @@ std::string GigabytesPerSecond(size_t bytes, double us) {
 
 // ---------------------------------------------------------------------------
 // The machine.
-
-std::string ReadFirstLine(const char* path) {
-  std::ifstream file(path);
-  std::string line;
-  std::getline(file, line);
-  return line;
-}
-
-std::string CpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown CPU";
-}
 
 void PrintMachine() {
   utsname name{};
@@ -401,16 +337,6 @@ class ChildProcess {
 
 enum class Counter { kWakeUps, kPageFaults };
 
-std::vector<std::string> TaskDirs(pid_t pid) {
-  std::vector<std::string> dirs;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(
-           absl::StrCat("/proc/", pid, "/task"), error)) {
-    dirs.push_back(entry.path().string());
-  }
-  return dirs;
-}
-
 // Voluntary context switches of each thread of `pid`, by its /proc path.
 std::map<std::string, int64_t> VoluntarySwitches(pid_t pid) {
   std::map<std::string, int64_t> by_thread;
@@ -424,31 +350,6 @@ std::map<std::string, int64_t> VoluntarySwitches(pid_t pid) {
     }
   }
   return by_thread;
-}
-
-int64_t MinorFaults(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(file)),
-                   std::istreambuf_iterator<char>());
-  const size_t name_end = stat.rfind(')');
-  if (name_end == std::string::npos) return 0;
-  // After "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt.
-  std::istringstream fields(stat.substr(name_end + 1));
-  std::string skip;
-  for (int i = 0; i < 7; ++i) fields >> skip;
-  int64_t minflt = 0;
-  fields >> minflt;
-  return minflt;
-}
-
-std::vector<pid_t> ChildProcesses(pid_t pid) {
-  std::vector<pid_t> children;
-  for (const std::string& dir : TaskDirs(pid)) {
-    std::ifstream list(dir + "/children");
-    pid_t child;
-    while (list >> child) children.push_back(child);
-  }
-  return children;
 }
 
 struct ProcessGroup {

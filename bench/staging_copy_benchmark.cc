@@ -44,6 +44,8 @@
 #include "absl/strings/str_format.h"
 #include "aoti_remote/executor.h"
 #include "bench/bench_stats.h"
+#include "bench/bench_table.h"
+#include "bench/proc_facts.h"
 #include "client_shim/memory/staging_copy.h"
 #include "server/kernels/handle_call.h"
 #include "server/kernels/kernel_set.h"
@@ -52,62 +54,12 @@
 namespace aoti_executor {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double MicrosSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - start)
-      .count();
-}
-
 void Progress(const std::string& what) {
   std::fprintf(stderr, "[staging_copy_benchmark] %s\n", what.c_str());
 }
 
-std::string ReadFirstLine(const char* path) {
-  std::ifstream file(path);
-  std::string line;
-  std::getline(file, line);
-  return line;
-}
-
-std::string CpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown CPU";
-}
-
 // ---------------------------------------------------------------------------
 // Page faults, from /proc.
-
-int64_t MinorFaults(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(file)),
-                   std::istreambuf_iterator<char>());
-  const size_t name_end = stat.rfind(')');
-  if (name_end == std::string::npos) return 0;
-  // After "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt.
-  std::istringstream fields(stat.substr(name_end + 1));
-  std::string skip;
-  for (int i = 0; i < 7; ++i) fields >> skip;
-  int64_t minflt = 0;
-  fields >> minflt;
-  return minflt;
-}
-
-// The daemon's workers (the session's and the spare).
-std::vector<pid_t> Children(pid_t pid) {
-  std::vector<pid_t> children;
-  std::ifstream list(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
-  pid_t child;
-  while (list >> child) children.push_back(child);
-  return children;
-}
 
 int64_t FaultsOf(const std::vector<pid_t>& pids) {
   int64_t sum = 0;
@@ -117,41 +69,6 @@ int64_t FaultsOf(const std::vector<pid_t>& pids) {
 
 // ---------------------------------------------------------------------------
 // The table.
-
-struct Row {
-  std::string name;
-  Percentiles latency{};
-  double ratio = 0;
-  std::string note;
-};
-
-struct Section {
-  std::string title;
-  std::vector<Row> rows;
-};
-
-std::string FormatMicros(double us) {
-  if (us >= 10000) return absl::StrFormat("%.0f", us);
-  if (us >= 100) return absl::StrFormat("%.1f", us);
-  return absl::StrFormat("%.2f", us);
-}
-
-void PrintTable(const std::vector<Section>& sections) {
-  std::printf("%-50s %9s %9s %9s %8s  %s\n", "case", "p50 us", "p90 us",
-              "p99 us", "ratio", "note");
-  for (const Section& section : sections) {
-    std::printf("-- %s\n", section.title.c_str());
-    for (const Row& row : section.rows) {
-      std::string line = absl::StrFormat(
-          "%-50s %9s %9s %9s %8s  %s", row.name,
-          FormatMicros(row.latency.p50_us), FormatMicros(row.latency.p90_us),
-          FormatMicros(row.latency.p99_us),
-          row.ratio > 0 ? absl::StrFormat("%.2fx", row.ratio) : "", row.note);
-      line.erase(line.find_last_not_of(' ') + 1);
-      std::printf("%s\n", line.c_str());
-    }
-  }
-}
 
 double GigabytesPerSecond(uint64_t bytes, double us) {
   return us > 0 ? bytes / us / 1e3 : 0;
@@ -385,7 +302,7 @@ class SizeRun {
 
   template <typename Fn>
   void Faults(Samples* samples, bool worker, Fn&& fn) {
-    const std::vector<pid_t> workers = Children(daemon_);
+    const std::vector<pid_t> workers = ChildProcesses(daemon_);
     const int64_t client = MinorFaults(getpid());
     const int64_t others = worker ? FaultsOf(workers) : 0;
     fn();

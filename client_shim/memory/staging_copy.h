@@ -19,9 +19,12 @@ namespace client {
 // faster (measured: bench/staging_copy_benchmark.cc, docs/benchmarks.md).
 inline constexpr uint64_t kNonTemporalCopyBytes = uint64_t{16} << 20;
 
+// Copies of at least this many bytes are timed in StagingTotals::copy_nanos.
+inline constexpr uint64_t kTimedCopyBytes = uint64_t{64} << 10;
+
 // Copies [src, src + n) to `dst` (memcpy, or CopyStreaming from
 // kNonTemporalCopyBytes up); the ranges must not overlap. Counted in the
-// totals below.
+// totals below (the time only from kTimedCopyBytes up).
 void CopyToStaging(uint8_t* dst, const uint8_t* src, uint64_t n);
 
 // The copy with non-temporal stores, whatever `n` and the alignments (plain
@@ -34,7 +37,7 @@ void CopyStreaming(uint8_t* dst, const uint8_t* src, uint64_t n);
 struct StagingTotals {
   uint64_t copies = 0;            // CopyToStaging calls
   uint64_t bytes = 0;             // bytes they copied
-  uint64_t copy_nanos = 0;        // time spent in them
+  uint64_t copy_nanos = 0;        // time spent in those of kTimedCopyBytes up
   uint64_t regions_created = 0;   // staging regions made (StagingPool)
   uint64_t prefaulted_bytes = 0;  // bytes of them faulted in up front
   uint64_t prefault_nanos = 0;    // time that took

@@ -155,14 +155,19 @@ absl::StatusOr<KernelSet> KernelSet::Load(const std::string& path,
   return set;
 }
 
+absl::Status CheckNodeIndex(int64_t extern_node_index, size_t size) {
+  if (extern_node_index >= 0 &&
+      extern_node_index < static_cast<int64_t>(size)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("extern node index ", extern_node_index,
+                   " is out of range: the kernel set has ", size, " nodes"));
+}
+
 absl::StatusOr<const OpKernel*> KernelSet::Find(
     int64_t extern_node_index) const {
-  if (extern_node_index < 0 ||
-      extern_node_index >= static_cast<int64_t>(kernels_.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "extern node index ", extern_node_index,
-        " is out of range: the kernel set has ", kernels_.size(), " nodes"));
-  }
+  AOTI_RETURN_IF_ERROR(CheckNodeIndex(extern_node_index, kernels_.size()));
   return &kernels_[extern_node_index];
 }
 

@@ -18,6 +18,9 @@
 
 namespace aoti_executor {
 
+// InvalidArgument, naming both, unless 0 <= extern_node_index < size.
+absl::Status CheckNodeIndex(int64_t extern_node_index, size_t size);
+
 class KernelSet {
  public:
   // Parses the text of an extern-kernel JSON ({"nodes": [...]}). `device` is

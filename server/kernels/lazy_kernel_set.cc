@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
 #include "server/kernels/kernel_set.h"
 
 namespace aoti_executor {
@@ -18,12 +18,7 @@ LazyKernelSet::LazyKernelSet(std::shared_ptr<const void> text_owner,
 
 absl::StatusOr<const OpKernel*> LazyKernelSet::Find(
     int64_t extern_node_index) const {
-  if (extern_node_index < 0 ||
-      extern_node_index >= static_cast<int64_t>(spans_.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "extern node index ", extern_node_index,
-        " is out of range: the kernel set has ", spans_.size(), " nodes"));
-  }
+  AOTI_RETURN_IF_ERROR(CheckNodeIndex(extern_node_index, spans_.size()));
   const Node& node = nodes_[extern_node_index];
   absl::call_once(node.once, [&] {
     const NodeSpan& span = spans_[extern_node_index];
