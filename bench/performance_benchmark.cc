@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aoti_remote/executor.h"
@@ -1034,6 +1035,40 @@ bool TimeQuickCreates(const std::string& endpoint, const std::string& json_path,
   return ok;
 }
 
+// Child mode --create-once ENDPOINT WARM_JSON JSON: a warm-up create of
+// WARM_JSON, then prints how long creating JSON took. The JSON is one the
+// daemon has and this process never registered: what a second server
+// process loading the same model pays.
+int CreateOnce(const char* endpoint, const char* warm_json, const char* json) {
+  std::vector<double> ignored, create_us;
+  if (!TimeCreate(endpoint, warm_json, &ignored, nullptr) ||
+      !TimeCreate(endpoint, json, &create_us, nullptr)) {
+    std::printf("error\n");
+    return 1;
+  }
+  std::printf("%.3f\n", create_us[0]);
+  return 0;
+}
+
+// CreateOnce in a new process.
+bool TimeCreateInNewProcess(const std::string& endpoint,
+                            const std::string& warm_json,
+                            const std::string& json_path,
+                            std::vector<double>* create_us) {
+  auto child =
+      ChildProcess::Spawn({"--create-once", endpoint, warm_json, json_path});
+  if (child == nullptr) return false;
+  const std::string line = child->ReadLine();
+  child->Finish();
+  double us = 0;
+  if (!absl::SimpleAtod(line, &us)) {
+    Progress(absl::StrCat("create in a new process: ", line));
+    return false;
+  }
+  create_us->push_back(us);
+  return true;
+}
+
 std::optional<Percentiles> Summarize(bool ok, std::vector<double> samples) {
   if (!ok || samples.empty()) return std::nullopt;
   return ComputePercentiles(std::move(samples));
@@ -1050,7 +1085,7 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
       WriteFile(dir + "/one.wrapper.json", AddNodes("one", 1));
   constexpr int kQuickCreates = 4;
   std::vector<double> parse_us, one_create, one_first, cold_create, cold_first,
-      cached_create, quick_create, quick_first;
+      cached_create, other_process_create, quick_create, quick_first;
   bool ok = TimeCreate(endpoint, cached_path, &cached_create, nullptr);
   cached_create.clear();  // that one filled the daemon's cache
   for (int round = 0; ok && round < kRounds; ++round) {
@@ -1063,6 +1098,8 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
     ok = ok && TimeCreate(endpoint, one_path, &one_create, &one_first) &&
          TimeCreate(endpoint, cold_path, &cold_create, &cold_first) &&
          TimeCreate(endpoint, cached_path, &cached_create, nullptr) &&
+         TimeCreateInNewProcess(endpoint, one_path, cached_path,
+                                &other_process_create) &&
          TimeQuickCreates(endpoint, cached_path, kQuickCreates, &quick_create,
                           &quick_first);
   }
@@ -1091,7 +1128,10 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
   add("in-process: KernelSet::Parse", &parse_us, true);
   add("create, 1-node set (session setup alone)", &one_create, false);
   add("create, 10,000 nodes, new content", &cold_create, true);
-  add("create, 10,000 nodes, content the daemon has", &cached_create, true);
+  add("create, 10,000 nodes, content the daemon has, new to this process",
+      &other_process_create, true);
+  add("create, 10,000 nodes, content this process registered before",
+      &cached_create, true);
   add(absl::StrFormat("create, content the daemon has, %d in a row: #2-#%d",
                       kQuickCreates, kQuickCreates),
       &quick_create, true);
@@ -1137,6 +1177,26 @@ Section Throughput(const std::string& endpoint, const std::string& json_path,
     }
   }
   return section;
+}
+
+// The registration section alone, for work on registration.
+int RegistrationOnly() {
+  PrintMachine();
+  std::printf(
+      "command: bazel run //bench:performance_benchmark -- "
+      "--only=registration\n\n");
+  std::fflush(stdout);
+  Progress("starting aoti-executord");
+  auto daemon = e2e::DaemonProcess::Start();
+  if (!daemon.ok()) {
+    std::fprintf(stderr, "%s\n", daemon.status().ToString().c_str());
+    return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  PrintTable({Registration((*daemon)->endpoint(), (*daemon)->socket_dir())});
+  std::printf("\nload average at the end: %s\n",
+              ReadFirstLine("/proc/loadavg").c_str());
+  return 0;
 }
 
 int Main() {
@@ -1230,6 +1290,12 @@ int main(int argc, char** argv) {
   if (argc == 6 && std::strcmp(argv[1], "--client-loop") == 0) {
     return aoti_executor::ClientLoop(argv[2], argv[3], std::atof(argv[4]),
                                      std::atoi(argv[5]));
+  }
+  if (argc == 5 && std::strcmp(argv[1], "--create-once") == 0) {
+    return aoti_executor::CreateOnce(argv[2], argv[3], argv[4]);
+  }
+  if (argc == 2 && std::strcmp(argv[1], "--only=registration") == 0) {
+    return aoti_executor::RegistrationOnly();
   }
   return aoti_executor::Main();
 }

@@ -5,8 +5,9 @@
 //   - floors: a memcpy of the same bytes into a warm private buffer (the
 //     floor every ratio of a copy is against), into a shared buffer that a
 //     second process, pinned to the other CPU, reads after each copy (the
-//     same handoff between two CPUs that staging makes), and into freshly
-//     mapped pages;
+//     same handoff between two CPUs that staging makes; once for one
+//     operand's bytes and once for two operands', the floor of aten::add's
+//     staging), and into freshly mapped pages;
 //   - the staging copy inside real remote calls (aten::clone: one input;
 //     aten::add: two), timed by the shim itself (ReadStagingTotals around
 //     each call);
@@ -235,7 +236,8 @@ class SizeRun {
         a_(at::rand({c.numel})),
         b_(at::rand({c.numel})),
         warm_(bytes_, 0),
-        reader_(bytes_) {}
+        reader_(bytes_),
+        pair_reader_(2 * bytes_) {}
 
   Section Run() {
     Progress(absl::StrCat(c_.label, ": ", c_.rounds, " rounds of ",
@@ -252,18 +254,8 @@ class SizeRun {
     for (int round = 0; round < c_.rounds; ++round) {
       Time(&warm_copy_,
            [&] { std::memcpy(warm_.data(), a_.data_ptr(), bytes_); });
-      if (reader_.ok()) {
-        cpu_set_t all;
-        sched_getaffinity(0, sizeof(all), &all);
-        Reader::PinTo(Reader::kWriterCpu);
-        for (int i = 0; i < c_.per_round; ++i) {
-          const auto start = Clock::now();
-          std::memcpy(reader_.buffer(), a_.data_ptr(), bytes_);
-          handoff_copy_.us.push_back(MicrosSince(start));
-          reader_.HandOff();
-        }
-        sched_setaffinity(0, sizeof(all), &all);
-      }
+      HandOffCopies(reader_, {&a_}, &handoff_copy_);
+      HandOffCopies(pair_reader_, {&a_, &b_}, &pair_handoff_copy_);
       Faults(&fresh_copy_, /*worker=*/false, [&] {
         Time(&fresh_copy_, [&] {
           void* fresh = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
@@ -291,6 +283,27 @@ class SizeRun {
   }
 
  private:
+  // Copies `sources` one after the other into `reader`'s buffer, timed, and
+  // hands each filled buffer to the reader on the other CPU.
+  void HandOffCopies(Reader& reader, std::vector<const at::Tensor*> sources,
+                     Samples* samples) {
+    if (!reader.ok()) return;
+    cpu_set_t all;
+    sched_getaffinity(0, sizeof(all), &all);
+    Reader::PinTo(Reader::kWriterCpu);
+    for (int i = 0; i < c_.per_round; ++i) {
+      const auto start = Clock::now();
+      uint8_t* dst = reader.buffer();
+      for (const at::Tensor* source : sources) {
+        std::memcpy(dst, source->data_ptr(), bytes_);
+        dst += bytes_;
+      }
+      samples->us.push_back(MicrosSince(start));
+      reader.HandOff();
+    }
+    sched_setaffinity(0, sizeof(all), &all);
+  }
+
   template <typename Fn>
   void Time(Samples* samples, Fn&& fn) {
     for (int i = 0; i < c_.per_round; ++i) {
@@ -361,6 +374,14 @@ class SizeRun {
       copy_row("memcpy into a buffer read next on the other CPU", handoff_copy_,
                bytes_, "the handoff staging makes; writer CPU 0, reader CPU 1");
     }
+    if (pair_reader_.ok()) {
+      // Two operands stage twice the bytes, which may no longer fit in the
+      // cache one did: their floor copies as many.
+      copy_row(absl::StrCat("memcpy of 2 x ", c_.label,
+                            " into a buffer read next on the other CPU"),
+               pair_handoff_copy_, 2 * bytes_,
+               "the handoff floor of the 2-operand staging below");
+    }
     copy_row("memcpy into freshly mapped pages", fresh_copy_, bytes_,
              absl::StrCat("mmap + first touch + munmap; ",
                           FaultNote(fresh_copy_, false)));
@@ -402,8 +423,9 @@ class SizeRun {
   at::Tensor a_, b_, out_;
   std::vector<uint8_t> warm_;
   Reader reader_;
+  Reader pair_reader_;  // two operands' worth
   bool ok_ = true;
-  Samples warm_copy_, handoff_copy_, fresh_copy_;
+  Samples warm_copy_, handoff_copy_, pair_handoff_copy_, fresh_copy_;
   Samples clone_local_, clone_remote_, clone_staging_;
   Samples add_local_, add_remote_, add_staging_;
   uint64_t staged_bytes_[2] = {0, 0};

@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
+#include "server/common/transport_security.h"
 
 namespace aoti_executor {
 namespace client {
@@ -45,6 +47,8 @@ absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
                                                        const char* device) {
   ExecutorOptions options;
   AOTI_ASSIGN_OR_RETURN(options.endpoint, ResolveEndpoint(endpoint));
+  AOTI_ASSIGN_OR_RETURN(options.endpoint,
+                        WithClientTls(std::move(options.endpoint)));
   if (device != nullptr && device[0] != '\0') options.device = device;
   AOTI_ASSIGN_OR_RETURN(
       options.call_timeout,

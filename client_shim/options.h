@@ -40,9 +40,13 @@ struct ExecutorOptions {
 };
 
 // Options from create's arguments (`endpoint` and `device` may be NULL) and
-// the environment. InvalidArgument, naming the variable, for a timeout that
-// is not a positive number of milliseconds or a switch that is not one of
-// 1/true/yes/on, 0/false/no/off (any case) or empty.
+// the environment; for a tcp: endpoint also its TLS settings
+// ($AOTI_EXECUTOR_TLS_CA, _CERT, _KEY, _SERVER_NAME, or
+// $AOTI_EXECUTOR_INSECURE_TCP: server/common/transport_security.h), their
+// files read now. InvalidArgument, naming the variable, for a timeout that
+// is not a positive number of milliseconds, a switch that is not one of
+// 1/true/yes/on, 0/false/no/off (any case) or empty, or a TLS file that
+// cannot be read.
 absl::StatusOr<ExecutorOptions> OptionsFromEnvironment(const char* endpoint,
                                                        const char* device);
 

@@ -110,10 +110,10 @@ RemoteExecutor::RemoteExecutor(ExecutorOptions options, std::string json_path,
                                std::string json)
     : options_(std::move(options)),
       json_path_(std::move(json_path)),
-      json_(std::move(json)),
+      json_(std::make_shared<const std::string>(std::move(json))),
       fallback_(options_.local_fallback
                     ? std::make_unique<LocalFallback>(
-                          json_, options_.device, options_.endpoint.ToString())
+                          *json_, options_.device, options_.endpoint.ToString())
                     : nullptr),
       reconnector_(
           options_.endpoint.ToString(),

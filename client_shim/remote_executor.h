@@ -98,7 +98,8 @@ class RemoteExecutor final : public ExecutorBase {
   const uint64_t id_ = NewExecutorId();
   const ExecutorOptions options_;
   const std::string json_path_;
-  const std::string json_;  // kept to re-register in a new session
+  // Kept to re-register in a new session; shared with RegistrationMemo.
+  const std::shared_ptr<const std::string> json_;
   // Null unless the host asked for the local fallback.
   const std::unique_ptr<LocalFallback> fallback_;
   // Last: its thread calls OpenSession, which uses the members above.

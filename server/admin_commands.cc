@@ -5,24 +5,30 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/executor.grpc.pb.h"
-#include "server/daemon_flags.h"
+#include "server/common/endpoint.h"
+#include "server/common/status_macros.h"
+#include "server/common/transport_security.h"
 
 namespace aoti_executor {
 namespace {
 
 namespace v1 = aoti::executor::v1;
 
+// A stub for the daemon at `listen`; over TCP with TLS from the shim's
+// variables ($AOTI_EXECUTOR_TLS_CA, _CERT, _KEY: admin calls over TCP need a
+// client certificate).
 absl::StatusOr<std::unique_ptr<v1::Executor::Stub>> Connect(
     const std::string& listen) {
-  auto address = GrpcAddress(listen);
-  if (!address.ok()) return address.status();
+  AOTI_ASSIGN_OR_RETURN(Endpoint endpoint, ParseEndpoint(listen));
+  AOTI_ASSIGN_OR_RETURN(endpoint, WithClientTls(std::move(endpoint)));
   return v1::Executor::NewStub(
-      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+      CreateChannelTo(endpoint, grpc::ChannelArguments()));
 }
 
+// The RPC's own code (PERMISSION_DENIED says the caller may not ask).
 absl::Status RpcError(const std::string& listen, const grpc::Status& status) {
-  return absl::UnavailableError(
-      absl::StrCat(listen, ": ", status.error_message()));
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(listen, ": ", status.error_message()));
 }
 
 }  // namespace
@@ -45,7 +51,8 @@ absl::StatusOr<std::string> FetchStatusText(const std::string& listen) {
       status.calls_failed(), " failed, ", status.calls_in_flight(),
       " in flight; ", status.lane_calls(), " of them over call lanes (",
       status.call_lanes(), " open)\n  regions ", status.regions(), " (",
-      status.mapped_bytes(), " bytes mapped)\n");
+      status.mapped_bytes(), " bytes mapped)\n  peers refused ",
+      status.peers_refused(), " (--allow-uid/--allow-gid)\n");
   for (const v1::NodeCrashes& node : status.crashed_nodes()) {
     absl::StrAppend(
         &text, "  ", node.quarantined() ? "QUARANTINED " : "crashed ",

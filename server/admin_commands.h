@@ -1,5 +1,7 @@
 // `aoti-executord --status=ADDR` and `--clear-quarantine=ADDR`: operator
-// commands against a running daemon.
+// commands against a running daemon. On its Unix socket they need an allowed
+// user; over TCP, a client certificate ($AOTI_EXECUTOR_TLS_CA, _CERT, _KEY,
+// as for the shim) that the daemon's --tls-client-ca signed.
 #ifndef AOTI_EXECUTOR_SERVER_ADMIN_COMMANDS_H_
 #define AOTI_EXECUTOR_SERVER_ADMIN_COMMANDS_H_
 

@@ -27,10 +27,12 @@
 using aoti_executor::AddressFlag;
 using aoti_executor::AddressListFlag;
 using aoti_executor::AtLeastFlag;
+using aoti_executor::GidListFlag;
 using aoti_executor::HostPortFlag;
 using aoti_executor::LogFormatFlag;
 using aoti_executor::LogLevelFlag;
 using aoti_executor::PathListFlag;
+using aoti_executor::UidListFlag;
 
 ABSL_FLAG(AddressListFlag, listen, {},
           "gRPC address, repeatable (or a comma list): unix:/path or "
@@ -38,6 +40,23 @@ ABSL_FLAG(AddressListFlag, listen, {},
 ABSL_FLAG(std::string, attach_socket, "",
           "the shared-memory attach socket (empty: the first unix --listen "
           "path + \".attach\")");
+ABSL_FLAG(UidListFlag, allow_uid, {},
+          "a user (number or name) whose processes may connect to the Unix "
+          "sockets, repeatable (or a comma list); with --allow-gid, replaces "
+          "the default (the daemon's uid and the socket's group); the "
+          "daemon's own uid is always allowed");
+ABSL_FLAG(GidListFlag, allow_gid, {},
+          "a group (number or name) whose members (primary or supplementary) "
+          "may connect to the Unix sockets, repeatable (or a comma list)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the tcp: listeners (TLS); with --tls-key");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: tcp: clients must present a certificate "
+          "signed by one (mutual TLS); needed for admin calls over TCP");
+ABSL_FLAG(bool, insecure_tcp, false,
+          "serve tcp: listeners as plain TCP, without TLS: anyone who "
+          "reaches the port can call (admin calls stay refused there)");
 ABSL_FLAG(PathListFlag, load_library, {},
           "custom-op library, repeatable (or a comma list), like "
           "torch.ops.load_library");
@@ -93,6 +112,12 @@ const std::vector<const absl::CommandLineFlag*>& OwnFlags() {
   static const auto* flags = new std::vector<const absl::CommandLineFlag*>{
       &absl::GetFlagReflectionHandle(FLAGS_listen),
       &absl::GetFlagReflectionHandle(FLAGS_attach_socket),
+      &absl::GetFlagReflectionHandle(FLAGS_allow_uid),
+      &absl::GetFlagReflectionHandle(FLAGS_allow_gid),
+      &absl::GetFlagReflectionHandle(FLAGS_tls_cert),
+      &absl::GetFlagReflectionHandle(FLAGS_tls_key),
+      &absl::GetFlagReflectionHandle(FLAGS_tls_client_ca),
+      &absl::GetFlagReflectionHandle(FLAGS_insecure_tcp),
       &absl::GetFlagReflectionHandle(FLAGS_load_library),
       &absl::GetFlagReflectionHandle(FLAGS_log_level),
       &absl::GetFlagReflectionHandle(FLAGS_log_format),
@@ -128,6 +153,12 @@ void ResetFlags() {
   static const auto* resetters = new std::vector<std::function<void()>>{
       Resetter(FLAGS_listen),
       Resetter(FLAGS_attach_socket),
+      Resetter(FLAGS_allow_uid),
+      Resetter(FLAGS_allow_gid),
+      Resetter(FLAGS_tls_cert),
+      Resetter(FLAGS_tls_key),
+      Resetter(FLAGS_tls_client_ca),
+      Resetter(FLAGS_insecure_tcp),
       Resetter(FLAGS_load_library),
       Resetter(FLAGS_log_level),
       Resetter(FLAGS_log_format),
@@ -162,8 +193,12 @@ std::string Reason(const std::string& error) {
 
 // Flags whose occurrences add up instead of replacing each other.
 bool Repeats(absl::string_view name) {
-  return name == "listen" || name == "load_library";
+  return name == "listen" || name == "load_library" || name == "allow_uid" ||
+         name == "allow_gid";
 }
+
+// Flags that may stand alone, meaning true ("--insecure-tcp").
+bool IsSwitch(absl::string_view name) { return name == "insecure_tcp"; }
 
 // One argument and where it came from ("" for argv, "FILE:LINE" for a flag
 // file), for messages.
@@ -256,7 +291,9 @@ absl::Status ApplyArgs(const std::vector<Arg>& args, int depth, Walk* walk) {
       }
     }
     std::string separate;
-    if (!has_value) {
+    if (!has_value && flag != nullptr && IsSwitch(flag->Name())) {
+      separate = "true";
+    } else if (!has_value) {
       if (i + 1 == args.size()) {
         return Refuse(arg, absl::StrCat("--", name, " needs a value"));
       }
@@ -306,6 +343,16 @@ DaemonFlags ReadFlags(const Walk& walk) {
   flags.listen = absl::GetFlag(FLAGS_listen).values;
   flags.attach_socket = absl::GetFlag(FLAGS_attach_socket);
   flags.load_libraries = absl::GetFlag(FLAGS_load_library).values;
+  for (uint32_t uid : absl::GetFlag(FLAGS_allow_uid).values) {
+    flags.allow_uids.push_back(uid);
+  }
+  for (uint32_t gid : absl::GetFlag(FLAGS_allow_gid).values) {
+    flags.allow_gids.push_back(gid);
+  }
+  flags.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  flags.tls_key = absl::GetFlag(FLAGS_tls_key);
+  flags.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  flags.insecure_tcp = absl::GetFlag(FLAGS_insecure_tcp);
   flags.log_level = absl::GetFlag(FLAGS_log_level).value;
   flags.log_format = absl::GetFlag(FLAGS_log_format).value;
   flags.metrics_listen = absl::GetFlag(FLAGS_metrics_listen).value;
@@ -328,6 +375,58 @@ DaemonFlags ReadFlags(const Walk& walk) {
   flags.helpfull = walk.helpfull;
   flags.version = walk.version;
   return flags;
+}
+
+// Whether `flags` serve (rather than run a one-shot command or a worker).
+bool Serves(const DaemonFlags& flags) {
+  return flags.worker_fd < 0 && flags.health_check.empty() &&
+         flags.status.empty() && flags.clear_quarantine.empty() &&
+         !flags.help && !flags.helpfull && !flags.version;
+}
+
+// TCP listeners need TLS or an explicit --insecure-tcp; TLS flags need a
+// TCP listener and each other.
+absl::Status CheckTransportFlags(const DaemonFlags& flags) {
+  std::string tcp;
+  for (const std::string& listen : flags.listen) {
+    absl::StatusOr<Endpoint> endpoint = ParseEndpoint(listen);
+    if (endpoint.ok() && endpoint->kind == Endpoint::Kind::kTcp) {
+      tcp = listen;
+      break;
+    }
+  }
+  const bool tls = !flags.tls_cert.empty() || !flags.tls_key.empty() ||
+                   !flags.tls_client_ca.empty();
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key go together (the certificate chain and its "
+        "private key)");
+  }
+  if (!flags.tls_client_ca.empty() && flags.tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-client-ca needs --tls-cert and --tls-key: client certificates "
+        "are checked only on a TLS listener");
+  }
+  if (tls && flags.insecure_tcp) {
+    return absl::InvalidArgumentError(
+        "--insecure-tcp and the --tls-* flags exclude each other: TLS, or "
+        "plain TCP");
+  }
+  if (tcp.empty() && (tls || flags.insecure_tcp)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(tls ? "--tls-cert/--tls-key/--tls-client-ca apply"
+                         : "--insecure-tcp applies",
+                     " to --listen=tcp:HOST:PORT, and there is none"));
+  }
+  if (!tcp.empty() && !tls && !flags.insecure_tcp) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen=", tcp,
+        ": a TCP listener needs TLS: pass --tls-cert=CERT.pem and "
+        "--tls-key=KEY.pem (and --tls-client-ca=CA.pem to require client "
+        "certificates, which admin calls over TCP need), or --insecure-tcp "
+        "to serve plain TCP, which anyone who reaches the port can use"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -364,6 +463,7 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv) {
     if (path.empty()) path = UnixPath(kDefaultEndpoint);
     flags.attach_socket = absl::StrCat(path, kAttachSocketSuffix);
   }
+  if (Serves(flags)) AOTI_RETURN_IF_ERROR(CheckTransportFlags(flags));
   return flags;
 }
 
@@ -381,6 +481,23 @@ std::string DaemonUsage() {
       "  --attach-socket=PATH      the shared-memory attach socket (default: "
       "the\n"
       "                            first unix --listen path + \".attach\")\n"
+      "  --allow-uid=UID           a user whose processes may connect to the "
+      "Unix\n"
+      "                            sockets, repeatable (number or name)\n"
+      "  --allow-gid=GID           a group whose members may connect, "
+      "repeatable;\n"
+      "                            with neither: the daemon's uid and the "
+      "socket's\n"
+      "                            group (root only if that includes it)\n"
+      "  --tls-cert=PEM, --tls-key=PEM  serve tcp: listeners with TLS\n"
+      "  --tls-client-ca=PEM       require tcp: clients to present a "
+      "certificate\n"
+      "                            this CA signed (mutual TLS; admin calls "
+      "over TCP\n"
+      "                            need it)\n"
+      "  --insecure-tcp            serve tcp: listeners as plain TCP instead "
+      "(a tcp:\n"
+      "                            --listen needs TLS or this)\n"
       "  --load-library=PATH       custom-op library, repeatable (like\n"
       "                            torch.ops.load_library)\n"
       "  --log-level=LEVEL         trace, debug, info, warn, error, critical, "
@@ -432,9 +549,9 @@ std::string DaemonHelpFull() {
   std::string text =
       "aoti-executord: every flag. --flag=value and --flag value both work; "
       "a flag\n"
-      "given twice keeps its last value, except --listen and --load-library, "
-      "whose\n"
-      "values add up.\n\n";
+      "given twice keeps its last value, except --listen, --load-library, "
+      "--allow-uid\n"
+      "and --allow-gid, whose values add up.\n\n";
   for (const absl::CommandLineFlag* flag : OwnFlags()) {
     absl::StrAppend(
         &text, "  --", absl::StrReplaceAll(flag->Name(), {{"_", "-"}}), " (",

@@ -22,6 +22,16 @@ struct DaemonFlags {
   // gRPC addresses as given: "unix:/path" or "tcp:HOST:PORT".
   std::vector<std::string> listen;
   std::string attach_socket;  // derived from the first unix --listen if empty
+  // The peer policy of the Unix sockets (server/service/peer_policy.h); both
+  // empty: the default.
+  std::vector<uint32_t> allow_uids;
+  std::vector<uint32_t> allow_gids;
+  // TLS of the tcp: listeners (PEM file paths; empty: none).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // tcp: listeners without TLS.
+  bool insecure_tcp = false;
   std::vector<std::string> load_libraries;
   std::string log_level = "info";
   int64_t drain_timeout_ms = 30000;
@@ -50,13 +60,17 @@ struct DaemonFlags {
 };
 
 // Parses argv: --flag=value and --flag value; --name and --name=true|false
-// for --help, --helpfull and --version; --listen and --load-library repeat
-// (and take comma lists), their values kept in order; any other flag given
-// twice keeps its last value. --flagfile=PATH[,PATH] reads flags from files,
+// for --help, --helpfull, --version and --insecure-tcp; --listen,
+// --load-library, --allow-uid and --allow-gid repeat (and take comma lists),
+// their values kept in order; any other flag given twice keeps its last
+// value. --flagfile=PATH[,PATH] reads flags from files,
 // one per line ("--flag=value"; blank lines and lines starting with # are
 // skipped), where it stands among the others. InvalidArgument naming the
 // flag (and the file and line) for anything unknown or malformed. Fills
-// defaults. May be called any number of times: it first sets absl's flag
+// defaults. When the flags serve (no one-shot command, not a worker):
+// InvalidArgument for a tcp: --listen with neither --tls-cert/--tls-key nor
+// --insecure-tcp, and for TLS flags that lack each other or a tcp: listener.
+// May be called any number of times: it first sets absl's flag
 // globals back to their defaults.
 absl::StatusOr<DaemonFlags> ParseDaemonFlags(int argc, char** argv);
 

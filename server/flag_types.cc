@@ -1,11 +1,15 @@
 #include "server/flag_types.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "server/common/endpoint.h"
@@ -50,7 +54,76 @@ bool ParseChoice(absl::string_view text,
   return true;
 }
 
+// A comma list of ids, each a number or a name that `lookup` resolves
+// (false if there is no such name). `what`: "user" or "group".
+template <typename Lookup>
+bool ParseIdList(absl::string_view text, const char* what, Lookup lookup,
+                 std::vector<uint32_t>* values, std::string* error) {
+  std::vector<std::string> parts;
+  if (!ParseList(text, &parts, error)) return false;
+  std::vector<uint32_t> ids;
+  for (const std::string& part : parts) {
+    uint32_t id = 0;
+    if (part.find_first_not_of("0123456789") == std::string::npos) {
+      // (uid_t)-1 means "no id" to the kernel.
+      if (!absl::SimpleAtoi(part, &id) || id == UINT32_MAX) {
+        *error = absl::StrCat("'", part, "' is not a valid ", what, " id");
+        return false;
+      }
+    } else if (!lookup(part, &id)) {
+      *error = absl::StrCat("no ", what, " named '", part,
+                            "' (give a name this system knows, or a number)");
+      return false;
+    }
+    ids.push_back(id);
+  }
+  *values = std::move(ids);
+  return true;
+}
+
+bool LookUpUser(const std::string& name, uint32_t* id) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[16384];
+  if (getpwnam_r(name.c_str(), &entry, buffer, sizeof(buffer), &found) != 0 ||
+      found == nullptr) {
+    return false;
+  }
+  *id = found->pw_uid;
+  return true;
+}
+
+bool LookUpGroup(const std::string& name, uint32_t* id) {
+  struct group entry {};
+  struct group* found = nullptr;
+  char buffer[65536];
+  if (getgrnam_r(name.c_str(), &entry, buffer, sizeof(buffer), &found) != 0 ||
+      found == nullptr) {
+    return false;
+  }
+  *id = found->gr_gid;
+  return true;
+}
+
 }  // namespace
+
+bool AbslParseFlag(absl::string_view text, UidListFlag* flag,
+                   std::string* error) {
+  return ParseIdList(text, "user", LookUpUser, &flag->values, error);
+}
+
+std::string AbslUnparseFlag(const UidListFlag& flag) {
+  return absl::StrJoin(flag.values, ",");
+}
+
+bool AbslParseFlag(absl::string_view text, GidListFlag* flag,
+                   std::string* error) {
+  return ParseIdList(text, "group", LookUpGroup, &flag->values, error);
+}
+
+std::string AbslUnparseFlag(const GidListFlag& flag) {
+  return absl::StrJoin(flag.values, ",");
+}
 
 bool AbslParseFlag(absl::string_view text, AddressFlag* flag,
                    std::string* error) {

@@ -55,6 +55,24 @@ bool AbslParseFlag(absl::string_view text, HostPortFlag* flag,
                    std::string* error);
 std::string AbslUnparseFlag(const HostPortFlag& flag);
 
+// A comma list of user ids (--allow-uid): each a number or a user name,
+// which is looked up (getpwnam) as the flag is parsed. The empty text is the
+// empty list.
+struct UidListFlag {
+  std::vector<uint32_t> values;
+};
+bool AbslParseFlag(absl::string_view text, UidListFlag* flag,
+                   std::string* error);
+std::string AbslUnparseFlag(const UidListFlag& flag);
+
+// The same for group ids (--allow-gid): numbers or group names (getgrnam).
+struct GidListFlag {
+  std::vector<uint32_t> values;
+};
+bool AbslParseFlag(absl::string_view text, GidListFlag* flag,
+                   std::string* error);
+std::string AbslUnparseFlag(const GidListFlag& flag);
+
 // spdlog's level names: trace, debug, info, warn(ing), err(or), critical,
 // off.
 struct LogLevelFlag {

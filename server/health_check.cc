@@ -4,16 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/health.grpc.pb.h"
-#include "server/daemon_flags.h"
+#include "server/common/endpoint.h"
+#include "server/common/transport_security.h"
 #include "server/service/status_convert.h"
 
 namespace aoti_executor {
 
 absl::Status CheckHealth(const std::string& listen, absl::Duration timeout) {
-  auto address = GrpcAddress(listen);
-  if (!address.ok()) return address.status();
-  auto channel =
-      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
+  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(listen);
+  if (endpoint.ok()) endpoint = WithClientTls(*std::move(endpoint));
+  if (!endpoint.ok()) return endpoint.status();
+  auto channel = CreateChannelTo(*endpoint, grpc::ChannelArguments());
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));

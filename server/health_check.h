@@ -12,7 +12,8 @@
 namespace aoti_executor {
 
 // OK iff the daemon at `listen` ("unix:/path" or "tcp:HOST:PORT") answers
-// SERVING within `timeout`.
+// SERVING within `timeout`. Over TCP with TLS as the shim's variables say
+// ($AOTI_EXECUTOR_TLS_CA..., $AOTI_EXECUTOR_INSECURE_TCP).
 absl::Status CheckHealth(const std::string& listen, absl::Duration timeout);
 
 }  // namespace aoti_executor

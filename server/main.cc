@@ -3,20 +3,22 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/admin_commands.h"
 #include "server/common/daemon_stats.h"
 #include "server/common/log_format.h"
 #include "server/common/protocol.h"
-#include "server/common/unix_socket_path.h"
+#include "server/common/status_macros.h"
+#include "server/common/transport_security.h"
 #include "server/common/version.h"
 #include "server/daemon_flags.h"
 #include "server/health_check.h"
@@ -26,9 +28,11 @@
 #include "server/metrics/metrics_server.h"
 #include "server/service/executor_service.h"
 #include "server/service/liveness_probe.h"
+#include "server/service/peer_policy.h"
 #include "server/service/session_registry.h"
 #include "server/service/systemd_notifier.h"
 #include "server/service/systemd_watchdog.h"
+#include "server/service/unix_grpc_listener.h"
 #include "server/worker_main.h"
 #include "server/workers/worker_pool.h"
 #include "spdlog/spdlog.h"
@@ -54,24 +58,57 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal_number;
 }
 
-std::unique_ptr<grpc::Server> StartGrpc(const DaemonFlags& flags,
-                                        ExecutorService* service) {
+// The daemon's gRPC server and its Unix sockets (accepted by the listener,
+// which checks each peer).
+struct Grpc {
+  std::unique_ptr<UnixGrpcListener> unix;
+  std::unique_ptr<grpc::Server> server;
+};
+
+// How a tcp: --listen is served: TLS from the --tls-* files, or plain TCP
+// (ParseDaemonFlags allowed that only with --insecure-tcp).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TcpCredentials(
+    const DaemonFlags& flags) {
+  if (flags.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  return ServerTlsCredentials(
+      ServerTlsFiles{flags.tls_cert, flags.tls_key, flags.tls_client_ca});
+}
+
+std::string TcpSecurity(const DaemonFlags& flags) {
+  if (flags.tls_cert.empty()) return "plain TCP (--insecure-tcp)";
+  return flags.tls_client_ca.empty() ? "TLS"
+                                     : "TLS, client certificates required";
+}
+
+absl::StatusOr<Grpc> StartGrpc(const DaemonFlags& flags,
+                               ExecutorService* service,
+                               const PeerPolicy* policy, DaemonStats* stats) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  std::vector<std::string> unix_paths;
   for (const std::string& listen : flags.listen) {
     if (std::string path = UnixPath(listen); !path.empty()) {
-      if (absl::Status ready = PrepareSocketPath(path); !ready.ok()) {
-        spdlog::critical("--listen={}: {}", listen, ready.ToString());
-        return nullptr;
-      }
+      unix_paths.push_back(path);
+      continue;
     }
-    builder.AddListeningPort(*GrpcAddress(listen),
-                             grpc::InsecureServerCredentials());
+    AOTI_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                          TcpCredentials(flags));
+    builder.AddListeningPort(*GrpcAddress(listen), credentials);
   }
+  Grpc grpc;
+  AOTI_ASSIGN_OR_RETURN(grpc.unix,
+                        UnixGrpcListener::Bind(unix_paths, policy, stats));
   builder.RegisterService(service);
-  return builder.BuildAndStart();
+  grpc.server = builder.BuildAndStart();
+  if (grpc.server == nullptr) {
+    return absl::UnavailableError(
+        "cannot serve on the tcp: --listen addresses (in use? with TLS: do "
+        "--tls-cert and --tls-key belong together?)");
+  }
+  grpc.unix->Serve(grpc.server.get());
+  return grpc;
 }
 
 WorkerOptions MakeWorkerOptions(const DaemonFlags& flags, DaemonStats* stats) {
@@ -112,8 +149,13 @@ int Run(const DaemonFlags& flags) {
   DaemonStats stats;
   const WorkerOptions worker_options = MakeWorkerOptions(flags, &stats);
   WorkerPool workers(&worker_options);
+  const PeerPolicy policy(
+      std::vector<uid_t>(flags.allow_uids.begin(), flags.allow_uids.end()),
+      std::vector<gid_t>(flags.allow_gids.begin(), flags.allow_gids.end()),
+      geteuid());
   SessionRegistry sessions(&workers);
-  if (absl::Status started = sessions.Start(flags.attach_socket);
+  if (absl::Status started =
+          sessions.Start(flags.attach_socket, &policy, &stats);
       !started.ok()) {
     spdlog::critical("attach socket: {}", started.ToString());
     return 1;
@@ -129,7 +171,15 @@ int Run(const DaemonFlags& flags) {
     auto served = MetricsServer::Start(
         flags.metrics_listen,
         std::make_shared<DaemonCollector>(
-            [&service] { return service.Snapshot(); }, &latencies));
+            [&service, &stats] {
+              DaemonSnapshot snapshot = service.Snapshot();
+              snapshot.peers_refused_grpc =
+                  DaemonStats::Read(stats.peers_refused_grpc);
+              snapshot.peers_refused_attach =
+                  DaemonStats::Read(stats.peers_refused_attach);
+              return snapshot;
+            },
+            &latencies));
     if (!served.ok()) {
       spdlog::critical("{}", served.status().ToString());
       return 1;
@@ -138,16 +188,17 @@ int Run(const DaemonFlags& flags) {
     spdlog::info("serving metrics on http://{}/metrics (port {})",
                  flags.metrics_listen, metrics->port());
   }
-  std::unique_ptr<grpc::Server> server = StartGrpc(flags, &service);
-  if (server == nullptr) {
-    spdlog::critical("cannot serve on the --listen addresses (in use?)");
+  absl::StatusOr<Grpc> grpc = StartGrpc(flags, &service, &policy, &stats);
+  if (!grpc.ok()) {
+    spdlog::critical("{}", grpc.status().ToString());
     return 1;
   }
+  grpc::Server* const server = grpc->server.get();
   for (const std::string& listen : flags.listen) {
-    // gRPC creates the file with the umask's mode; match the attach socket.
-    if (std::string path = UnixPath(listen); !path.empty())
-      chmod(path.c_str(), 0660);
-    spdlog::info("serving aoti.executor.v1 on {}", listen);
+    spdlog::info("serving aoti.executor.v1 on {}{}", listen,
+                 UnixPath(listen).empty()
+                     ? absl::StrCat(" (", TcpSecurity(flags), ")")
+                     : std::string());
   }
   // Under systemd, READY=1 also waits for the spare worker, so that the
   // first client gets one at once; elsewhere nothing waits.
@@ -173,16 +224,14 @@ int Run(const DaemonFlags& flags) {
   watchdog.Stop();
   // A draining daemon starts no worker (not even the spare it would keep).
   workers.StopStarting();
+  grpc->unix->StopAccepting();
   server->Shutdown(absl::ToChronoTime(drain_deadline));
   server->Wait();
   if (const int64_t cut = sessions.DrainLanes(drain_deadline); cut > 0) {
     spdlog::warn("{} call lane calls still running at the drain deadline", cut);
   }
   sessions.Stop();
-  for (const std::string& listen : flags.listen) {
-    if (std::string path = UnixPath(listen); !path.empty())
-      unlink(path.c_str());
-  }
+  grpc->unix->Stop();  // and removes the socket files
   spdlog::info("stopped");
   return 0;
 }

@@ -1,12 +1,16 @@
 #include "client_shim/session/session.h"
 
+#include <unistd.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/content_hash.h"
+#include "client_shim/session/registration_memo.h"
 #include "server/common/protocol.h"
 #include "server/common/status_macros.h"
+#include "server/common/transport_security.h"
 #include "server/kernels/serialized_enums.h"
+#include "server/shm/sealed_bytes.h"
 #include "server/shm/tensor_layout.h"
 #include "server/shm/tensor_ref_layout.h"
 
@@ -23,8 +27,30 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Endpoint& endpoint) {
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   // A fresh channel per session: no reconnect backoff left from a dead one.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(endpoint.grpc_target(),
-                                   grpc::InsecureChannelCredentials(), args);
+  // TLS over TCP unless the endpoint says plain (transport_security.h).
+  return CreateChannelTo(endpoint, args);
+}
+
+// Why the attach socket that Hello named cannot be used, for a TCP client:
+// the socket is a file on the daemon's host, and tensors cross in shared
+// memory, so a client elsewhere cannot have a session at all.
+absl::Status AttachUnreachable(const Endpoint& endpoint,
+                               const std::string& path,
+                               const absl::Status& error) {
+  if (endpoint.kind != Endpoint::Kind::kTcp) {
+    // On the daemon's own host: it went away between Hello and the connect.
+    return absl::IsNotFound(error) ? absl::UnavailableError(error.message())
+                                   : error;
+  }
+  if (absl::IsNotFound(error)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "aoti-executord at ", endpoint.ToString(),
+        " answered, but its attach socket ", path,
+        " does not exist here: tensors cross in shared memory, so the client "
+        "must run on the daemon's host and see that socket (TCP carries only "
+        "the calls' metadata)"));
+  }
+  return error;
 }
 
 }  // namespace
@@ -53,7 +79,7 @@ bool OpenCanceller::cancelled() {
 }
 
 absl::StatusOr<std::shared_ptr<Session>> Session::Open(
-    const Endpoint& endpoint, const std::string& json,
+    const Endpoint& endpoint, const std::shared_ptr<const std::string>& json,
     const std::string& device, const OpenOptions& options) {
   std::shared_ptr<Session> session(new Session(endpoint));
   session->channel_ = MakeChannel(endpoint);
@@ -66,7 +92,10 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   absl::StatusOr<std::unique_ptr<AttachSocket>> attach =
       AttachSocket::Connect(attach_path, options.connect_deadline);
   if (!attach.ok()) {
-    return WithContext(attach.status(),
+    const absl::Status why =
+        AttachUnreachable(endpoint, attach_path, attach.status());
+    if (absl::IsFailedPrecondition(why)) return why;
+    return WithContext(why,
                        absl::StrCat("aoti-executord at ", endpoint.ToString()));
   }
   session->attach_ = *std::move(attach);
@@ -136,7 +165,8 @@ absl::Status Session::Hello(const OpenOptions& options,
   return absl::OkStatus();
 }
 
-absl::Status Session::RegisterKernelSet(const std::string& json,
+absl::Status Session::RegisterKernelSet(
+    const std::shared_ptr<const std::string>& json,
                                         const std::string& device,
                                         const OpenOptions& options) {
   // Asked for by its hash first: a daemon that has the set (any client of
@@ -144,21 +174,62 @@ absl::Status Session::RegisterKernelSet(const std::string& json,
   v1::RegisterKernelSetRequest request;
   request.set_session(attach_->secret());
   request.set_device(device);
-  request.set_content_hash(KernelSetContentHash(json, device));
+  // The hash and the node table are remembered per content: registering a
+  // model this process registered before costs neither again.
+  RegistrationMemo& memo = RegistrationMemo::Process();
+  const std::string content_hash = memo.ContentHash(json, device);
+  request.set_content_hash(content_hash);
+  const std::optional<RegistrationMemo::Nodes> known =
+      memo.FindNodes(content_hash);
+  if (known.has_value()) {
+    request.set_known_nodes_fingerprint(known->fingerprint);
+  }
   v1::RegisterKernelSetResponse response;
   absl::Status sent = SendRegistration(request, options, &response);
   if (absl::IsNotFound(sent)) {
-    request.set_extern_kernels_json(json);
+    // A new model: the JSON goes through a sealed memfd, not through HTTP/2
+    // frames (megabytes: several milliseconds less). The hash stays in the
+    // request, so that a daemon which predates json_attach_id answers
+    // NOT_FOUND again rather than parsing an empty set.
+    absl::StatusOr<uint64_t> attach_id = SendJsonMemfd(*json);
+    if (attach_id.ok()) {
+      request.set_json_attach_id(*attach_id);
+      sent = SendRegistration(request, options, &response);
+    }
+  }
+  if (absl::IsNotFound(sent)) {
+    request.set_extern_kernels_json(*json);
     request.clear_content_hash();
+    request.clear_json_attach_id();
     sent = SendRegistration(request, options, &response);
   }
   AOTI_RETURN_IF_ERROR(sent);
   kernel_set_id_ = response.kernel_set_id();
+  if (known.has_value() && response.nodes().empty() &&
+      response.nodes_fingerprint() == known->fingerprint) {
+    nodes_ = known->table;
+    return absl::OkStatus();
+  }
   // Moved, not copied: a large model has tens of thousands of nodes.
   nodes_ = std::make_shared<const std::vector<v1::NodeInfo>>(
       std::make_move_iterator(response.mutable_nodes()->begin()),
       std::make_move_iterator(response.mutable_nodes()->end()));
+  if (!response.nodes_fingerprint().empty()) {
+    memo.RememberNodes(content_hash, {response.nodes_fingerprint(), nodes_});
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Session::SendJsonMemfd(const std::string& json) {
+  const SealedPart part{0, json};
+  AOTI_ASSIGN_OR_RETURN(const int fd,
+                        CreateSealedMemfd("aoti-kernel-set-json", json.size(),
+                                          absl::MakeConstSpan(&part, 1)));
+  const uint64_t attach_id = next_attach_id_.fetch_add(1);
+  const absl::Status sent = attach_->SendMemfd(attach_id, fd, json.size());
+  close(fd);  // the daemon has its own copy of the fd once it is sent
+  AOTI_RETURN_IF_ERROR(sent);
+  return attach_id;
 }
 
 absl::Status Session::SendRegistration(

@@ -80,7 +80,7 @@ class Session final : public StagingPool::Registrar {
   // `json` (a <key>.wrapper.json's bytes) for `device`. Every error names the
   // endpoint.
   static absl::StatusOr<std::shared_ptr<Session>> Open(
-      const Endpoint& endpoint, const std::string& json,
+      const Endpoint& endpoint, const std::shared_ptr<const std::string>& json,
       const std::string& device, const OpenOptions& options);
 
   ~Session() override;
@@ -118,9 +118,12 @@ class Session final : public StagingPool::Registrar {
   explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
   absl::Status Hello(const OpenOptions& options, std::string* attach_path);
-  absl::Status RegisterKernelSet(const std::string& json,
+  absl::Status RegisterKernelSet(const std::shared_ptr<const std::string>& json,
                                  const std::string& device,
                                  const OpenOptions& options);
+  // Sends `json` in a sealed memfd on the attach socket; returns the attach
+  // id for RegisterKernelSetRequest.json_attach_id.
+  absl::StatusOr<uint64_t> SendJsonMemfd(const std::string& json);
   absl::Status SendRegistration(const v1::RegisterKernelSetRequest& request,
                                 const OpenOptions& options,
                                 v1::RegisterKernelSetResponse* response);

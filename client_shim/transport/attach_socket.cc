@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/peer_refusal.h"
 #include "server/common/status_macros.h"
 
 namespace aoti_executor {
@@ -19,6 +20,25 @@ namespace {
 
 absl::Status Errno(int error, absl::string_view what) {
   return absl::ErrnoToStatus(error, what);
+}
+
+// A failed connect: NotFound if there is no socket file (the caller knows
+// whether that means "not this host"), PermissionDenied if this process may
+// not open it (the file's mode), Unavailable otherwise (nobody listens).
+absl::Status ConnectError(int error, const std::string& path) {
+  const std::string message = absl::StrCat("connecting to attach socket ", path,
+                                           ": ", std::strerror(error));
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(absl::StrCat(
+          message, " (the socket's mode admits its owner and group only)"));
+    default:
+      return absl::UnavailableError(message);
+  }
 }
 
 // A non-blocking connect (so a full backlog cannot block past the deadline),
@@ -66,8 +86,7 @@ absl::Status ConnectUntil(int fd, const std::string& path,
       usleep(2000);
       continue;
     }
-    return absl::UnavailableError(absl::StrCat(
-        "connecting to attach socket ", path, ": ", std::strerror(error)));
+    return ConnectError(error, path);
   }
   if (fcntl(fd, F_SETFL, flags) < 0) {
     return Errno(errno, "fcntl on the attach socket");
@@ -98,8 +117,8 @@ absl::StatusOr<std::unique_ptr<AttachSocket>> AttachSocket::Connect(
   const char* secret = welcome->frame.secret;
   attach->secret_.assign(secret, strnlen(secret, AttachFrame::kSecretLength));
   if (attach->secret_.empty()) {
-    return absl::InternalError(absl::StrCat(
-        "attach socket ", path, ": the kWelcome frame has no secret"));
+    // The daemon's peer policy refused this process; `id` is the uid it saw.
+    return absl::PermissionDeniedError(PeerRefusedMessage(welcome->frame.id));
   }
   return attach;
 }
@@ -108,12 +127,17 @@ AttachSocket::~AttachSocket() { close(fd_); }
 
 absl::Status AttachSocket::SendClientRegion(uint64_t attach_id,
                                             const SharedRegion& region) {
+  return SendMemfd(attach_id, region.fd(), region.size());
+}
+
+absl::Status AttachSocket::SendMemfd(uint64_t attach_id, int fd,
+                                     uint64_t size) {
   AttachFrame frame;
   frame.type = AttachFrameType::kClientRegion;
   frame.id = attach_id;
-  frame.size = region.size();
+  frame.size = size;
   absl::MutexLock lock(&send_mu_);
-  return SendFrame(fd_, frame, region.fd());
+  return SendFrame(fd_, frame, fd);
 }
 
 absl::StatusOr<ReceivedFrame> AttachSocket::Receive(absl::Time deadline) {

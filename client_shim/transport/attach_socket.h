@@ -21,7 +21,10 @@ namespace client {
 class AttachSocket {
  public:
   // Connects to `path` and waits, until `deadline`, for the kWelcome frame
-  // that carries the session secret. Unavailable if nothing listens there.
+  // that carries the session secret. Unavailable if nothing listens there,
+  // NotFound if there is no socket file, PermissionDenied if the file's mode
+  // keeps this process out or the daemon's peer policy refused it (a
+  // kWelcome frame without a secret; its `id` is this process's uid).
   static absl::StatusOr<std::unique_ptr<AttachSocket>> Connect(
       const std::string& path, absl::Time deadline);
 
@@ -36,6 +39,9 @@ class AttachSocket {
   // Sends `region`'s memfd in a kClientRegion frame with `attach_id`.
   // Thread-safe.
   absl::Status SendClientRegion(uint64_t attach_id, const SharedRegion& region);
+  // Sends any memfd of `size` bytes in a kClientRegion frame; the RPC that
+  // names `attach_id` says what it holds. Thread-safe.
+  absl::Status SendMemfd(uint64_t attach_id, int fd, uint64_t size);
 
   // Receives the next frame from the daemon, waiting until `deadline`.
   // Callers serialize their reads (AttachInbox does).

@@ -14,6 +14,9 @@ namespace aoti_executor {
 std::string KernelSetContentHash(absl::string_view json,
                                  absl::string_view device);
 
+// Hex SHA-256 of `bytes`.
+std::string Sha256Hex(absl::string_view bytes);
+
 }  // namespace aoti_executor
 
 #endif  // AOTI_EXECUTOR_SERVER_COMMON_CONTENT_HASH_H_

@@ -53,6 +53,12 @@ struct DaemonStats {
   // Likewise, failed; plus the lane calls the daemon failed itself because
   // their worker had died.
   Counter lane_calls_failed{0};
+
+  // Connections the peer policy refused (server/service/peer_policy.h), by
+  // socket: the gRPC Unix sockets and the attach socket. A client refused on
+  // gRPC never reaches the attach socket, so each refused client counts once.
+  Counter peers_refused_grpc{0};
+  Counter peers_refused_attach{0};
 };
 
 }  // namespace aoti_executor

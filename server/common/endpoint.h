@@ -19,6 +19,22 @@ inline constexpr char kDefaultEndpoint[] =
 // endpoint.
 inline constexpr char kEndpointEnvVar[] = "AOTI_EXECUTOR_ENDPOINT";
 
+// How a client secures a TCP connection to the daemon
+// (server/common/transport_security.h): TLS unless `insecure`. The PEM
+// texts are read when the endpoint is resolved, so a file that changes later
+// changes nothing.
+struct ClientTls {
+  // Plain TCP: no TLS at all ($AOTI_EXECUTOR_INSECURE_TCP).
+  bool insecure = false;
+  // CA certificates to verify the daemon with; empty: gRPC's default roots.
+  std::string root_certs;
+  // The client's certificate chain and key, for mutual TLS; both or none.
+  std::string cert_chain;
+  std::string private_key;
+  // The name the daemon's certificate must carry; empty: the endpoint's host.
+  std::string server_name;
+};
+
 struct Endpoint {
   enum class Kind { kUnix, kTcp };
 
@@ -26,6 +42,8 @@ struct Endpoint {
   // kUnix: the socket's absolute path. kTcp: "HOST:PORT" ("[::1]:PORT" for
   // an IPv6 address).
   std::string address;
+  // kTcp, for clients: how the connection is secured (TLS by default).
+  ClientTls tls;
 
   // What grpc::CreateChannel takes: "unix:/path" or "HOST:PORT".
   std::string grpc_target() const;

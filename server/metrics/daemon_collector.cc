@@ -147,6 +147,18 @@ void AddResourceFamilies(const DaemonSnapshot& s,
         s.uptime_seconds);
 }
 
+void AddSecurityFamilies(const DaemonSnapshot& s,
+                         std::vector<MetricFamily>* families) {
+  families->push_back(
+      Family("aoti_peers_refused_total",
+             "Connections to the daemon's Unix sockets that the peer policy "
+             "(--allow-uid/--allow-gid) refused, by socket (grpc, attach).",
+             MetricType::Counter)
+          .Add(s.peers_refused_grpc, {{"socket", "grpc"}})
+          .Add(s.peers_refused_attach, {{"socket", "attach"}})
+          .Take());
+}
+
 }  // namespace
 
 std::vector<MetricFamily> DaemonCollector::Collect() const {
@@ -169,6 +181,7 @@ std::vector<MetricFamily> DaemonCollector::Collect() const {
   families.push_back(latencies.Take());
   AddWorkerFamilies(snapshot, &families);
   AddResourceFamilies(snapshot, &families);
+  AddSecurityFamilies(snapshot, &families);
   return families;
 }
 

@@ -40,6 +40,10 @@ struct DaemonSnapshot {
   int64_t mapped_bytes = 0;
   int64_t output_bytes_in_use = 0;
   int64_t output_bytes_copied = 0;
+
+  // Connections the peer policy refused, by socket (DaemonStats).
+  int64_t peers_refused_grpc = 0;
+  int64_t peers_refused_attach = 0;
 };
 
 }  // namespace aoti_executor

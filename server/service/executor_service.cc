@@ -1,17 +1,17 @@
 #include "server/service/executor_service.h"
 
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "server/common/protocol.h"
 #include "server/common/status_macros.h"
 #include "server/common/version.h"
+#include "server/service/admin_guard.h"
 #include "server/service/status_convert.h"
+#include "server/shm/sealed_bytes.h"
 #include "spdlog/spdlog.h"
 
 namespace aoti_executor {
@@ -42,37 +42,11 @@ absl::Time DeadlineOf(const grpc::ServerContext& context) {
   return std::min(deadline, absl::Now() + kDefaultRegionWait);
 }
 
-void DescribeNode(const OpKernel& kernel, const std::string& schema,
-                  v1::NodeInfo* node) {
-  node->set_target(kernel.target());
-  node->set_schema(schema);
-  node->set_num_input_tensors(kernel.num_input_tensors());
-  node->set_num_output_tensors(kernel.num_output_tensors());
-  node->set_num_input_ints(kernel.num_input_ints());
-  node->set_num_output_ints(kernel.num_output_ints());
-  node->set_num_omitted_default_ints(kernel.num_omitted_default_ints());
-  for (int index : kernel.mutated_input_tensors()) {
-    node->add_mutated_input_tensors(index);
-  }
-}
-
-// Each op's schema goes with its first node only: a model calls few ops many
-// times, and printing a schema takes microseconds (10,000 nodes printed took
-// 9-28 ms, and 700 KB of the answer).
-void DescribeNodes(const KernelSet& kernels,
-                   google::protobuf::RepeatedPtrField<v1::NodeInfo>* nodes) {
-  absl::flat_hash_set<std::string> described;  // targets
-  nodes->Reserve(static_cast<int>(kernels.size()));
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    const OpKernel& kernel = **kernels.Find(static_cast<int64_t>(i));
-    std::string schema;
-    if (described.insert(kernel.target()).second) {
-      std::ostringstream text;
-      text << kernel.schema();
-      schema = text.str();
-    }
-    DescribeNode(kernel, schema, nodes->Add());
-  }
+// For the log: how the client sent the set.
+const char* HowSent(const v1::RegisterKernelSetRequest& request) {
+  if (request.json_attach_id() != 0) return " from a memfd";
+  if (request.extern_kernels_json().empty()) return " by content hash";
+  return "";
 }
 
 }  // namespace
@@ -107,7 +81,8 @@ grpc::Status ExecutorService::RegisterKernelSet(
   // for by a hash the daemon does not have is the shim's usual first try.
   const absl::Status registered =
       DoRegisterKernelSet(*context, *request, response);
-  const bool by_hash = request->extern_kernels_json().empty();
+  const bool by_hash = request->extern_kernels_json().empty() &&
+                       request->json_attach_id() == 0;
   return Answer("RegisterKernelSet", registered,
                 by_hash && absl::IsNotFound(registered) ? spdlog::level::debug
                                                         : spdlog::level::warn);
@@ -142,12 +117,17 @@ grpc::Status ExecutorService::ReleaseOutputs(
 grpc::Status ExecutorService::GetStatus(grpc::ServerContext* context,
                                         const v1::GetStatusRequest* request,
                                         v1::GetStatusResponse* response) {
+  if (grpc::Status denied = DenyNonAdmin(*context, "GetStatus"); !denied.ok())
+    return denied;
   return Answer("GetStatus", DoGetStatus(*context, *request, response));
 }
 
 grpc::Status ExecutorService::ClearQuarantine(
     grpc::ServerContext* context, const v1::ClearQuarantineRequest* request,
     v1::ClearQuarantineResponse* response) {
+  if (grpc::Status denied = DenyNonAdmin(*context, "ClearQuarantine");
+      !denied.ok())
+    return denied;
   return Answer("ClearQuarantine",
                 DoClearQuarantine(*context, *request, response));
 }
@@ -168,7 +148,18 @@ absl::Status ExecutorService::DoHello(const grpc::ServerContext&,
 }
 
 absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
-    const v1::RegisterKernelSetRequest& request) {
+    const v1::RegisterKernelSetRequest& request, Session& session,
+    absl::Time deadline) {
+  if (request.json_attach_id() != 0) {
+    AOTI_ASSIGN_OR_RETURN(
+        const Session::AttachedFd attached,
+        session.TakeAttachedFd(request.json_attach_id(), deadline));
+    AOTI_ASSIGN_OR_RETURN(
+        const SealedBytes json,
+        SealedBytes::Map(attached.fd, "the kernel set JSON memfd",
+                         attached.size, kMaxMessageBytes));
+    return kernel_sets_.GetOrLoad(json.bytes(), request.device());
+  }
   if (!request.extern_kernels_json().empty() ||
       request.content_hash().empty()) {
     return kernel_sets_.GetOrLoad(request.extern_kernels_json(),
@@ -190,21 +181,29 @@ absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
 }
 
 absl::Status ExecutorService::DoRegisterKernelSet(
-    const grpc::ServerContext&, const v1::RegisterKernelSetRequest& request,
+    const grpc::ServerContext& context,
+    const v1::RegisterKernelSetRequest& request,
     v1::RegisterKernelSetResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
-  AOTI_ASSIGN_OR_RETURN(KernelSetCache::Entry entry, FindOrLoad(request));
+  AOTI_ASSIGN_OR_RETURN(
+      KernelSetCache::Entry entry,
+      FindOrLoad(request, *session, DeadlineOf(context)));
   AOTI_RETURN_IF_ERROR(session->AddKernelSet(entry));
   // Start the session's worker now rather than in its first call.
   AOTI_RETURN_IF_ERROR(session->EnsureWorker().status());
   response->set_kernel_set_id(entry.id);
   response->set_content_hash(entry.content_hash);
-  DescribeNodes(*entry.kernels, response->mutable_nodes());
+  // A client that has this very table (it registered the content before,
+  // with this daemon or one whose ops describe it alike) is not sent it again.
+  response->set_nodes_fingerprint(entry.nodes->fingerprint);
+  if (request.known_nodes_fingerprint() != entry.nodes->fingerprint) {
+    *response->mutable_nodes() = entry.nodes->nodes;
+  }
   spdlog::info("kernel set {} ({} nodes, {}) registered for pid {}{}", entry.id,
                entry.kernels->size(), entry.content_hash.substr(0, 12),
                session->peer().pid,
-               request.extern_kernels_json().empty() ? " by content hash" : "");
+               HowSent(request));
   return absl::OkStatus();
 }
 
@@ -351,6 +350,8 @@ absl::Status ExecutorService::DoGetStatus(const grpc::ServerContext&,
   response->set_calls_in_flight(s.rpc_calls_in_flight + s.lane_calls_in_flight);
   response->set_lane_calls(s.lane_calls_succeeded + s.lane_calls_failed);
   response->set_call_lanes(s.call_lanes);
+  response->set_peers_refused(DaemonStats::Read(stats_->peers_refused_grpc) +
+                              DaemonStats::Read(stats_->peers_refused_attach));
   response->set_regions(s.regions);
   response->set_mapped_bytes(s.mapped_bytes);
   response->set_output_bytes_in_use(s.output_bytes_in_use);

@@ -95,10 +95,12 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
   absl::Status DoHello(const grpc::ServerContext& context,
                        const aoti::executor::v1::HelloRequest& request,
                        aoti::executor::v1::HelloResponse* response);
-  // The cached set the request names by hash, or its JSON parsed (once per
-  // content).
+  // The cached set the request names by hash, or its JSON (inline, or in a
+  // memfd the session sent, waited for until `deadline`) parsed once per
+  // content.
   absl::StatusOr<KernelSetCache::Entry> FindOrLoad(
-      const aoti::executor::v1::RegisterKernelSetRequest& request);
+      const aoti::executor::v1::RegisterKernelSetRequest& request,
+      Session& session, absl::Time deadline);
   absl::Status DoRegisterKernelSet(
       const grpc::ServerContext& context,
       const aoti::executor::v1::RegisterKernelSetRequest& request,

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/kernels/kernel_set.h"
+#include "server/service/node_table.h"
 #include "server/workers/kernel_set_image.h"
 
 namespace aoti_executor {
@@ -24,6 +25,8 @@ class KernelSetCache {
     std::shared_ptr<const KernelSet> kernels;
     // What workers are sent: built once, shared by all of them.
     std::shared_ptr<const KernelSetImage> image;
+    // What clients are sent.
+    std::shared_ptr<const NodeTable> nodes;
   };
 
   // The cached set for this JSON and device, parsed on first use. A JSON

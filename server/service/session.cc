@@ -41,7 +41,7 @@ absl::Status Session::AddPendingFd(uint64_t attach_id, int fd, uint64_t size) {
     // A client reusing an attach id before registering the first: keep the
     // newest, as the client's RegisterRegion will mean that one.
     close(it->second.fd);
-    it->second = PendingFd{fd, size};
+    it->second = AttachedFd{fd, size};
     return absl::OkStatus();
   }
   if (pending_fds_.size() >= kMaxPendingFds) {
@@ -51,29 +51,33 @@ absl::Status Session::AddPendingFd(uint64_t attach_id, int fd, uint64_t size) {
                      " memfds sent on the attach socket are waiting for "
                      "their RegisterRegion (the limit)"));
   }
-  pending_fds_.emplace(attach_id, PendingFd{fd, size});
+  pending_fds_.emplace(attach_id, AttachedFd{fd, size});
   return absl::OkStatus();
+}
+
+absl::StatusOr<Session::AttachedFd> Session::TakeAttachedFd(
+    uint64_t attach_id, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto arrived = [this, attach_id]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return pending_fds_.count(attach_id) > 0;
+  };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&arrived), deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no memfd with attach id ", attach_id,
+        " arrived on the attach socket; send the kClientRegion frame first"));
+  }
+  auto it = pending_fds_.find(attach_id);
+  const AttachedFd attached = it->second;
+  pending_fds_.erase(it);
+  return attached;
 }
 
 absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
                                                        absl::Time deadline) {
-  PendingFd pending{-1, 0};
-  {
-    absl::MutexLock lock(&mu_);
-    auto arrived = [this, attach_id]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return pending_fds_.count(attach_id) > 0;
-    };
-    if (!mu_.AwaitWithDeadline(absl::Condition(&arrived), deadline)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no memfd with attach id ", attach_id,
-          " arrived on the attach socket; send the kClientRegion frame first"));
-    }
-    auto it = pending_fds_.find(attach_id);
-    pending = it->second;
-    pending_fds_.erase(it);
-  }
+  AOTI_ASSIGN_OR_RETURN(const AttachedFd attached,
+                        TakeAttachedFd(attach_id, deadline));
   AOTI_ASSIGN_OR_RETURN(SharedRegion adopted,
-                        SharedRegion::Adopt(pending.fd, pending.size));
+                        SharedRegion::Adopt(attached.fd, attached.size));
   auto region = std::make_shared<SharedRegion>(std::move(adopted));
 
   absl::MutexLock worker_lock(&worker_mu_);

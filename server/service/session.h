@@ -20,19 +20,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/service/kernel_set_cache.h"
+#include "server/service/peer_policy.h"
 #include "server/shm/region_table.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/worker.h"
 #include "server/workers/worker_pool.h"
 
 namespace aoti_executor {
-
-// Who is on the other end of the attach socket (SO_PEERCRED).
-struct PeerCredentials {
-  pid_t pid = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
 
 class Session;
 
@@ -83,6 +77,15 @@ class Session {
   // ResourceExhausted if kMaxPendingFds are already waiting: the client is
   // flooding the daemon with fds, and its session should end.
   absl::Status AddPendingFd(uint64_t attach_id, int fd, uint64_t size);
+  // A memfd as it arrived on the attach socket, with the size its frame gave.
+  struct AttachedFd {
+    int fd;
+    uint64_t size;
+  };
+  // The memfd sent with `attach_id`, waited for until `deadline`; the caller
+  // owns the fd. What it holds is said by the RPC that names the id.
+  absl::StatusOr<AttachedFd> TakeAttachedFd(uint64_t attach_id,
+                                            absl::Time deadline);
   // Maps the memfd sent with `attach_id` (waiting for it until `deadline`),
   // shares it with the worker, and returns the new region's id.
   absl::StatusOr<uint64_t> RegisterClientRegion(uint64_t attach_id,
@@ -134,11 +137,6 @@ class Session {
   uint64_t output_bytes_copied() const;
 
  private:
-  struct PendingFd {
-    int fd;
-    uint64_t size;
-  };
-
   // The worker's reader thread: hands a new output region to the client.
   void ForwardOutputRegion(uint64_t region_id, uint64_t byte_size, int fd);
   absl::StatusOr<std::shared_ptr<Worker>> StartWorker()
@@ -162,7 +160,7 @@ class Session {
   std::shared_ptr<Worker> worker_ ABSL_GUARDED_BY(mu_);
   uint32_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_lane_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<uint64_t, PendingFd> pending_fds_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, AttachedFd> pending_fds_ ABSL_GUARDED_BY(mu_);
   uint64_t next_region_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, KernelSetCache::Entry> kernel_sets_ ABSL_GUARDED_BY(mu_);
   // Output regions the current worker made, and those of dead workers that

@@ -33,25 +33,23 @@ absl::StatusOr<std::string> MakeSecret() {
   return absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
 }
 
-absl::StatusOr<PeerCredentials> ReadPeer(int connection) {
-  struct ucred cred {};
-  socklen_t length = sizeof(cred);
-  if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
-    return absl::ErrnoToStatus(errno, "getsockopt(SO_PEERCRED)");
-  }
-  return PeerCredentials{cred.pid, cred.uid, cred.gid};
-}
-
 }  // namespace
 
 SessionRegistry::~SessionRegistry() { Stop(); }
 
-absl::Status SessionRegistry::Start(const std::string& path) {
+absl::Status SessionRegistry::Start(const std::string& path,
+                                    const PeerPolicy* policy,
+                                    DaemonStats* stats) {
+  policy_ = policy;
+  stats_ = stats;
   AOTI_ASSIGN_OR_RETURN(listen_fd_, ListenUnixSocket(path, SOCK_SEQPACKET));
   if (pipe2(wake_fd_, O_CLOEXEC) != 0) {
     return absl::ErrnoToStatus(errno, "pipe2");
   }
   path_ = path;
+  AOTI_ASSIGN_OR_RETURN(socket_gid_, SocketGroup(path));
+  spdlog::info("attach socket {} allows {}", path,
+               policy_->Describe(socket_gid_));
   acceptor_ = std::thread([this] { AcceptLoop(); });
   return absl::OkStatus();
 }
@@ -100,7 +98,14 @@ void SessionRegistry::AcceptLoop() {
 }
 
 void SessionRegistry::Open(int connection) {
-  auto peer = ReadPeer(connection);
+  auto peer = ReadPeerCredentials(connection);
+  if (peer.ok()) {
+    if (absl::Status allowed = policy_->Check(*peer, socket_gid_);
+        !allowed.ok()) {
+      Refuse(connection, *peer, allowed);
+      return;
+    }
+  }
   auto secret = MakeSecret();
   if (!peer.ok() || !secret.ok()) {
     spdlog::warn("attach socket: refusing a connection: {}",
@@ -142,6 +147,21 @@ void SessionRegistry::Open(int connection) {
   const LogContext context({{"session", peer->pid}});
   spdlog::info("session opened for pid {} uid {} ({} live)", peer->pid,
                peer->uid, sessions_.size());
+}
+
+void SessionRegistry::Refuse(int connection, const PeerCredentials& peer,
+                             const absl::Status& why) {
+  DaemonStats::Add(stats_->peers_refused_attach);
+  spdlog::warn("attach socket: refused {}: {}", DescribePeer(peer),
+               std::string(why.message()));
+  AttachFrame refusal;
+  refusal.type = AttachFrameType::kWelcome;  // with no secret: refused
+  refusal.id = peer.uid;
+  if (absl::Status sent = SendFrame(connection, refusal); !sent.ok()) {
+    spdlog::debug("attach socket: pid {} left before its refusal: {}", peer.pid,
+                  sent.ToString());
+  }
+  close(connection);
 }
 
 // By value: the thread keeps its session alive until the loop ends.

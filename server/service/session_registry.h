@@ -1,10 +1,12 @@
 // All live sessions, and the attach socket that creates them.
 //
 // Connecting to the attach socket opens a session: the registry reads the
-// peer's credentials, makes a secret, sends it in a kWelcome frame, and
-// reads the connection until it closes, which ends the session. One thread
-// accepts; one thread per session reads (sessions are few: one per client
-// process and model).
+// peer's credentials, checks them against the peer policy, makes a secret,
+// sends it in a kWelcome frame, and reads the connection until it closes,
+// which ends the session. A refused peer gets a kWelcome frame with no
+// secret, whose `id` is the uid the daemon saw, and the connection closes.
+// One thread accepts; one thread per session reads (sessions are few: one
+// per client process and model).
 #ifndef AOTI_EXECUTOR_SERVER_SERVICE_SESSION_REGISTRY_H_
 #define AOTI_EXECUTOR_SERVER_SERVICE_SESSION_REGISTRY_H_
 
@@ -16,6 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/common/daemon_stats.h"
+#include "server/service/peer_policy.h"
 #include "server/service/session.h"
 
 namespace aoti_executor {
@@ -30,8 +34,11 @@ class SessionRegistry {
   SessionRegistry& operator=(const SessionRegistry&) = delete;
 
   // Binds the attach socket at `path` (mode 0660; a stale socket file is
-  // replaced, a live one is an error) and starts accepting.
-  absl::Status Start(const std::string& path);
+  // replaced, a live one is an error) and starts accepting connections that
+  // `policy` allows; refused ones are counted in `stats`
+  // (peers_refused_attach). Both must outlive the registry.
+  absl::Status Start(const std::string& path, const PeerPolicy* policy,
+                     DaemonStats* stats);
   // Stops accepting, ends every session and joins the threads.
   void Stop();
   // Before Stop: lets the calls in flight on call lanes finish (they do not
@@ -40,6 +47,8 @@ class SessionRegistry {
   int64_t DrainLanes(absl::Time deadline);
 
   const std::string& path() const { return path_; }
+  // The attach socket file's group (the default policy's group).
+  gid_t socket_gid() const { return socket_gid_; }
   // Every session gets it: the service sets the lane watchdog in it.
   LaneCloserSlot* lane_closer() const { return lane_closer_.get(); }
   const WorkerOptions& worker_options() const { return workers_->options(); }
@@ -70,12 +79,18 @@ class SessionRegistry {
  private:
   void AcceptLoop();
   void Open(int connection);
+  // Tells a refused peer why (a kWelcome frame without a secret) and closes.
+  void Refuse(int connection, const PeerCredentials& peer,
+              const absl::Status& why);
   void ReadLoop(std::shared_ptr<Session> session);
 
   WorkerPool* const workers_;
   const std::shared_ptr<LaneCloserSlot> lane_closer_ =
       std::make_shared<LaneCloserSlot>();
   std::string path_;
+  const PeerPolicy* policy_ = nullptr;
+  DaemonStats* stats_ = nullptr;
+  gid_t socket_gid_ = 0;
   int listen_fd_ = -1;
   int wake_fd_[2] = {-1, -1};  // a pipe that interrupts AcceptLoop's poll
   std::thread acceptor_;

@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "server/shm/sealed_bytes.h"
 
 namespace aoti_executor {
 namespace {
@@ -18,23 +20,6 @@ namespace {
 namespace wv1 = ::aoti::executor::worker::v1;
 
 constexpr uint64_t kSpanBytes = 2 * sizeof(uint64_t);
-constexpr int kSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-
-absl::Status WriteAll(int fd, const void* data, uint64_t size,
-                      uint64_t offset) {
-  const char* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t written = pwrite(fd, bytes, size, static_cast<off_t>(offset));
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) {
-      return absl::ErrnoToStatus(errno, "writing the kernel set image");
-    }
-    bytes += written;
-    offset += static_cast<uint64_t>(written);
-    size -= static_cast<uint64_t>(written);
-  }
-  return absl::OkStatus();
-}
 
 absl::Status Refuse(const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("kernel set image: ", why));
@@ -57,35 +42,22 @@ absl::StatusOr<std::shared_ptr<const KernelSetImage>> KernelSetImage::Create(
     std::string device) {
   const uint64_t spans_offset = (json.size() + 7) & ~uint64_t{7};
   const uint64_t total = spans_offset + spans.size() * kSpanBytes;
-  const int fd =
-      memfd_create("aoti-kernel-set", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "memfd_create");
-  // Owns fd from here on, whatever fails below.
-  std::shared_ptr<const KernelSetImage> image(new KernelSetImage(
-      fd, std::move(device), json.size(), spans.size(), spans_offset));
-  if (ftruncate(fd, static_cast<off_t>(std::max<uint64_t>(total, 1))) != 0) {
-    return absl::ErrnoToStatus(errno, "ftruncate of the kernel set image");
-  }
   std::vector<uint64_t> encoded;
   encoded.reserve(2 * spans.size());
   for (const NodeSpan& span : spans) {
     encoded.push_back(span.offset);
     encoded.push_back(span.size);
   }
-  // Written, not mapped: a writable mapping would keep F_SEAL_WRITE off.
-  if (absl::Status written = WriteAll(fd, json.data(), json.size(), 0);
-      !written.ok()) {
-    return written;
-  }
-  if (absl::Status written = WriteAll(
-          fd, encoded.data(), encoded.size() * sizeof(uint64_t), spans_offset);
-      !written.ok()) {
-    return written;
-  }
-  if (fcntl(fd, F_ADD_SEALS, kSeals) != 0) {
-    return absl::ErrnoToStatus(errno, "sealing the kernel set image");
-  }
-  return image;
+  const SealedPart parts[] = {
+      {0, json},
+      {spans_offset,
+       absl::string_view(reinterpret_cast<const char*>(encoded.data()),
+                         encoded.size() * sizeof(uint64_t))}};
+  AOTI_ASSIGN_OR_RETURN(const int fd,
+                        CreateSealedMemfd("aoti-kernel-set",
+                                          std::max<uint64_t>(total, 1), parts));
+  return std::shared_ptr<const KernelSetImage>(new KernelSetImage(
+      fd, std::move(device), json.size(), spans.size(), spans_offset));
 }
 
 wv1::RegisterKernelSet KernelSetImage::Describe(uint64_t kernel_set_id) const {
@@ -98,18 +70,8 @@ wv1::RegisterKernelSet KernelSetImage::Describe(uint64_t kernel_set_id) const {
   return message;
 }
 
-MappedKernelSetImage::~MappedKernelSetImage() {
-  munmap(mapping_, mapped_bytes_);
-}
-
 absl::StatusOr<std::shared_ptr<const MappedKernelSetImage>>
 MappedKernelSetImage::Map(int fd, const wv1::RegisterKernelSet& request) {
-  struct Closer {
-    int fd;
-    ~Closer() {
-      if (fd >= 0) close(fd);
-    }
-  } closer{fd};
   if (fd < 0) return Refuse("no memfd came with the registration");
   const uint64_t json_size = request.json_size();
   const uint64_t offset = request.spans_offset();
@@ -117,26 +79,16 @@ MappedKernelSetImage::Map(int fd, const wv1::RegisterKernelSet& request) {
   if (offset < json_size || offset % 8 != 0 ||
       count > UINT64_MAX / kSpanBytes ||
       offset > UINT64_MAX - count * kSpanBytes) {
+    close(fd);
     return Refuse(absl::StrCat("spans at ", offset, " for ", count,
                                " nodes do not fit after ", json_size,
                                " bytes of JSON"));
   }
   const uint64_t expected = std::max<uint64_t>(offset + count * kSpanBytes, 1);
-  struct stat facts {};
-  if (fstat(fd, &facts) != 0) return absl::ErrnoToStatus(errno, "fstat");
-  if (!S_ISREG(facts.st_mode) ||
-      static_cast<uint64_t>(facts.st_size) != expected) {
-    return Refuse(absl::StrCat("the memfd holds ", facts.st_size,
-                               " bytes, not the ", expected, " described"));
-  }
-  const int seals = fcntl(fd, F_GET_SEALS);
-  if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) !=
-                       (F_SEAL_WRITE | F_SEAL_SHRINK)) {
-    return Refuse("the memfd is not sealed against writing and shrinking");
-  }
-  void* mapping = mmap(nullptr, expected, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (mapping == MAP_FAILED) return absl::ErrnoToStatus(errno, "mmap");
-  const char* bytes = static_cast<const char*>(mapping);
+  AOTI_ASSIGN_OR_RETURN(
+      SealedBytes image,
+      SealedBytes::Map(fd, "kernel set image", expected, expected));
+  const char* bytes = image.bytes().data();
   std::vector<NodeSpan> spans(count);
   for (uint64_t i = 0; i < count; ++i) {
     const char* pair = bytes + offset + i * kSpanBytes;
@@ -144,13 +96,12 @@ MappedKernelSetImage::Map(int fd, const wv1::RegisterKernelSet& request) {
     std::memcpy(&spans[i].size, pair + sizeof(uint64_t), sizeof(uint64_t));
     if (spans[i].offset > json_size ||
         spans[i].size > json_size - spans[i].offset) {
-      munmap(mapping, expected);
       return Refuse(absl::StrCat("node ", i, " lies outside the JSON"));
     }
   }
-  return std::shared_ptr<const MappedKernelSetImage>(new MappedKernelSetImage(
-      mapping, expected, absl::string_view(bytes, json_size),
-      std::move(spans)));
+  const absl::string_view json(bytes, json_size);
+  return std::shared_ptr<const MappedKernelSetImage>(
+      new MappedKernelSetImage(std::move(image), json, std::move(spans)));
 }
 
 }  // namespace aoti_executor

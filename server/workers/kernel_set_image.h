@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "proto/worker.pb.h"
 #include "server/kernels/node_span.h"
+#include "server/shm/sealed_bytes.h"
 
 namespace aoti_executor {
 
@@ -54,7 +55,6 @@ class MappedKernelSetImage {
   // Takes ownership of `fd` (closed whatever happens).
   static absl::StatusOr<std::shared_ptr<const MappedKernelSetImage>> Map(
       int fd, const ::aoti::executor::worker::v1::RegisterKernelSet& request);
-  ~MappedKernelSetImage();
   MappedKernelSetImage(const MappedKernelSetImage&) = delete;
   MappedKernelSetImage& operator=(const MappedKernelSetImage&) = delete;
 
@@ -62,16 +62,12 @@ class MappedKernelSetImage {
   const std::vector<NodeSpan>& spans() const { return spans_; }
 
  private:
-  MappedKernelSetImage(void* mapping, uint64_t mapped_bytes,
-                       absl::string_view json, std::vector<NodeSpan> spans)
-      : mapping_(mapping),
-        mapped_bytes_(mapped_bytes),
-        json_(json),
-        spans_(std::move(spans)) {}
+  MappedKernelSetImage(SealedBytes image, absl::string_view json,
+                       std::vector<NodeSpan> spans)
+      : image_(std::move(image)), json_(json), spans_(std::move(spans)) {}
 
-  void* const mapping_;
-  const uint64_t mapped_bytes_;
-  const absl::string_view json_;
+  const SealedBytes image_;
+  const absl::string_view json_;  // in image_
   const std::vector<NodeSpan> spans_;
 };
 

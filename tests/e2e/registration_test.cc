@@ -1,8 +1,13 @@
 // RegisterKernelSet against the real daemon: a set it has is found by its
 // content hash without its JSON, one it lacks is NOT_FOUND (the shim then
-// sends the JSON), and each op's schema comes with its first node only.
+// sends the JSON, in a sealed memfd), and each op's schema comes with its
+// first node only.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/content_hash.h"
+#include "server/shm/sealed_bytes.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"
 
@@ -45,6 +51,20 @@ grpc::Status RegisterByHash(RawSession& session, const std::string& hash,
   request.set_device(device);
   request.set_content_hash(hash);
   auto context = RawSession::Context();
+  return session.stub()->RegisterKernelSet(context.get(), request, response);
+}
+
+// RegisterKernelSet with the JSON in the memfd that went with `attach_id`.
+grpc::Status RegisterFromMemfd(RawSession& session, uint64_t attach_id,
+                               const std::string& hash,
+                               v1::RegisterKernelSetResponse* response,
+                               absl::Duration timeout = absl::Seconds(10)) {
+  v1::RegisterKernelSetRequest request;
+  request.set_session(session.secret());
+  request.set_device("cpu");
+  request.set_content_hash(hash);
+  request.set_json_attach_id(attach_id);
+  auto context = RawSession::Context(timeout);
   return session.stub()->RegisterKernelSet(context.get(), request, response);
 }
 
@@ -124,6 +144,132 @@ TEST_F(RegistrationTest, EachOpsSchemaComesWithItsFirstNodeOnly) {
     }
   }
   EXPECT_LT(seen.size(), 14u) << "the fixture repeats targets";
+}
+
+TEST_F(RegistrationTest, JsonInASealedMemfdIsParsedAndCachedByItsContent) {
+  const std::string json = ReadAll(AtenJsonPath());
+  ASSERT_FALSE(json.empty());
+  auto session = Open();
+  ASSERT_NE(session, nullptr);
+  const SealedPart part{0, json};
+  auto fd = CreateSealedMemfd("test-json", json.size(),
+                              absl::MakeConstSpan(&part, 1));
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  const uint64_t attach_id = session->NextAttachId();
+  ASSERT_TRUE(session->SendRegionFd(attach_id, *fd, json.size()).ok());
+  close(*fd);
+
+  // The hash the client sends is not what the set is cached under: the
+  // daemon hashes the bytes itself.
+  v1::RegisterKernelSetResponse response;
+  grpc::Status status =
+      RegisterFromMemfd(*session, attach_id, "not-a-hash", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.nodes_size(), 14);  // aten_ops.json's nodes
+  EXPECT_EQ(response.content_hash(), KernelSetContentHash(json, "cpu"));
+
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  v1::RegisterKernelSetResponse found;
+  status = RegisterByHash(*other, response.content_hash(), "cpu", &found);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(found.kernel_set_id(), response.kernel_set_id());
+}
+
+TEST_F(RegistrationTest, AJsonMemfdTheClientCanStillChangeIsRefused) {
+  // Writable after it was sent: the client could change the bytes between
+  // the daemon's hash and its parse, and poison the set other clients get.
+  const std::string json = ReadAll(AtenJsonPath());
+  auto session = Open();
+  ASSERT_NE(session, nullptr);
+  const int fd = memfd_create("test-json", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, json.data(), json.size()),
+            static_cast<ssize_t>(json.size()));
+  ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+  const uint64_t attach_id = session->NextAttachId();
+  ASSERT_TRUE(session->SendRegionFd(attach_id, fd, json.size()).ok());
+  close(fd);
+
+  v1::RegisterKernelSetResponse response;
+  const grpc::Status status = RegisterFromMemfd(
+      *session, attach_id, KernelSetContentHash(json, "cpu"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("the kernel set JSON memfd: the memfd is not sealed "
+                        "against writing and shrinking"));
+
+  // Nothing was cached, and the session and daemon go on.
+  v1::RegisterKernelSetResponse unknown;
+  EXPECT_EQ(RegisterByHash(*session, KernelSetContentHash(json, "cpu"), "cpu",
+                           &unknown)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(session->RegisterKernelSet(AtenJsonPath()).ok());
+}
+
+TEST_F(RegistrationTest, AClientThatHasTheNodeTableIsNotSentItAgain) {
+  const std::string json = ReadAll(AtenJsonPath());
+  const std::string hash = KernelSetContentHash(json, "cpu");
+  auto first = Open();
+  ASSERT_NE(first, nullptr);
+  v1::RegisterKernelSetRequest request;
+  request.set_session(first->secret());
+  request.set_device("cpu");
+  request.set_extern_kernels_json(json);
+  v1::RegisterKernelSetResponse full;
+  auto context = RawSession::Context();
+  ASSERT_TRUE(
+      first->stub()->RegisterKernelSet(context.get(), request, &full).ok());
+  ASSERT_EQ(full.nodes_size(), 14);
+  // The fingerprint is of the table itself: SHA-256 of its serialization.
+  v1::RegisterKernelSetResponse nodes_only;
+  *nodes_only.mutable_nodes() = full.nodes();
+  std::string serialized;
+  ASSERT_TRUE(nodes_only.SerializeToString(&serialized));
+  EXPECT_EQ(full.nodes_fingerprint(), Sha256Hex(serialized));
+
+  auto second = Open();
+  ASSERT_NE(second, nullptr);
+  auto register_knowing = [&](const std::string& fingerprint) {
+    v1::RegisterKernelSetRequest by_hash;
+    by_hash.set_session(second->secret());
+    by_hash.set_device("cpu");
+    by_hash.set_content_hash(hash);
+    by_hash.set_known_nodes_fingerprint(fingerprint);
+    v1::RegisterKernelSetResponse response;
+    auto by_hash_context = RawSession::Context();
+    EXPECT_TRUE(second->stub()
+                    ->RegisterKernelSet(by_hash_context.get(), by_hash,
+                                        &response)
+                    .ok());
+    return response;
+  };
+  const v1::RegisterKernelSetResponse known =
+      register_knowing(full.nodes_fingerprint());
+  EXPECT_EQ(known.nodes_size(), 0);
+  EXPECT_EQ(known.nodes_fingerprint(), full.nodes_fingerprint());
+  EXPECT_EQ(known.kernel_set_id(), full.kernel_set_id());
+
+  // A client whose table is another (an older daemon's, other op
+  // libraries) gets this one.
+  const v1::RegisterKernelSetResponse stale =
+      register_knowing(std::string(64, '0'));
+  EXPECT_EQ(stale.nodes_size(), 14);
+  EXPECT_EQ(stale.nodes_fingerprint(), full.nodes_fingerprint());
+}
+
+TEST_F(RegistrationTest, AJsonMemfdThatNeverArrivedIsNamed) {
+  auto session = Open();
+  ASSERT_NE(session, nullptr);
+  v1::RegisterKernelSetResponse response;
+  // The daemon waits 5 s for the memfd; the client longer, so that the
+  // daemon's reason comes back however loaded the machine is.
+  const grpc::Status status =
+      RegisterFromMemfd(*session, 77, "", &response, absl::Seconds(120));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("no memfd with attach id 77 arrived"));
 }
 
 }  // namespace

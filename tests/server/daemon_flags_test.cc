@@ -71,7 +71,7 @@ TEST(ParseDaemonFlagsTest, DefaultsWithNoArguments) {
 TEST(ParseDaemonFlagsTest, AttachSocketBesideTheFirstUnixListener) {
   absl::StatusOr<DaemonFlags> flags =
       Parse({"--listen=tcp:127.0.0.1:50051", "--listen=unix:/run/a/one.sock",
-             "--listen=/run/b/two.sock"});
+             "--listen=/run/b/two.sock", "--insecure-tcp"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   EXPECT_THAT(flags->listen,
               ElementsAre("tcp:127.0.0.1:50051", "unix:/run/a/one.sock",
@@ -81,7 +81,8 @@ TEST(ParseDaemonFlagsTest, AttachSocketBesideTheFirstUnixListener) {
 
 TEST(ParseDaemonFlagsTest, AttachSocketBesideTheDefaultWhenAllListenersAreTcp) {
   absl::StatusOr<DaemonFlags> flags =
-      Parse({"--listen=tcp:localhost:7000", "--listen", "tcp:[::1]:7001"});
+      Parse({"--listen=tcp:localhost:7000", "--listen", "tcp:[::1]:7001",
+             "--insecure-tcp"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   // The default socket is not listened on: only derived from.
   EXPECT_THAT(flags->listen,
@@ -369,9 +370,9 @@ TEST(ParseDaemonFlagsTest, FlagFileRefusalsNameTheFileLineAndFlag) {
 TEST(ParseDaemonFlagsTest, RepeatedListFlagsAccumulateAndTakeCommaLists) {
   // absl::ParseCommandLine would keep only the last --listen: each
   // occurrence replaces a std::vector flag's value. Ours add up.
-  absl::StatusOr<DaemonFlags> flags =
-      Parse({"--listen=unix:/s/1,tcp:localhost:7000", "--listen=unix:/s/2",
-             "--load-library=/a.so,/b.so", "--load-library=/c.so"});
+  absl::StatusOr<DaemonFlags> flags = Parse(
+      {"--listen=unix:/s/1,tcp:localhost:7000", "--listen=unix:/s/2",
+       "--load-library=/a.so,/b.so", "--load-library=/c.so", "--insecure-tcp"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   EXPECT_THAT(flags->listen,
               ElementsAre("unix:/s/1", "tcp:localhost:7000", "unix:/s/2"));
@@ -429,6 +430,12 @@ TEST(ParseDaemonFlagsTest, HelpfullIsAFlagAndListsEveryFlag) {
   const std::string text = DaemonHelpFull();
   for (const char* flag : {"--listen",
                            "--attach-socket",
+                           "--allow-uid",
+                           "--allow-gid",
+                           "--tls-cert",
+                           "--tls-key",
+                           "--tls-client-ca",
+                           "--insecure-tcp",
                            "--load-library",
                            "--log-level",
                            "--log-format",
@@ -460,6 +467,67 @@ TEST(ParseDaemonFlagsTest, HelpfullIsAFlagAndListsEveryFlag) {
   EXPECT_THAT(text, HasSubstr("default: \"60000\""));
   EXPECT_THAT(text, HasSubstr("default: \"text\""));
   EXPECT_THAT(text, Not(HasSubstr("--call_timeout_ms")));
+}
+
+TEST(ParseDaemonFlagsTest, TcpListenersNeedTlsOrInsecureTcp) {
+  const std::string refusal = Refusal({"--listen=tcp:127.0.0.1:7000"});
+  EXPECT_THAT(refusal, HasSubstr("--listen=tcp:127.0.0.1:7000"));
+  EXPECT_THAT(refusal, HasSubstr("--tls-cert=CERT.pem"));
+  EXPECT_THAT(refusal, HasSubstr("--tls-key=KEY.pem"));
+  EXPECT_THAT(refusal, HasSubstr("--insecure-tcp"));
+
+  absl::StatusOr<DaemonFlags> tls =
+      Parse({"--listen=tcp:127.0.0.1:7000", "--tls-cert=/c.pem",
+             "--tls-key=/k.pem", "--tls-client-ca=/ca.pem"});
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->tls_cert, "/c.pem");
+  EXPECT_EQ(tls->tls_key, "/k.pem");
+  EXPECT_EQ(tls->tls_client_ca, "/ca.pem");
+  EXPECT_FALSE(tls->insecure_tcp);
+  // A bare --insecure-tcp is true; it takes true/false as a value too.
+  absl::StatusOr<DaemonFlags> plain =
+      Parse({"--insecure-tcp", "--listen=tcp:127.0.0.1:7000"});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->insecure_tcp);
+  EXPECT_THAT(Refusal({"--listen=tcp:127.0.0.1:7000", "--insecure-tcp=false"}),
+              HasSubstr("--insecure-tcp"));
+
+  EXPECT_THAT(Refusal({"--listen=tcp:h:1", "--tls-cert=/c.pem"}),
+              HasSubstr("--tls-cert and --tls-key go together"));
+  EXPECT_THAT(Refusal({"--listen=tcp:h:1", "--tls-key=/k.pem"}),
+              HasSubstr("--tls-cert and --tls-key go together"));
+  EXPECT_THAT(Refusal({"--listen=tcp:h:1", "--insecure-tcp",
+                       "--tls-client-ca=/ca.pem"}),
+              HasSubstr("--tls-client-ca needs --tls-cert"));
+  EXPECT_THAT(Refusal({"--listen=tcp:h:1", "--insecure-tcp",
+                       "--tls-cert=/c.pem", "--tls-key=/k.pem"}),
+              HasSubstr("exclude each other"));
+  EXPECT_THAT(Refusal({"--tls-cert=/c.pem", "--tls-key=/k.pem"}),
+              HasSubstr("there is none"));
+  EXPECT_THAT(Refusal({"--insecure-tcp"}), HasSubstr("there is none"));
+  // One-shot commands do not serve: the serving checks do not apply.
+  EXPECT_TRUE(Parse({"--listen=tcp:h:1", "--status=tcp:h:1"}).ok());
+}
+
+TEST(ParseDaemonFlagsTest, AllowUidAndGidTakeNumbersAndNamesAndAddUp) {
+  absl::StatusOr<DaemonFlags> none = Parse({});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->allow_uids.empty());
+  EXPECT_TRUE(none->allow_gids.empty());
+  // root and its group are in every system's databases.
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--allow-uid=1000,root", "--allow-gid=4242", "--allow-uid",
+             "65534", "--allow-gid=root,7"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_THAT(flags->allow_uids, ElementsAre(1000u, 0u, 65534u));
+  EXPECT_THAT(flags->allow_gids, ElementsAre(4242u, 0u, 7u));
+  EXPECT_THAT(Refusal({"--allow-uid=no-such-user-aoti"}),
+              HasSubstr("no user named 'no-such-user-aoti'"));
+  EXPECT_THAT(Refusal({"--allow-gid=no-such-group-aoti"}),
+              HasSubstr("no group named 'no-such-group-aoti'"));
+  EXPECT_THAT(Refusal({"--allow-uid=4294967295"}), HasSubstr("--allow-uid"));
+  EXPECT_THAT(Refusal({"--allow-uid=1,,2"}), HasSubstr("--allow-uid"));
+  EXPECT_THAT(Refusal({"--allow-gid=99999999999"}), HasSubstr("--allow-gid"));
 }
 
 TEST(ParseDaemonFlagsTest, WritesNothingToStderr) {

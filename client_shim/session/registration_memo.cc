@@ -1,0 +1,63 @@
+#include "client_shim/session/registration_memo.h"
+
+#include <utility>
+
+#include "server/common/content_hash.h"
+
+namespace aoti_executor {
+namespace client {
+
+RegistrationMemo& RegistrationMemo::Process() {
+  static auto* memo = new RegistrationMemo();  // never destroyed: no exit race
+  return *memo;
+}
+
+std::string RegistrationMemo::ContentHash(
+    std::shared_ptr<const std::string> json, const std::string& device) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Content& content : contents_) {
+      // The size first: a memcmp of megabytes only for a likely match.
+      if (content.json->size() == json->size() && content.device == device &&
+          (content.json == json || *content.json == *json)) {
+        return content.hash;
+      }
+    }
+  }
+  std::string hash = KernelSetContentHash(*json, device);
+  if (json->size() <= kMaxJsonBytes) {
+    absl::MutexLock lock(&mu_);
+    json_bytes_ += json->size();
+    contents_.push_back(Content{std::move(json), device, hash});
+    while (contents_.size() > kMaxEntries || json_bytes_ > kMaxJsonBytes) {
+      json_bytes_ -= contents_.front().json->size();
+      contents_.pop_front();
+    }
+  }
+  return hash;
+}
+
+std::optional<RegistrationMemo::Nodes> RegistrationMemo::FindNodes(
+    const std::string& content_hash) const {
+  absl::MutexLock lock(&mu_);
+  for (const HashedNodes& entry : nodes_) {
+    if (entry.content_hash == content_hash) return entry.nodes;
+  }
+  return std::nullopt;
+}
+
+void RegistrationMemo::RememberNodes(const std::string& content_hash,
+                                     Nodes nodes) {
+  absl::MutexLock lock(&mu_);
+  for (HashedNodes& entry : nodes_) {
+    if (entry.content_hash == content_hash) {
+      entry.nodes = std::move(nodes);
+      return;
+    }
+  }
+  nodes_.push_back(HashedNodes{content_hash, std::move(nodes)});
+  if (nodes_.size() > kMaxEntries) nodes_.pop_front();
+}
+
+}  // namespace client
+}  // namespace aoti_executor

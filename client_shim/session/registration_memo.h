@@ -1,0 +1,68 @@
+// What this process learned registering kernel sets, so that registering one
+// again costs neither a SHA-256 of its megabytes nor its node table again: a
+// second instance of a model, an executor that reconnects after its daemon
+// restarted, a server that reloads a model.
+//
+// Contents are compared byte for byte, never trusted by a cheaper hash: a
+// file that changed is new content.
+#ifndef AOTI_EXECUTOR_CLIENT_SHIM_SESSION_REGISTRATION_MEMO_H_
+#define AOTI_EXECUTOR_CLIENT_SHIM_SESSION_REGISTRATION_MEMO_H_
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/executor.pb.h"
+
+namespace aoti_executor {
+namespace client {
+
+class RegistrationMemo {
+ public:
+  // Contents (and node tables) remembered at most; the oldest goes first.
+  static constexpr size_t kMaxEntries = 8;
+  // JSON bytes kept alive here at most, when their executors are gone.
+  static constexpr size_t kMaxJsonBytes = 64 << 20;
+
+  // The one of this process.
+  static RegistrationMemo& Process();
+
+  // KernelSetContentHash(*json, device), computed once per content. Keeps a
+  // reference to `json` (no copy) to compare later ones with.
+  std::string ContentHash(std::shared_ptr<const std::string> json,
+                          const std::string& device);
+
+  // A daemon's node table for a content hash, as it answered it.
+  struct Nodes {
+    std::string fingerprint;  // RegisterKernelSetResponse.nodes_fingerprint
+    std::shared_ptr<const std::vector<aoti::executor::v1::NodeInfo>> table;
+  };
+  std::optional<Nodes> FindNodes(const std::string& content_hash) const;
+  void RememberNodes(const std::string& content_hash, Nodes nodes);
+
+ private:
+  struct Content {
+    std::shared_ptr<const std::string> json;
+    std::string device;
+    std::string hash;
+  };
+  struct HashedNodes {
+    std::string content_hash;
+    Nodes nodes;
+  };
+
+  mutable absl::Mutex mu_;
+  std::deque<Content> contents_ ABSL_GUARDED_BY(mu_);  // newest last
+  size_t json_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in contents_
+  std::deque<HashedNodes> nodes_ ABSL_GUARDED_BY(mu_);  // newest last
+};
+
+}  // namespace client
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_CLIENT_SHIM_SESSION_REGISTRATION_MEMO_H_
