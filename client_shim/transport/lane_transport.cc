@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "client_shim/transport/rpc_error.h"
+#include "server/common/protocol.h"
 
 namespace aoti_executor {
 namespace client {
@@ -37,10 +38,9 @@ absl::StatusOr<v1::CallResponse> LaneTransport::FromLane(
     absl::StatusOr<wv1::CallResult> answered) const {
   if (!answered.ok()) return RpcError(*endpoint_, "Call", answered.status());
   if (answered->code() != 0) {
-    return RpcError(
-        *endpoint_, "Call",
-        absl::Status(static_cast<absl::StatusCode>(answered->code()),
-                     answered->message()));
+    return RpcError(*endpoint_, "Call",
+                    absl::Status(FailureCodeFromWire(answered->code()),
+                                 answered->message()));
   }
   return std::move(*answered->mutable_response());
 }

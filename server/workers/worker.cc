@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "proto/worker.pb.h"
 #include "server/common/log_context.h"
+#include "server/common/protocol.h"
 #include "server/common/status_macros.h"
 #include "server/workers/call_result.h"
 #include "server/workers/message_channel.h"
@@ -219,8 +220,8 @@ void Worker::ReadLoop() {
     if (result.code() == 0) {
       call->result = result.response();
     } else {
-      call->result = absl::Status(static_cast<absl::StatusCode>(result.code()),
-                                  result.message());
+      call->result =
+          absl::Status(FailureCodeFromWire(result.code()), result.message());
     }
     call->done.Notify();
   }

@@ -50,6 +50,15 @@ int WorkerLoop::Run() {
 }
 
 void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
+  // Only these own an fd (each closes it whatever happens); one that came
+  // with any other message would otherwise stay open for good.
+  const bool takes_fd = message.has_register_kernel_set() ||
+                        message.has_map_region() || message.has_watch_page() ||
+                        message.has_open_lane();
+  if (!takes_fd && fd >= 0) {
+    close(fd);
+    fd = -1;
+  }
   absl::Status status;
   switch (message.kind_case()) {
     case wv1::ToWorker::kRegisterKernelSet:
@@ -82,7 +91,6 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
       break;
     }
     default:
-      if (fd >= 0) close(fd);
       status = absl::InvalidArgumentError("unknown message from the daemon");
   }
   // A failed registration shows up as a clear error in the calls that need

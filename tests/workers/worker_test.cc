@@ -7,6 +7,8 @@
 #include "server/workers/worker.h"
 
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,7 +33,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/executor.pb.h"
+#include "proto/worker.pb.h"
 #include "server/common/daemon_stats.h"
+#include "server/framing/packet_channel.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/kernel_set_image.h"
 #include "server/workers/process_launcher.h"
@@ -358,6 +362,82 @@ TEST_F(WorkerTest, AFailedKillStillEndsTheWorkerForTheDaemonAndItIsReaped) {
   EXPECT_FALSE(Reaped(pid));
   worker.reset();
   EXPECT_TRUE(Reaped(pid));
+}
+
+// Entries of /proc/PID/fd.
+int OpenFdsOf(pid_t pid) {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(
+           absl::StrCat("/proc/", pid, "/fd"))) {
+    ++count;
+  }
+  return count;
+}
+
+// The next FromWorker on `channel`, dropping any fd that came with it.
+absl::StatusOr<aoti::executor::worker::v1::FromWorker> NextFromWorker(
+    int channel) {
+  auto packet = ReceivePacket(channel, 1 << 20, absl::Now() + kPatience);
+  if (!packet.ok()) return packet.status();
+  if (packet->fd >= 0) close(packet->fd);
+  aoti::executor::worker::v1::FromWorker message;
+  if (!message.ParseFromString(packet->bytes)) {
+    return absl::DataLossError("a malformed FromWorker");
+  }
+  return message;
+}
+
+// A message that takes no fd (an unmap, a session, a call, a sync) may still
+// arrive with one: the worker closes it rather than keep it open for good
+// (found by tests/fuzz/worker_message_fuzzer). The worker process is driven
+// by hand here: the daemon's Worker never sends such a message.
+TEST_F(WorkerTest, AnFdSentWithAMessageThatTakesNoneIsClosed) {
+  namespace wv1 = aoti::executor::worker::v1;
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  absl::StatusOr<pid_t> pid =
+      ProcessLauncher::Real()->Spawn(WorkerArgv(Options(), 1000), fds[1]);
+  close(fds[1]);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  const int channel = fds[0];
+  auto send = [channel](const wv1::ToWorker& message, int fd) {
+    const std::string bytes = message.SerializeAsString();
+    return SendPacket(channel, bytes.data(), bytes.size(), fd);
+  };
+  // Everything sent before a Sync is applied when its answer comes.
+  auto sync = [&send, channel](uint64_t id) {
+    wv1::ToWorker message;
+    message.mutable_sync()->set_call_id(id);
+    if (!send(message, -1).ok()) return false;
+    while (true) {
+      auto answer = NextFromWorker(channel);
+      if (!answer.ok()) return false;
+      if (answer->call_result().call_id() == id) return true;
+    }
+  };
+  auto ready = NextFromWorker(channel);
+  ASSERT_TRUE(ready.ok() && ready->has_ready()) << ready.status();
+  ASSERT_TRUE(sync(1));
+  const int fds_before = OpenFdsOf(*pid);
+
+  std::vector<wv1::ToWorker> messages(4);
+  messages[0].mutable_unmap_region()->set_region_id(7);
+  messages[1].mutable_assign_session()->set_region_id_base(2000);
+  messages[2].mutable_run_call()->mutable_request()->set_node_index(-1);
+  messages[3].mutable_sync()->set_call_id(2);
+  for (const wv1::ToWorker& message : messages) {
+    const int memfd = memfd_create("worker-test", MFD_CLOEXEC);
+    ASSERT_GE(memfd, 0);
+    EXPECT_TRUE(send(message, memfd).ok());
+    close(memfd);
+  }
+  ASSERT_TRUE(sync(3));
+  EXPECT_EQ(OpenFdsOf(*pid), fds_before);
+
+  close(channel);  // the daemon is gone: the worker exits
+  absl::StatusOr<int> status = ProcessLauncher::Real()->Wait(*pid);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
 }  // namespace

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target of tests/fuzz (clang, ASan + UBSan: the
+# `fuzz` config of .bazelrc) and runs each for a bounded time from its seeds;
+# prints, per target, executions, exec/s and libFuzzer's final cov: and ft:.
+# Exits non-zero if any target crashes, leaks, times out or fails to build.
+#
+# Usage: tests/fuzz/run_fuzzers.sh [seconds_per_target]   (default 30)
+#
+# Environment:
+#   AOTI_FUZZ_OUTPUT_BASE  Bazel output base of the fuzz build (default
+#                          ~/.cache/aoti-fuzz-ob): clang there, never the
+#                          workspace's usual (gcc) one, nor its bazel-* links.
+#   AOTI_FUZZ_JOBS         bazel --jobs (default 2).
+#   AOTI_FUZZ_TARGETS      only these targets, e.g. "tensor_ref_fuzzer".
+#   AOTI_FUZZ_KEEP         set: keep the run's folder (corpora, logs, crashes).
+set -euo pipefail
+
+readonly SECONDS_PER_TARGET="${1:-30}"
+readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly OUTPUT_BASE="${AOTI_FUZZ_OUTPUT_BASE:-${HOME}/.cache/aoti-fuzz-ob}"
+readonly JOBS="${AOTI_FUZZ_JOBS:-2}"
+readonly WORK="$(mktemp -d "${TMPDIR:-/tmp}/aoti-fuzz.XXXXXX")"
+
+if ! [[ "${SECONDS_PER_TARGET}" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 [seconds_per_target]" >&2
+  exit 2
+fi
+
+cleanup() {
+  if [[ -z "${AOTI_FUZZ_KEEP:-}" ]]; then rm -rf "${WORK}"; fi
+  # The fuzz output base's server only: nobody else's build is touched.
+  (cd "${ROOT}" && bazel --output_base="${OUTPUT_BASE}" shutdown) >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# clang-14 with libFuzzer (Debian 12 splits it into libclang-rt-14-dev).
+install_clang() {
+  if command -v clang-14 >/dev/null &&
+    compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+    return
+  fi
+  echo "== installing clang-14 and libFuzzer"
+  local sudo=""
+  if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
+  ${sudo} env DEBIAN_FRONTEND=noninteractive apt-get install -y clang-14 libclang-rt-14-dev
+}
+
+bazel_fuzz() {
+  (cd "${ROOT}" && bazel --output_base="${OUTPUT_BASE}" "$@")
+}
+
+# "cov ft" of libFuzzer's last status line (its DONE line).
+final_coverage() {
+  local line
+  line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$1" | tail -1 || true)"
+  local cov ft
+  cov="$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"${line}")"
+  ft="$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"${line}")"
+  echo "${cov:--} ${ft:--}"
+}
+
+stat_of() {
+  sed -nE "s/^stat::$2:[[:space:]]*([0-9]+).*/\1/p" "$1" | tail -1
+}
+
+install_clang
+
+if [[ -n "${AOTI_FUZZ_TARGETS:-}" ]]; then
+  read -r -a targets <<<"${AOTI_FUZZ_TARGETS}"
+else
+  mapfile -t targets < <(bazel_fuzz query --noshow_progress \
+    'attr(tags, "\bfuzz\b", //tests/fuzz:*) except //tests/fuzz:seed_corpus' 2>/dev/null |
+    sed 's|^//tests/fuzz:||' | sort)
+fi
+labels=(//tests/fuzz:seed_corpus)
+for t in "${targets[@]}"; do labels+=("//tests/fuzz:${t}"); done
+
+echo "== building ${#targets[@]} fuzz targets (output base ${OUTPUT_BASE})"
+build_start=$SECONDS
+bazel_fuzz build --config=fuzz --jobs="${JOBS}" "${labels[@]}"
+echo "== build took $((SECONDS - build_start)) s"
+bin="$(bazel_fuzz info --config=fuzz bazel-bin 2>/dev/null)/tests/fuzz"
+
+# Leaks are errors (detect_leaks); UBSan stops at its first report but for
+# those tests/fuzz/ubsan.supp lists.
+export ASAN_OPTIONS="detect_leaks=1:handle_abort=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=${ROOT}/tests/fuzz/ubsan.supp"
+
+"${bin}/seed_corpus" "${WORK}/seeds"
+
+run_start=$SECONDS
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+  corpus="${WORK}/corpus/${t}"
+  mkdir -p "${corpus}" "${WORK}/artifacts"
+  dirs=("${corpus}" "${WORK}/seeds/${t}")
+  # Inputs that once crashed a target: kept as its regression seeds.
+  if [[ -d "${ROOT}/tests/fuzz/corpus/${t}" ]]; then
+    dirs+=("${ROOT}/tests/fuzz/corpus/${t}")
+  fi
+  log="${WORK}/${t}.log"
+  echo "== ${t}: ${SECONDS_PER_TARGET} s"
+  rc=0
+  (cd "${WORK}" && "${bin}/${t}" -max_total_time="${SECONDS_PER_TARGET}" \
+    -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 \
+    -artifact_prefix="${WORK}/artifacts/${t}-" "${dirs[@]}") >"${log}" 2>&1 || rc=$?
+  read -r cov ft < <(final_coverage "${log}")
+  execs="$(stat_of "${log}" number_of_executed_units)"
+  rate="$(stat_of "${log}" average_exec_per_sec)"
+  summary+=("$(printf '%-26s %10s %8s %7s %7s  %s' "${t}" "${execs:--}" \
+    "${rate:--}" "${cov}" "${ft}" "$([[ ${rc} == 0 ]] && echo ok || echo "FAILED (exit ${rc})")")")
+  if [[ ${rc} != 0 ]]; then
+    failed+=("${t}")
+    echo "---- ${t} failed (exit ${rc}); the end of its log:"
+    grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "${log}" | tail -60
+    ls "${WORK}/artifacts/${t}-"* 2>/dev/null | sed 's/^/artifact: /' || true
+    echo "----"
+  fi
+done
+
+echo
+echo "== summary (${SECONDS_PER_TARGET} s per target, fuzzing took $((SECONDS - run_start)) s)"
+printf '%-26s %10s %8s %7s %7s  %s\n' target executions exec/s cov ft result
+printf '%s\n' "${summary[@]}"
+if ((${#failed[@]} > 0)); then
+  echo "FAILED: ${failed[*]} (crash inputs and logs kept in ${WORK})"
+  AOTI_FUZZ_KEEP=1
+  exit 1
+fi
+echo "all ${#targets[@]} fuzz targets ran clean"
