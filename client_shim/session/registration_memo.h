@@ -57,8 +57,8 @@ class RegistrationMemo {
   };
 
   mutable absl::Mutex mu_;
-  std::deque<Content> contents_ ABSL_GUARDED_BY(mu_);  // newest last
-  size_t json_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in contents_
+  std::deque<Content> contents_ ABSL_GUARDED_BY(mu_);   // newest last
+  size_t json_bytes_ ABSL_GUARDED_BY(mu_) = 0;          // in contents_
   std::deque<HashedNodes> nodes_ ABSL_GUARDED_BY(mu_);  // newest last
 };
 

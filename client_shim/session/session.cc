@@ -166,9 +166,8 @@ absl::Status Session::Hello(const OpenOptions& options,
 }
 
 absl::Status Session::RegisterKernelSet(
-    const std::shared_ptr<const std::string>& json,
-                                        const std::string& device,
-                                        const OpenOptions& options) {
+    const std::shared_ptr<const std::string>& json, const std::string& device,
+    const OpenOptions& options) {
   // Asked for by its hash first: a daemon that has the set (any client of
   // it registered the model before) need not be sent megabytes again.
   v1::RegisterKernelSetRequest request;

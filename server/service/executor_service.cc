@@ -81,8 +81,8 @@ grpc::Status ExecutorService::RegisterKernelSet(
   // for by a hash the daemon does not have is the shim's usual first try.
   const absl::Status registered =
       DoRegisterKernelSet(*context, *request, response);
-  const bool by_hash = request->extern_kernels_json().empty() &&
-                       request->json_attach_id() == 0;
+  const bool by_hash =
+      request->extern_kernels_json().empty() && request->json_attach_id() == 0;
   return Answer("RegisterKernelSet", registered,
                 by_hash && absl::IsNotFound(registered) ? spdlog::level::debug
                                                         : spdlog::level::warn);
@@ -186,9 +186,8 @@ absl::Status ExecutorService::DoRegisterKernelSet(
     v1::RegisterKernelSetResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
-  AOTI_ASSIGN_OR_RETURN(
-      KernelSetCache::Entry entry,
-      FindOrLoad(request, *session, DeadlineOf(context)));
+  AOTI_ASSIGN_OR_RETURN(KernelSetCache::Entry entry,
+                        FindOrLoad(request, *session, DeadlineOf(context)));
   AOTI_RETURN_IF_ERROR(session->AddKernelSet(entry));
   // Start the session's worker now rather than in its first call.
   AOTI_RETURN_IF_ERROR(session->EnsureWorker().status());
@@ -202,8 +201,7 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   }
   spdlog::info("kernel set {} ({} nodes, {}) registered for pid {}{}", entry.id,
                entry.kernels->size(), entry.content_hash.substr(0, 12),
-               session->peer().pid,
-               HowSent(request));
+               session->peer().pid, HowSent(request));
   return absl::OkStatus();
 }
 

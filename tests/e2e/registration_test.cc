@@ -2,10 +2,9 @@
 // content hash without its JSON, one it lacks is NOT_FOUND (the shim then
 // sends the JSON, in a sealed memfd), and each op's schema comes with its
 // first node only.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -239,10 +238,10 @@ TEST_F(RegistrationTest, AClientThatHasTheNodeTableIsNotSentItAgain) {
     by_hash.set_known_nodes_fingerprint(fingerprint);
     v1::RegisterKernelSetResponse response;
     auto by_hash_context = RawSession::Context();
-    EXPECT_TRUE(second->stub()
-                    ->RegisterKernelSet(by_hash_context.get(), by_hash,
-                                        &response)
-                    .ok());
+    EXPECT_TRUE(
+        second->stub()
+            ->RegisterKernelSet(by_hash_context.get(), by_hash, &response)
+            .ok());
     return response;
   };
   const v1::RegisterKernelSetResponse known =

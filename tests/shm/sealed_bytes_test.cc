@@ -113,9 +113,9 @@ TEST(CreateSealedMemfdTest, WritesThePartsAndSealsForGood) {
   // No one can write it any more: not through write(2), not through a
   // shared writable mapping.
   EXPECT_EQ(pwrite(owned.get(), "x", 1, 0), -1);
-  EXPECT_EQ(mmap(nullptr, 12, PROT_READ | PROT_WRITE, MAP_SHARED, owned.get(),
-                 0),
-            MAP_FAILED);
+  EXPECT_EQ(
+      mmap(nullptr, 12, PROT_READ | PROT_WRITE, MAP_SHARED, owned.get(), 0),
+      MAP_FAILED);
 }
 
 TEST(CreateSealedMemfdTest, RefusesAPartThatDoesNotFit) {
