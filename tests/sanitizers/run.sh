@@ -88,10 +88,12 @@ run_sanitizer() {
     "${test_targets[@]}"
   rc=$?
   if [ "$san" = asan ]; then
-    local asan_runtime
-    asan_runtime=$(gcc -print-file-name=libasan.so)
+    # libstdc++ too: ASan finds the real __cxa_throw when it starts, and
+    # Python loads libstdc++ only later, with torch.
+    local preload
+    preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
     "${bazel[@]}" test "${flags[@]}" \
-      --test_env=LD_PRELOAD="$asan_runtime" \
+      --test_env=LD_PRELOAD="$preload" \
       --test_env=ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" "$@" -- \
       "${python_tests[@]}" || rc=$(( rc == 0 ? $? : rc ))
   fi
