@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client_shim/last_error.h"
 #include "server/common/status_macros.h"
+#include "server/common/unique_fd.h"
 #include "server/kernels/handle_call.h"
 
 namespace aoti_executor {
@@ -74,7 +75,8 @@ absl::StatusOr<const v1::NodeInfo*> CheckNode(const Session::Nodes& nodes,
 }  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const UniqueFd owned(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = owned.get();
   if (fd < 0) {
     return absl::ErrnoToStatus(errno,
                                absl::StrCat("cannot open \"", path, "\""));
@@ -83,7 +85,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   struct stat info {};
   if (fstat(fd, &info) == 0) {
     if (S_ISDIR(info.st_mode)) {
-      close(fd);
       return absl::InvalidArgumentError(
           absl::StrCat("\"", path, "\" is a directory"));
     }
@@ -95,14 +96,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error,
+      return absl::ErrnoToStatus(errno,
                                  absl::StrCat("cannot read \"", path, "\""));
     }
     bytes.append(buffer, static_cast<size_t>(n));
   }
-  close(fd);
   return bytes;
 }
 

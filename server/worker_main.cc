@@ -5,6 +5,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <utility>
+
+#include "server/common/unique_fd.h"
 #include "server/kernels/op_library.h"
 #include "server/workers/output_allocator.h"
 #include "server/workers/worker_loop.h"
@@ -48,11 +51,11 @@ bool LoadLibraries(const DaemonFlags& flags) {
 }
 
 // Serves the daemon on `channel` until it closes it, then exits.
-[[noreturn]] void Serve(const DaemonFlags& flags, int channel) {
+[[noreturn]] void Serve(const DaemonFlags& flags, UniqueFd channel) {
   OutputAllocator::Install();
   // Never destroyed: when the daemon goes, calls still running (a hung op)
   // must not hold the exit up.
-  auto* loop = new WorkerLoop(channel, flags.region_id_base,
+  auto* loop = new WorkerLoop(std::move(channel), flags.region_id_base,
                               static_cast<int>(flags.worker_threads));
   const int code = loop->Run();
   spdlog::default_logger()->flush();
@@ -64,7 +67,7 @@ bool LoadLibraries(const DaemonFlags& flags) {
 int RunWorker(const DaemonFlags& flags) {
   IgnoreServiceSignals();
   if (!LimitMemory(flags) || !LoadLibraries(flags)) return 1;
-  Serve(flags, static_cast<int>(flags.worker_fd));
+  Serve(flags, UniqueFd(static_cast<int>(flags.worker_fd)));
 }
 
 int RunWorkerZygote(const DaemonFlags& flags) {
@@ -73,11 +76,12 @@ int RunWorkerZygote(const DaemonFlags& flags) {
   // Told apart from its workers in ps and /proc by name only: they share its
   // command line.
   prctl(PR_SET_NAME, "aoti-zygote");
-  return WorkerZygote::Serve(static_cast<int>(flags.worker_fd), [&](int fd) {
-    prctl(PR_SET_NAME, "aoti-executord");
-    if (!LimitMemory(flags)) _exit(1);
-    Serve(flags, fd);
-  });
+  return WorkerZygote::Serve(static_cast<int>(flags.worker_fd),
+                             [&](UniqueFd channel) {
+                               prctl(PR_SET_NAME, "aoti-executord");
+                               if (!LimitMemory(flags)) _exit(1);
+                               Serve(flags, std::move(channel));
+                             });
 }
 
 }  // namespace aoti_executor

@@ -21,6 +21,7 @@
 #include "client_shim/last_error.h"
 #include "rapidjson/document.h"
 #include "server/common/status_macros.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 namespace client {
@@ -49,26 +50,25 @@ bool IsSafeRelativePath(absl::string_view path) {
 }
 
 absl::Status WriteFile(const std::string& path, const void* data, size_t n) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  UniqueFd fd(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     return absl::InternalError(
         absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
   }
   const char* bytes = static_cast<const char*>(data);
   while (n > 0) {
-    const ssize_t written = ::write(fd, bytes, n);
+    const ssize_t written = ::write(fd.get(), bytes, n);
     if (written < 0 && errno == EINTR) continue;
     if (written <= 0) {
-      const int error = errno;
-      ::close(fd);
       return absl::InternalError(
-          absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
+          absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
     }
     bytes += written;
     n -= static_cast<size_t>(written);
   }
-  if (::close(fd) != 0) {
+  // Closed by hand: a write error may only show up here.
+  if (::close(fd.release()) != 0) {
     return absl::InternalError(
         absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
   }

@@ -221,13 +221,11 @@ absl::Status Session::RegisterKernelSet(
 
 absl::StatusOr<uint64_t> Session::SendJsonMemfd(const std::string& json) {
   const SealedPart part{0, json};
-  AOTI_ASSIGN_OR_RETURN(const int fd,
+  AOTI_ASSIGN_OR_RETURN(const UniqueFd fd,
                         CreateSealedMemfd("aoti-kernel-set-json", json.size(),
                                           absl::MakeConstSpan(&part, 1)));
   const uint64_t attach_id = next_attach_id_.fetch_add(1);
-  const absl::Status sent = attach_->SendMemfd(attach_id, fd, json.size());
-  close(fd);  // the daemon has its own copy of the fd once it is sent
-  AOTI_RETURN_IF_ERROR(sent);
+  AOTI_RETURN_IF_ERROR(attach_->SendMemfd(attach_id, fd.get(), json.size()));
   return attach_id;
 }
 

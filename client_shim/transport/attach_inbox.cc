@@ -41,26 +41,26 @@ absl::Status AttachInbox::ReadUntil(const std::function<bool()>& arrived,
                          absl::StrCat("waiting for ", what,
                                       " on attach socket ", socket_->path()));
     }
-    AOTI_RETURN_IF_ERROR(Adopt(*received));
+    AOTI_RETURN_IF_ERROR(Adopt(*std::move(received)));
   }
   return absl::OkStatus();
 }
 
-absl::Status AttachInbox::Adopt(const ReceivedFrame& received) {
+absl::Status AttachInbox::Adopt(ReceivedFrame received) {
   const AttachFrame& frame = received.frame;
   const bool known_type = frame.type == AttachFrameType::kCallLane ||
                           frame.type == AttachFrameType::kOutputRegion;
-  if (!known_type || received.fd < 0) {
-    if (received.fd >= 0) close(received.fd);
-    return absl::InternalError(absl::StrCat(
-        "attach socket ", socket_->path(),
-        ": expected a kOutputRegion or kCallLane frame "
-        "with a memfd, got type ",
-        static_cast<int>(frame.type), received.fd < 0 ? " without one" : ""));
+  if (!known_type || !received.fd.valid()) {
+    return absl::InternalError(
+        absl::StrCat("attach socket ", socket_->path(),
+                     ": expected a kOutputRegion or kCallLane frame "
+                     "with a memfd, got type ",
+                     static_cast<int>(frame.type),
+                     received.fd.valid() ? "" : " without one"));
   }
   const bool lane = frame.type == AttachFrameType::kCallLane;
   absl::StatusOr<SharedRegion> region =
-      SharedRegion::Adopt(received.fd, frame.size);
+      SharedRegion::Adopt(std::move(received.fd), frame.size);
   if (!region.ok()) {
     return WithContext(
         region.status(),

@@ -49,7 +49,7 @@ class AttachInbox {
       uint64_t lane_id, absl::Time deadline);
 
  private:
-  absl::Status Adopt(const ReceivedFrame& received);
+  absl::Status Adopt(ReceivedFrame received);
 
   AttachSocket* const socket_;
   const RegionSink on_output_region_;

@@ -98,9 +98,11 @@ absl::Status ConnectUntil(int fd, const std::string& path,
 
 absl::StatusOr<std::unique_ptr<AttachSocket>> AttachSocket::Connect(
     const std::string& path, absl::Time deadline) {
-  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Errno(errno, "socket(AF_UNIX, SOCK_SEQPACKET)");
-  std::unique_ptr<AttachSocket> attach(new AttachSocket(fd, path));
+  UniqueFd owned(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!owned.valid()) return Errno(errno, "socket(AF_UNIX, SOCK_SEQPACKET)");
+  const int fd = owned.get();
+  std::unique_ptr<AttachSocket> attach(
+      new AttachSocket(std::move(owned), path));
   AOTI_RETURN_IF_ERROR(ConnectUntil(fd, path, deadline));
   absl::StatusOr<ReceivedFrame> welcome = attach->Receive(deadline);
   if (!welcome.ok()) {
@@ -108,7 +110,6 @@ absl::StatusOr<std::unique_ptr<AttachSocket>> AttachSocket::Connect(
         welcome.status(),
         absl::StrCat("waiting for the session secret on ", path));
   }
-  if (welcome->fd >= 0) close(welcome->fd);
   if (welcome->frame.type != AttachFrameType::kWelcome) {
     return absl::InternalError(absl::StrCat(
         "attach socket ", path, ": expected a kWelcome frame, got type ",
@@ -123,8 +124,6 @@ absl::StatusOr<std::unique_ptr<AttachSocket>> AttachSocket::Connect(
   return attach;
 }
 
-AttachSocket::~AttachSocket() { close(fd_); }
-
 absl::Status AttachSocket::SendClientRegion(uint64_t attach_id,
                                             const SharedRegion& region) {
   return SendMemfd(attach_id, region.fd(), region.size());
@@ -137,15 +136,15 @@ absl::Status AttachSocket::SendMemfd(uint64_t attach_id, int fd,
   frame.id = attach_id;
   frame.size = size;
   absl::MutexLock lock(&send_mu_);
-  return SendFrame(fd_, frame, fd);
+  return SendFrame(fd_.get(), frame, fd);
 }
 
 absl::StatusOr<ReceivedFrame> AttachSocket::Receive(absl::Time deadline) {
-  return ReceiveFrame(fd_, deadline);
+  return ReceiveFrame(fd_.get(), deadline);
 }
 
 bool AttachSocket::PeerClosed() const {
-  pollfd p{fd_, POLLRDHUP, 0};
+  pollfd p{fd_.get(), POLLRDHUP, 0};
   int n;
   do {
     n = poll(&p, 1, 0);

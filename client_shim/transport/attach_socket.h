@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/unique_fd.h"
 #include "server/framing/fd_channel.h"
 #include "server/shm/shared_region.h"
 
@@ -30,7 +31,7 @@ class AttachSocket {
 
   AttachSocket(const AttachSocket&) = delete;
   AttachSocket& operator=(const AttachSocket&) = delete;
-  ~AttachSocket();  // closes the connection, which ends the session
+  // Destroying it closes the connection, which ends the session.
 
   // The 32 hex characters that every gRPC request of the session carries.
   const std::string& secret() const { return secret_; }
@@ -52,9 +53,10 @@ class AttachSocket {
   bool PeerClosed() const;
 
  private:
-  AttachSocket(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  AttachSocket(UniqueFd fd, std::string path)
+      : fd_(std::move(fd)), path_(std::move(path)) {}
 
-  const int fd_;
+  const UniqueFd fd_;
   const std::string path_;
   std::string secret_;
   absl::Mutex send_mu_;

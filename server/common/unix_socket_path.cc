@@ -31,12 +31,10 @@ absl::StatusOr<sockaddr_un> MakeAddress(const std::string& path) {
 
 // True if some process accepts connections on the socket file at `path`.
 bool SomeoneListens(const sockaddr_un& address, int type) {
-  const int probe = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-  if (probe < 0) return false;
-  const bool live = connect(probe, reinterpret_cast<const sockaddr*>(&address),
-                            sizeof(address)) == 0;
-  close(probe);
-  return live;
+  const UniqueFd probe(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+  if (!probe.valid()) return false;
+  return connect(probe.get(), reinterpret_cast<const sockaddr*>(&address),
+                 sizeof(address)) == 0;
 }
 
 // Creates `dir` (the socket's own directory) if missing, mode 0755 so that
@@ -139,21 +137,19 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> ListenUnixSocket(const std::string& path, int type) {
+absl::StatusOr<UniqueFd> ListenUnixSocket(const std::string& path, int type) {
   if (absl::Status ready = PrepareSocketPath(path); !ready.ok()) return ready;
   auto address = MakeAddress(path);
   if (!address.ok()) return address.status();
-  const int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket(AF_UNIX)");
+  UniqueFd fd(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket(AF_UNIX)");
   // Mode before bind (no window in which the file is wider open) would need
   // fchmod on the socket, which Linux ignores; bind then chmod, with the
   // parent directory's mode as the real gate.
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&*address),
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address),
            sizeof(*address)) != 0 ||
-      chmod(path.c_str(), 0660) != 0 || listen(fd, 128) != 0) {
-    const int error = errno;
-    close(fd);
-    return absl::ErrnoToStatus(error, absl::StrCat("listen on '", path, "'"));
+      chmod(path.c_str(), 0660) != 0 || listen(fd.get(), 128) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("listen on '", path, "'"));
   }
   return fd;
 }

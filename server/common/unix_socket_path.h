@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 
@@ -19,9 +20,9 @@ namespace aoti_executor {
 absl::Status PrepareSocketPath(const std::string& path);
 
 // PrepareSocketPath, then a listening AF_UNIX socket of `type`
-// (SOCK_STREAM, SOCK_SEQPACKET) bound at `path` with mode 0660. The caller
-// owns the returned fd (O_CLOEXEC).
-absl::StatusOr<int> ListenUnixSocket(const std::string& path, int type);
+// (SOCK_STREAM, SOCK_SEQPACKET) bound at `path` with mode 0660
+// (O_CLOEXEC).
+absl::StatusOr<UniqueFd> ListenUnixSocket(const std::string& path, int type);
 
 }  // namespace aoti_executor
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -27,7 +28,7 @@ absl::StatusOr<ReceivedFrame> ReceiveFrame(int socket, absl::Time deadline) {
         absl::StrCat("attach socket: ", packet.status().message()));
   }
   ReceivedFrame received;
-  received.fd = packet->fd;
+  received.fd = std::move(packet->fd);
   absl::Status error;
   if (packet->bytes.size() != sizeof(AttachFrame)) {
     error = absl::InvalidArgumentError(
@@ -45,10 +46,7 @@ absl::StatusOr<ReceivedFrame> ReceiveFrame(int socket, absl::Time deadline) {
                        ", expected ", AttachFrame::kVersion));
     }
   }
-  if (!error.ok()) {
-    if (received.fd >= 0) close(received.fd);
-    return error;
-  }
+  if (!error.ok()) return error;
   return received;
 }
 

@@ -5,18 +5,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/common/unique_fd.h"
 #include "server/framing/attach_frame.h"
 
 namespace aoti_executor {
 
-// A received frame and the fd that came with it (-1 if none). The receiver
-// owns `fd`.
+// A received frame and the fd that came with it (if any).
 struct ReceivedFrame {
   AttachFrame frame;
-  int fd = -1;
+  UniqueFd fd;
 };
 
-// Sends `frame`, with `fd` attached unless it is -1. Retries EINTR; uses
+// Sends `frame`, with `fd` attached unless it is -1 (the peer gets its own
+// copy; `fd` stays the caller's). Retries EINTR; uses
 // MSG_NOSIGNAL so a closed peer is an error, not SIGPIPE.
 absl::Status SendFrame(int socket, const AttachFrame& frame, int fd = -1);
 

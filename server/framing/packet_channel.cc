@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,12 +22,6 @@ constexpr int kMaxReceivedFds = 4;
 
 bool IsPeerGone(int error) {
   return error == EPIPE || error == ECONNRESET || error == ENOTCONN;
-}
-
-void CloseAll(const std::vector<int>& fds) {
-  for (int fd : fds) {
-    close(fd);
-  }
 }
 
 // Waits until `socket` is readable or `deadline` passes. OK means readable
@@ -155,9 +150,9 @@ absl::StatusOr<ReceivedPacket> ReceivePacket(int socket, size_t max_size,
       return absl::ErrnoToStatus(errno, "recvmsg");
     }
 
-    // Take every fd that arrived before looking at anything else, so that
+    // Own every fd that arrived before looking at anything else, so that
     // each error path below closes them.
-    std::vector<int> fds;
+    std::vector<UniqueFd> fds;
     for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr;
          cmsg = CMSG_NXTHDR(&msg, cmsg)) {
       if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
@@ -167,7 +162,7 @@ absl::StatusOr<ReceivedPacket> ReceivePacket(int socket, size_t max_size,
       for (size_t i = 0; i < count; ++i) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        fds.push_back(fd);
+        fds.emplace_back(fd);
       }
     }
 
@@ -186,14 +181,9 @@ absl::StatusOr<ReceivedPacket> ReceivePacket(int socket, size_t max_size,
       error = absl::InvalidArgumentError(absl::StrCat(
           "packet carries ", fds.size(), " fds, at most 1 is allowed"));
     }
-    if (!error.ok()) {
-      CloseAll(fds);
-      return error;
-    }
+    if (!error.ok()) return error;
     received.bytes.resize(n);
-    if (!fds.empty()) {
-      received.fd = fds[0];
-    }
+    if (!fds.empty()) received.fd = std::move(fds[0]);
     return received;
   }
 }

@@ -9,18 +9,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 
-// Sends one packet of `size` bytes, with `fd` attached unless it is -1.
+// Sends one packet of `size` bytes, with `fd` attached unless it is -1 (the
+// peer gets its own copy: `fd` stays the caller's).
 // Retries EINTR; a closed peer is Unavailable (MSG_NOSIGNAL: no SIGPIPE).
 absl::Status SendPacket(int socket, const void* data, size_t size, int fd = -1);
 
-// A received packet and the fd that came with it (-1 if none); the receiver
-// owns `fd`.
+// A received packet and the fd that came with it (if any).
 struct ReceivedPacket {
   std::string bytes;
-  int fd = -1;
+  UniqueFd fd;
 };
 
 // Receives one packet of at most `max_size` bytes. Blocks until one arrives

@@ -152,11 +152,11 @@ absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
     absl::Time deadline) {
   if (request.json_attach_id() != 0) {
     AOTI_ASSIGN_OR_RETURN(
-        const Session::AttachedFd attached,
+        Session::AttachedFd attached,
         session.TakeAttachedFd(request.json_attach_id(), deadline));
     AOTI_ASSIGN_OR_RETURN(
         const SealedBytes json,
-        SealedBytes::Map(attached.fd, "the kernel set JSON memfd",
+        SealedBytes::Map(std::move(attached.fd), "the kernel set JSON memfd",
                          attached.size, kMaxMessageBytes));
     return kernel_sets_.GetOrLoad(json.bytes(), request.device());
   }

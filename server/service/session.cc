@@ -13,11 +13,11 @@
 
 namespace aoti_executor {
 
-Session::Session(std::string secret, int attach_fd, PeerCredentials peer,
+Session::Session(std::string secret, UniqueFd attach_fd, PeerCredentials peer,
                  WorkerPool* workers,
                  std::shared_ptr<LaneCloserSlot> lane_closer)
     : secret_(std::move(secret)),
-      attach_fd_(attach_fd),
+      attach_fd_(std::move(attach_fd)),
       peer_(peer),
       workers_(workers),
       lane_closer_(std::move(lane_closer)) {}
@@ -29,29 +29,25 @@ Session::~Session() {
     worker.swap(worker_);
   }
   worker.reset();  // stops and reaps the worker (its reader uses `this`)
-  absl::MutexLock lock(&mu_);
-  for (auto& [id, pending] : pending_fds_) close(pending.fd);
-  close(attach_fd_);
 }
 
-absl::Status Session::AddPendingFd(uint64_t attach_id, int fd, uint64_t size) {
+absl::Status Session::AddPendingFd(uint64_t attach_id, UniqueFd fd,
+                                   uint64_t size) {
   absl::MutexLock lock(&mu_);
   auto it = pending_fds_.find(attach_id);
   if (it != pending_fds_.end()) {
     // A client reusing an attach id before registering the first: keep the
     // newest, as the client's RegisterRegion will mean that one.
-    close(it->second.fd);
-    it->second = AttachedFd{fd, size};
+    it->second = AttachedFd{std::move(fd), size};
     return absl::OkStatus();
   }
   if (pending_fds_.size() >= kMaxPendingFds) {
-    close(fd);
     return absl::ResourceExhaustedError(
         absl::StrCat(pending_fds_.size(),
                      " memfds sent on the attach socket are waiting for "
                      "their RegisterRegion (the limit)"));
   }
-  pending_fds_.emplace(attach_id, AttachedFd{fd, size});
+  pending_fds_.emplace(attach_id, AttachedFd{std::move(fd), size});
   return absl::OkStatus();
 }
 
@@ -67,17 +63,18 @@ absl::StatusOr<Session::AttachedFd> Session::TakeAttachedFd(
         " arrived on the attach socket; send the kClientRegion frame first"));
   }
   auto it = pending_fds_.find(attach_id);
-  const AttachedFd attached = it->second;
+  AttachedFd attached = std::move(it->second);
   pending_fds_.erase(it);
   return attached;
 }
 
 absl::StatusOr<uint64_t> Session::RegisterClientRegion(uint64_t attach_id,
                                                        absl::Time deadline) {
-  AOTI_ASSIGN_OR_RETURN(const AttachedFd attached,
+  AOTI_ASSIGN_OR_RETURN(AttachedFd attached,
                         TakeAttachedFd(attach_id, deadline));
-  AOTI_ASSIGN_OR_RETURN(SharedRegion adopted,
-                        SharedRegion::Adopt(attached.fd, attached.size));
+  AOTI_ASSIGN_OR_RETURN(
+      SharedRegion adopted,
+      SharedRegion::Adopt(std::move(attached.fd), attached.size));
   auto region = std::make_shared<SharedRegion>(std::move(adopted));
 
   absl::MutexLock worker_lock(&worker_mu_);
@@ -166,8 +163,9 @@ absl::StatusOr<Session::OpenedLane> Session::OpenCallLane(size_t max_lanes) {
   frame.id = opened.lane_id;
   frame.size = opened.byte_size;
   absl::MutexLock lock(&send_mu_);
-  AOTI_RETURN_IF_ERROR(WithContext(SendFrame(attach_fd_, frame, region.fd()),
-                                   "sending the call lane"));
+  AOTI_RETURN_IF_ERROR(
+      WithContext(SendFrame(attach_fd_.get(), frame, region.fd()),
+                  "sending the call lane"));
   return opened;
 }
 
@@ -227,8 +225,8 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
   AOTI_ASSIGN_OR_RETURN(std::unique_ptr<Worker> started, workers_->Take());
   AOTI_RETURN_IF_ERROR(started->AssignSession(
       region_id_base,
-      [this](uint64_t id, uint64_t size, int fd) {
-        ForwardOutputRegion(id, size, fd);
+      [this](uint64_t id, uint64_t size, UniqueFd fd) {
+        ForwardOutputRegion(id, size, std::move(fd));
       },
       [this](uint64_t id) {
         absl::MutexLock lock(&mu_);
@@ -275,7 +273,7 @@ absl::StatusOr<std::shared_ptr<Worker>> Session::StartWorker() {
 }
 
 void Session::ForwardOutputRegion(uint64_t region_id, uint64_t byte_size,
-                                  int fd) {
+                                  UniqueFd fd) {
   AttachFrame frame;
   frame.type = AttachFrameType::kOutputRegion;
   frame.id = region_id;
@@ -283,9 +281,8 @@ void Session::ForwardOutputRegion(uint64_t region_id, uint64_t byte_size,
   absl::Status sent;
   {
     absl::MutexLock lock(&send_mu_);
-    sent = SendFrame(attach_fd_, frame, fd);
+    sent = SendFrame(attach_fd_.get(), frame, fd.get());
   }
-  close(fd);
   if (!sent.ok()) {
     spdlog::debug("session of pid {}: {}", peer_.pid, sent.ToString());
     return;

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/unique_fd.h"
 #include "server/service/kernel_set_cache.h"
 #include "server/service/peer_policy.h"
 #include "server/shm/region_table.h"
@@ -58,10 +59,10 @@ class Session {
   // at most one per call in flight; each holds an fd of the daemon.
   static constexpr size_t kMaxPendingFds = 256;
 
-  // Takes ownership of the connected attach socket `attach_fd`. `workers`
-  // (where the session's worker comes from) must outlive the session.
+  // `attach_fd`: the connected attach socket. `workers` (where the
+  // session's worker comes from) must outlive the session.
   // `lane_closer` (may be null) closes the lanes of its ended workers.
-  Session(std::string secret, int attach_fd, PeerCredentials peer,
+  Session(std::string secret, UniqueFd attach_fd, PeerCredentials peer,
           WorkerPool* workers,
           std::shared_ptr<class LaneCloserSlot> lane_closer = nullptr);
   ~Session();  // stops the worker, closes the attach socket
@@ -70,20 +71,20 @@ class Session {
 
   const std::string& secret() const { return secret_; }
   const PeerCredentials& peer() const { return peer_; }
-  int attach_fd() const { return attach_fd_; }
+  int attach_fd() const { return attach_fd_.get(); }
 
   // A memfd that arrived on the attach socket as kClientRegion, waiting for
-  // its RegisterRegion. Takes ownership of `fd` (closing it on failure).
-  // ResourceExhausted if kMaxPendingFds are already waiting: the client is
-  // flooding the daemon with fds, and its session should end.
-  absl::Status AddPendingFd(uint64_t attach_id, int fd, uint64_t size);
+  // its RegisterRegion. ResourceExhausted (and `fd` closed) if
+  // kMaxPendingFds are already waiting: the client is flooding the daemon
+  // with fds, and its session should end.
+  absl::Status AddPendingFd(uint64_t attach_id, UniqueFd fd, uint64_t size);
   // A memfd as it arrived on the attach socket, with the size its frame gave.
   struct AttachedFd {
-    int fd;
+    UniqueFd fd;
     uint64_t size;
   };
-  // The memfd sent with `attach_id`, waited for until `deadline`; the caller
-  // owns the fd. What it holds is said by the RPC that names the id.
+  // The memfd sent with `attach_id`, waited for until `deadline`. What it
+  // holds is said by the RPC that names the id.
   absl::StatusOr<AttachedFd> TakeAttachedFd(uint64_t attach_id,
                                             absl::Time deadline);
   // Maps the memfd sent with `attach_id` (waiting for it until `deadline`),
@@ -138,7 +139,7 @@ class Session {
 
  private:
   // The worker's reader thread: hands a new output region to the client.
-  void ForwardOutputRegion(uint64_t region_id, uint64_t byte_size, int fd);
+  void ForwardOutputRegion(uint64_t region_id, uint64_t byte_size, UniqueFd fd);
   absl::StatusOr<std::shared_ptr<Worker>> StartWorker()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(worker_mu_);
   // With a call lane open, the client may name what it just registered in
@@ -146,7 +147,7 @@ class Session {
   void SyncIfLaneOpen(Worker* worker);
 
   const std::string secret_;
-  const int attach_fd_;
+  const UniqueFd attach_fd_;
   const PeerCredentials peer_;
   WorkerPool* const workers_;
   const std::shared_ptr<LaneCloserSlot> lane_closer_;

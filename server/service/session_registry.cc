@@ -43,9 +43,9 @@ absl::Status SessionRegistry::Start(const std::string& path,
   policy_ = policy;
   stats_ = stats;
   AOTI_ASSIGN_OR_RETURN(listen_fd_, ListenUnixSocket(path, SOCK_SEQPACKET));
-  if (pipe2(wake_fd_, O_CLOEXEC) != 0) {
-    return absl::ErrnoToStatus(errno, "pipe2");
-  }
+  AOTI_ASSIGN_OR_RETURN(auto wake, MakePipe());
+  wake_read_ = std::move(wake.first);
+  wake_write_ = std::move(wake.second);
   path_ = path;
   AOTI_ASSIGN_OR_RETURN(socket_gid_, SocketGroup(path));
   spdlog::info("attach socket {} allows {}", path,
@@ -57,10 +57,10 @@ absl::Status SessionRegistry::Start(const std::string& path,
 void SessionRegistry::Stop() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ || listen_fd_ < 0) return;
+    if (stopping_ || !listen_fd_.valid()) return;
     stopping_ = true;
   }
-  (void)!write(wake_fd_[1], "x", 1);
+  (void)!write(wake_write_.get(), "x", 1);
   if (acceptor_.joinable()) acceptor_.join();
   {
     absl::MutexLock lock(&mu_);
@@ -71,14 +71,13 @@ void SessionRegistry::Stop() {
     mu_.Await(absl::Condition(
         +[](int* live) { return *live == 0; }, &live_readers_));
   }
-  close(listen_fd_);
-  close(wake_fd_[0]);
-  close(wake_fd_[1]);
+  listen_fd_.reset();  // before the unlink: no connection lands in between
   unlink(path_.c_str());
 }
 
 void SessionRegistry::AcceptLoop() {
-  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_[0], POLLIN, 0}};
+  pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0},
+                   {wake_read_.get(), POLLIN, 0}};
   while (true) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -86,37 +85,38 @@ void SessionRegistry::AcceptLoop() {
       return;
     }
     if (fds[1].revents != 0) return;
-    const int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (connection < 0) {
+    UniqueFd connection(
+        accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection.valid()) {
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
         spdlog::warn("attach socket: accept failed: {}", std::strerror(errno));
       }
       continue;
     }
-    Open(connection);
+    Open(std::move(connection));
   }
 }
 
-void SessionRegistry::Open(int connection) {
+void SessionRegistry::Open(UniqueFd owned) {
+  const int connection = owned.get();
   auto peer = ReadPeerCredentials(connection);
   if (peer.ok()) {
     if (absl::Status allowed = policy_->Check(*peer, socket_gid_);
         !allowed.ok()) {
       Refuse(connection, *peer, allowed);
-      return;
+      return;  // closes the connection
     }
   }
   auto secret = MakeSecret();
   if (!peer.ok() || !secret.ok()) {
     spdlog::warn("attach socket: refusing a connection: {}",
                  (!peer.ok() ? peer.status() : secret.status()).ToString());
-    close(connection);
     return;
   }
   // Registered before the client learns its secret: the client's first
   // RegisterKernelSet may arrive the moment the welcome does.
-  auto session = std::make_shared<Session>(*secret, connection, *peer, workers_,
-                                           lane_closer_);
+  auto session = std::make_shared<Session>(*secret, std::move(owned), *peer,
+                                           workers_, lane_closer_);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;  // the session closes its socket
@@ -161,7 +161,6 @@ void SessionRegistry::Refuse(int connection, const PeerCredentials& peer,
     spdlog::debug("attach socket: pid {} left before its refusal: {}", peer.pid,
                   sent.ToString());
   }
-  close(connection);
 }
 
 // By value: the thread keeps its session alive until the loop ends.
@@ -180,15 +179,14 @@ void SessionRegistry::ReadLoop(
       break;
     }
     if (received->frame.type != AttachFrameType::kClientRegion ||
-        received->fd < 0) {
+        !received->fd.valid()) {
       spdlog::warn(
           "session of pid {}: unexpected attach frame type {}, closing",
           session->peer().pid, static_cast<int>(received->frame.type));
-      if (received->fd >= 0) close(received->fd);
       break;
     }
     if (absl::Status added = session->AddPendingFd(
-            received->frame.id, received->fd, received->frame.size);
+            received->frame.id, std::move(received->fd), received->frame.size);
         !added.ok()) {
       spdlog::warn("session of pid {}: {}, closing", session->peer().pid,
                    added.ToString());

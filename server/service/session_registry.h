@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/daemon_stats.h"
+#include "server/common/unique_fd.h"
 #include "server/service/peer_policy.h"
 #include "server/service/session.h"
 
@@ -78,8 +79,9 @@ class SessionRegistry {
 
  private:
   void AcceptLoop();
-  void Open(int connection);
-  // Tells a refused peer why (a kWelcome frame without a secret) and closes.
+  void Open(UniqueFd connection);
+  // Tells a refused peer why (a kWelcome frame without a secret); Open then
+  // closes the connection.
   void Refuse(int connection, const PeerCredentials& peer,
               const absl::Status& why);
   void ReadLoop(std::shared_ptr<Session> session);
@@ -91,8 +93,10 @@ class SessionRegistry {
   const PeerPolicy* policy_ = nullptr;
   DaemonStats* stats_ = nullptr;
   gid_t socket_gid_ = 0;
-  int listen_fd_ = -1;
-  int wake_fd_[2] = {-1, -1};  // a pipe that interrupts AcceptLoop's poll
+  UniqueFd listen_fd_;
+  // A pipe whose write interrupts AcceptLoop's poll.
+  UniqueFd wake_read_;
+  UniqueFd wake_write_;
   std::thread acceptor_;
 
   mutable absl::Mutex mu_;

@@ -76,13 +76,14 @@ absl::StatusOr<std::unique_ptr<UnixGrpcListener>> UnixGrpcListener::Bind(
     DaemonStats* stats) {
   std::unique_ptr<UnixGrpcListener> listener(
       new UnixGrpcListener(policy, stats));
-  if (pipe2(listener->wake_fd_, O_CLOEXEC) != 0) {
-    return absl::ErrnoToStatus(errno, "pipe2");
-  }
+  AOTI_ASSIGN_OR_RETURN(auto wake, MakePipe());
+  listener->wake_read_ = std::move(wake.first);
+  listener->wake_write_ = std::move(wake.second);
   for (const std::string& path : paths) {
-    Socket socket{path};
+    Socket socket;
+    socket.path = path;
     AOTI_ASSIGN_OR_RETURN(socket.fd, ListenUnixSocket(path, SOCK_STREAM));
-    listener->sockets_.push_back(socket);
+    listener->sockets_.push_back(std::move(socket));
     AOTI_ASSIGN_OR_RETURN(listener->sockets_.back().gid, SocketGroup(path));
     spdlog::info("gRPC socket {} allows {}", path,
                  policy->Describe(listener->sockets_.back().gid));
@@ -114,12 +115,9 @@ void UnixGrpcListener::Serve(grpc::Server* server) {
 void UnixGrpcListener::StopAccepting() {
   if (stopped_accepting_) return;
   stopped_accepting_ = true;
-  if (wake_fd_[1] >= 0) (void)!write(wake_fd_[1], "x", 1);
+  if (wake_write_.valid()) (void)!write(wake_write_.get(), "x", 1);
   if (acceptor_.joinable()) acceptor_.join();
-  for (Socket& socket : sockets_) {
-    close(socket.fd);
-    socket.fd = -1;
-  }
+  for (Socket& socket : sockets_) socket.fd.reset();
 }
 
 void UnixGrpcListener::Stop() {
@@ -131,16 +129,16 @@ void UnixGrpcListener::Stop() {
     refusal_server_->Wait();
   }
   for (const Socket& socket : sockets_) unlink(socket.path.c_str());
-  for (int& fd : wake_fd_) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
+  wake_read_.reset();
+  wake_write_.reset();
 }
 
 void UnixGrpcListener::AcceptLoop() {
   std::vector<pollfd> fds;
-  for (const Socket& socket : sockets_) fds.push_back({socket.fd, POLLIN, 0});
-  fds.push_back({wake_fd_[0], POLLIN, 0});
+  for (const Socket& socket : sockets_) {
+    fds.push_back({socket.fd.get(), POLLIN, 0});
+  }
+  fds.push_back({wake_read_.get(), POLLIN, 0});
   while (true) {
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -156,31 +154,31 @@ void UnixGrpcListener::AcceptLoop() {
 
 void UnixGrpcListener::Accept(const Socket& socket) {
   // Non-blocking, as gRPC's endpoints are.
-  const int connection =
-      accept4(socket.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (connection < 0) {
+  UniqueFd connection(
+      accept4(socket.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!connection.valid()) {
     if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
       spdlog::warn("gRPC socket {}: accept failed: {}", socket.path,
                    std::strerror(errno));
     }
     return;
   }
-  absl::StatusOr<PeerCredentials> peer = ReadPeerCredentials(connection);
+  absl::StatusOr<PeerCredentials> peer = ReadPeerCredentials(connection.get());
   if (!peer.ok()) {
     spdlog::warn("gRPC socket {}: refusing a connection: {}", socket.path,
                  peer.status().ToString());
-    close(connection);
     return;
   }
   if (absl::Status allowed = policy_->Check(*peer, socket.gid); !allowed.ok()) {
     DaemonStats::Add(stats_->peers_refused_grpc);
     spdlog::warn("gRPC socket {}: refused {}: {}", socket.path,
                  DescribePeer(*peer), std::string(allowed.message()));
-    refusal_service_->Remember(connection, peer->uid);
-    grpc::AddInsecureChannelFromFd(refusal_server_.get(), connection);
+    refusal_service_->Remember(connection.get(), peer->uid);
+    // gRPC owns the connection from here on.
+    grpc::AddInsecureChannelFromFd(refusal_server_.get(), connection.release());
     return;
   }
-  grpc::AddInsecureChannelFromFd(server_, connection);
+  grpc::AddInsecureChannelFromFd(server_, connection.release());
 }
 
 }  // namespace aoti_executor

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/daemon_stats.h"
+#include "server/common/unique_fd.h"
 #include "server/service/peer_policy.h"
 
 namespace aoti_executor {
@@ -59,7 +60,7 @@ class UnixGrpcListener {
  private:
   struct Socket {
     std::string path;
-    int fd = -1;
+    UniqueFd fd;
     gid_t gid = 0;  // the socket file's group
   };
 
@@ -70,7 +71,9 @@ class UnixGrpcListener {
   const PeerPolicy* const policy_;
   DaemonStats* const stats_;
   std::vector<Socket> sockets_;
-  int wake_fd_[2] = {-1, -1};
+  // A pipe whose write interrupts AcceptLoop's poll.
+  UniqueFd wake_read_;
+  UniqueFd wake_write_;
   std::unique_ptr<RefusalService> refusal_service_;
   std::unique_ptr<grpc::Server> refusal_server_;
   grpc::Server* server_ = nullptr;

@@ -34,8 +34,8 @@ absl::Status WriteAll(int fd, absl::string_view bytes, uint64_t offset) {
 
 }  // namespace
 
-absl::StatusOr<int> CreateSealedMemfd(const char* name, uint64_t size,
-                                      absl::Span<const SealedPart> parts) {
+absl::StatusOr<UniqueFd> CreateSealedMemfd(const char* name, uint64_t size,
+                                           absl::Span<const SealedPart> parts) {
   for (const SealedPart& part : parts) {
     if (part.offset > size || part.bytes.size() > size - part.offset) {
       return absl::InvalidArgumentError(
@@ -43,8 +43,9 @@ absl::StatusOr<int> CreateSealedMemfd(const char* name, uint64_t size,
                        " do not fit in a memfd of ", size));
     }
   }
-  const int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "memfd_create");
+  UniqueFd owned(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!owned.valid()) return absl::ErrnoToStatus(errno, "memfd_create");
+  const int fd = owned.get();
   absl::Status status;
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
     status = absl::ErrnoToStatus(errno, "ftruncate of a memfd");
@@ -57,21 +58,16 @@ absl::StatusOr<int> CreateSealedMemfd(const char* name, uint64_t size,
             F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     status = absl::ErrnoToStatus(errno, "sealing a memfd");
   }
-  if (!status.ok()) {
-    close(fd);
-    return status;
-  }
-  return fd;
+  if (!status.ok()) return status;
+  return owned;
 }
 
-absl::StatusOr<SealedBytes> SealedBytes::Map(int fd, absl::string_view what,
+absl::StatusOr<SealedBytes> SealedBytes::Map(UniqueFd owned,
+                                             absl::string_view what,
                                              uint64_t expected_size,
                                              uint64_t max_size) {
+  const int fd = owned.get();
   if (fd < 0) return Refuse(what, absl::StrCat("invalid fd ", fd));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { close(fd); }
-  } closer{fd};
   // Seals first, size second: once F_SEAL_SHRINK is in place the size can no
   // longer drop below what fstat reports next.
   const int seals = fcntl(fd, F_GET_SEALS);

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 
@@ -23,20 +24,20 @@ struct SealedPart {
 };
 
 // A new memfd of `size` bytes (zero-filled, then `parts` written in), sealed
-// for good against writing, shrinking and growing; the caller owns the fd.
-// `name` shows in /proc/<pid>/fd. Written, not mapped: a writable mapping
-// would keep F_SEAL_WRITE off.
-absl::StatusOr<int> CreateSealedMemfd(const char* name, uint64_t size,
-                                      absl::Span<const SealedPart> parts);
+// for good against writing, shrinking and growing. `name` shows in
+// /proc/<pid>/fd. Written, not mapped: a writable mapping would keep
+// F_SEAL_WRITE off.
+absl::StatusOr<UniqueFd> CreateSealedMemfd(const char* name, uint64_t size,
+                                           absl::Span<const SealedPart> parts);
 
 class SealedBytes {
  public:
-  // Takes ownership of `fd` (closed whatever happens: the mapping outlives
-  // it). `what` names the bytes in errors, e.g. "the kernel set JSON".
+  // Maps `fd` (closed whatever happens: the mapping outlives it). `what`
+  // names the bytes in errors, e.g. "the kernel set JSON".
   // Refuses a file that is not sealed with F_SEAL_WRITE and F_SEAL_SHRINK,
   // or that holds more than `max_size` bytes, or other than `expected_size`
   // bytes when that is not zero.
-  static absl::StatusOr<SealedBytes> Map(int fd, absl::string_view what,
+  static absl::StatusOr<SealedBytes> Map(UniqueFd fd, absl::string_view what,
                                          uint64_t expected_size,
                                          uint64_t max_size);
 

@@ -24,23 +24,6 @@ constexpr uint64_t kMaxRegionSize =
         ? static_cast<uint64_t>(std::numeric_limits<off_t>::max())
         : static_cast<uint64_t>(std::numeric_limits<size_t>::max());
 
-// Closes `fd` on scope exit unless released.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 absl::Status SyscallError(const char* syscall) {
   return absl::ErrnoToStatus(errno, syscall);
 }
@@ -63,11 +46,11 @@ absl::StatusOr<SharedRegion> SharedRegion::Create(const std::string& name,
         absl::StrCat("shared region size ", byte_size, " must be in [1, ",
                      kMaxRegionSize, "]"));
   }
-  int fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) {
+  UniqueFd owned(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!owned.valid()) {
     return SyscallError("memfd_create");
   }
-  FdCloser closer(fd);
+  const int fd = owned.get();
   if (ftruncate(fd, static_cast<off_t>(byte_size)) != 0) {
     return SyscallError("ftruncate");
   }
@@ -78,16 +61,16 @@ absl::StatusOr<SharedRegion> SharedRegion::Create(const std::string& name,
   if (!data.ok()) {
     return data.status();
   }
-  return SharedRegion(closer.Release(), *data, byte_size);
+  return SharedRegion(std::move(owned), *data, byte_size);
 }
 
-absl::StatusOr<SharedRegion> SharedRegion::Adopt(int fd,
+absl::StatusOr<SharedRegion> SharedRegion::Adopt(UniqueFd owned,
                                                  uint64_t expected_size) {
+  const int fd = owned.get();
   if (fd < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot adopt invalid fd ", fd));
   }
-  FdCloser closer(fd);
   struct stat st;
   if (fstat(fd, &st) != 0) {
     return SyscallError("fstat");
@@ -131,18 +114,18 @@ absl::StatusOr<SharedRegion> SharedRegion::Adopt(int fd,
   if (!data.ok()) {
     return data.status();
   }
-  return SharedRegion(closer.Release(), *data, size);
+  return SharedRegion(std::move(owned), *data, size);
 }
 
 SharedRegion::SharedRegion(SharedRegion&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(std::move(other.fd_)),
       data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)) {}
 
 SharedRegion& SharedRegion::operator=(SharedRegion&& other) noexcept {
   if (this != &other) {
     SharedRegion old(std::move(*this));
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::move(other.fd_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }
@@ -152,9 +135,6 @@ SharedRegion& SharedRegion::operator=(SharedRegion&& other) noexcept {
 SharedRegion::~SharedRegion() {
   if (data_ != nullptr) {
     munmap(data_, static_cast<size_t>(size_));
-  }
-  if (fd_ >= 0) {
-    close(fd_);
   }
 }
 

@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 
@@ -22,11 +24,11 @@ class SharedRegion {
   static absl::StatusOr<SharedRegion> Create(const std::string& name,
                                              uint64_t byte_size);
 
-  // Takes ownership of `fd`, received from a peer, and maps it read-write.
-  // Refuses (and closes) an fd that is not a regular file, is empty, is not
-  // sealed against shrinking, or whose size is not `expected_size` (when
-  // non-zero).
-  static absl::StatusOr<SharedRegion> Adopt(int fd, uint64_t expected_size = 0);
+  // Maps `fd`, received from a peer, read-write. Refuses (and closes) an fd
+  // that is not a regular file, is empty, is not sealed against shrinking,
+  // or whose size is not `expected_size` (when non-zero).
+  static absl::StatusOr<SharedRegion> Adopt(UniqueFd fd,
+                                            uint64_t expected_size = 0);
 
   SharedRegion(SharedRegion&& other) noexcept;
   SharedRegion& operator=(SharedRegion&& other) noexcept;
@@ -36,15 +38,15 @@ class SharedRegion {
 
   uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // True if [p, p + n) lies inside the mapping (overflow-safe).
   bool Contains(const void* p, uint64_t n) const;
 
  private:
-  SharedRegion(int fd, uint8_t* data, uint64_t size)
-      : fd_(fd), data_(data), size_(size) {}
+  SharedRegion(UniqueFd fd, uint8_t* data, uint64_t size)
+      : fd_(std::move(fd)), data_(data), size_(size) {}
 
-  int fd_ = -1;
+  UniqueFd fd_;
   uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
 };

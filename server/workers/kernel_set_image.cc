@@ -27,15 +27,14 @@ absl::Status Refuse(const std::string& why) {
 
 }  // namespace
 
-KernelSetImage::KernelSetImage(int fd, std::string device, uint64_t json_size,
-                               uint64_t node_count, uint64_t spans_offset)
-    : fd_(fd),
+KernelSetImage::KernelSetImage(UniqueFd fd, std::string device,
+                               uint64_t json_size, uint64_t node_count,
+                               uint64_t spans_offset)
+    : fd_(std::move(fd)),
       device_(std::move(device)),
       json_size_(json_size),
       node_count_(node_count),
       spans_offset_(spans_offset) {}
-
-KernelSetImage::~KernelSetImage() { close(fd_); }
 
 absl::StatusOr<std::shared_ptr<const KernelSetImage>> KernelSetImage::Create(
     absl::string_view json, const std::vector<NodeSpan>& spans,
@@ -53,11 +52,12 @@ absl::StatusOr<std::shared_ptr<const KernelSetImage>> KernelSetImage::Create(
       {spans_offset,
        absl::string_view(reinterpret_cast<const char*>(encoded.data()),
                          encoded.size() * sizeof(uint64_t))}};
-  AOTI_ASSIGN_OR_RETURN(const int fd,
+  AOTI_ASSIGN_OR_RETURN(UniqueFd fd,
                         CreateSealedMemfd("aoti-kernel-set",
                                           std::max<uint64_t>(total, 1), parts));
-  return std::shared_ptr<const KernelSetImage>(new KernelSetImage(
-      fd, std::move(device), json.size(), spans.size(), spans_offset));
+  return std::shared_ptr<const KernelSetImage>(
+      new KernelSetImage(std::move(fd), std::move(device), json.size(),
+                         spans.size(), spans_offset));
 }
 
 wv1::RegisterKernelSet KernelSetImage::Describe(uint64_t kernel_set_id) const {
@@ -71,15 +71,14 @@ wv1::RegisterKernelSet KernelSetImage::Describe(uint64_t kernel_set_id) const {
 }
 
 absl::StatusOr<std::shared_ptr<const MappedKernelSetImage>>
-MappedKernelSetImage::Map(int fd, const wv1::RegisterKernelSet& request) {
-  if (fd < 0) return Refuse("no memfd came with the registration");
+MappedKernelSetImage::Map(UniqueFd fd, const wv1::RegisterKernelSet& request) {
+  if (!fd.valid()) return Refuse("no memfd came with the registration");
   const uint64_t json_size = request.json_size();
   const uint64_t offset = request.spans_offset();
   const uint64_t count = request.node_count();
   if (offset < json_size || offset % 8 != 0 ||
       count > UINT64_MAX / kSpanBytes ||
       offset > UINT64_MAX - count * kSpanBytes) {
-    close(fd);
     return Refuse(absl::StrCat("spans at ", offset, " for ", count,
                                " nodes do not fit after ", json_size,
                                " bytes of JSON"));
@@ -87,7 +86,7 @@ MappedKernelSetImage::Map(int fd, const wv1::RegisterKernelSet& request) {
   const uint64_t expected = std::max<uint64_t>(offset + count * kSpanBytes, 1);
   AOTI_ASSIGN_OR_RETURN(
       SealedBytes image,
-      SealedBytes::Map(fd, "kernel set image", expected, expected));
+      SealedBytes::Map(std::move(fd), "kernel set image", expected, expected));
   const char* bytes = image.bytes().data();
   std::vector<NodeSpan> spans(count);
   for (uint64_t i = 0; i < count; ++i) {

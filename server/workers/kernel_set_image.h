@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/worker.pb.h"
+#include "server/common/unique_fd.h"
 #include "server/kernels/node_span.h"
 #include "server/shm/sealed_bytes.h"
 
@@ -27,21 +28,20 @@ class KernelSetImage {
   static absl::StatusOr<std::shared_ptr<const KernelSetImage>> Create(
       absl::string_view json, const std::vector<NodeSpan>& spans,
       std::string device);
-  ~KernelSetImage();
   KernelSetImage(const KernelSetImage&) = delete;
   KernelSetImage& operator=(const KernelSetImage&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   const std::string& device() const { return device_; }
   // The message that goes with fd(), for kernel set `kernel_set_id`.
   ::aoti::executor::worker::v1::RegisterKernelSet Describe(
       uint64_t kernel_set_id) const;
 
  private:
-  KernelSetImage(int fd, std::string device, uint64_t json_size,
+  KernelSetImage(UniqueFd fd, std::string device, uint64_t json_size,
                  uint64_t node_count, uint64_t spans_offset);
 
-  const int fd_;
+  const UniqueFd fd_;
   const std::string device_;
   const uint64_t json_size_;
   const uint64_t node_count_;
@@ -52,9 +52,10 @@ class KernelSetImage {
 // message.
 class MappedKernelSetImage {
  public:
-  // Takes ownership of `fd` (closed whatever happens).
+  // `fd` is closed whatever happens (the mapping outlives it).
   static absl::StatusOr<std::shared_ptr<const MappedKernelSetImage>> Map(
-      int fd, const ::aoti::executor::worker::v1::RegisterKernelSet& request);
+      UniqueFd fd,
+      const ::aoti::executor::worker::v1::RegisterKernelSet& request);
   MappedKernelSetImage(const MappedKernelSetImage&) = delete;
   MappedKernelSetImage& operator=(const MappedKernelSetImage&) = delete;
 

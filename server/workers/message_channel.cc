@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/framing/packet_channel.h"
@@ -24,17 +25,16 @@ absl::Status SendMessage(int socket,
   return SendPacket(socket, bytes.data(), bytes.size(), fd);
 }
 
-absl::StatusOr<int> ReceiveMessage(int socket,
-                                   google::protobuf::MessageLite* message,
-                                   absl::Time deadline) {
+absl::StatusOr<UniqueFd> ReceiveMessage(int socket,
+                                        google::protobuf::MessageLite* message,
+                                        absl::Time deadline) {
   auto packet = ReceivePacket(socket, kMaxWorkerMessageBytes, deadline);
   if (!packet.ok()) return packet.status();
   if (!message->ParseFromString(packet->bytes)) {
-    if (packet->fd >= 0) close(packet->fd);
     return absl::DataLossError(
         absl::StrCat("a malformed ", message->GetTypeName(), " arrived"));
   }
-  return packet->fd;
+  return std::move(packet->fd);
 }
 
 }  // namespace aoti_executor

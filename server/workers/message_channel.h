@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 
@@ -20,8 +21,8 @@ absl::Status SendMessage(int socket,
                          int fd = -1);
 
 // Receives one message into `*message`; returns the fd that came with it
-// (-1 if none), which the caller owns.
-absl::StatusOr<int> ReceiveMessage(
+// (none: an invalid UniqueFd).
+absl::StatusOr<UniqueFd> ReceiveMessage(
     int socket, google::protobuf::MessageLite* message,
     absl::Time deadline = absl::InfiniteFuture());
 

@@ -57,19 +57,14 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
     return absl::InvalidArgumentError(
         "WorkerOptions needs its stats and its launcher");
   }
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
-    return absl::ErrnoToStatus(errno, "socketpair");
-  }
-  auto pid =
-      options.launcher->Spawn(WorkerArgv(options, region_id_base), fds[1]);
-  close(fds[1]);
-  if (!pid.ok()) {
-    close(fds[0]);
-    return pid.status();
-  }
-  std::unique_ptr<Worker> worker(
-      new Worker(*pid, fds[0], std::move(on_output_region), options));
+  AOTI_ASSIGN_OR_RETURN(auto ends, MakeSocketPair(SOCK_SEQPACKET));
+  auto [channel, child_end] = std::move(ends);
+  auto pid = options.launcher->Spawn(WorkerArgv(options, region_id_base),
+                                     child_end.get());
+  child_end.reset();  // the worker has its own copy now
+  if (!pid.ok()) return pid.status();
+  std::unique_ptr<Worker> worker(new Worker(
+      *pid, std::move(channel), std::move(on_output_region), options));
   AOTI_RETURN_IF_ERROR(
       worker->WaitUntilReady(absl::Now() + options.start_timeout));
   worker->reader_ = std::thread([w = worker.get()] { w->ReadLoop(); });
@@ -78,10 +73,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(
   return worker;
 }
 
-Worker::Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
+Worker::Worker(pid_t pid, UniqueFd channel, OutputRegionFn on_output_region,
                const WorkerOptions& options)
     : pid_(pid),
-      channel_(channel),
+      channel_(std::move(channel)),
       stats_(options.stats),
       launcher_(options.launcher) {
   absl::MutexLock lock(&mu_);
@@ -96,7 +91,7 @@ Worker::~Worker() {
   // Closing our end is the orderly stop: the worker reads EOF and exits,
   // even while an op of it still runs. ReadLoop then reaps it, and kills it
   // if it lingers.
-  shutdown(channel_, SHUT_RDWR);
+  shutdown(channel_.get(), SHUT_RDWR);
   if (reader_.joinable()) reader_.join();
   bool reaped;
   {
@@ -104,7 +99,6 @@ Worker::~Worker() {
     reaped = reaped_;
   }
   if (!reaped) Reap();  // it never started reading (a failed start)
-  close(channel_);
   absl::MutexLock lock(&mu_);
   for (const std::unique_ptr<Lane>& lane : lanes_) {
     if (lane->closed.exchange(true)) continue;
@@ -170,9 +164,8 @@ absl::StatusOr<int> Worker::WaitForExit() {
 
 absl::Status Worker::WaitUntilReady(absl::Time deadline) {
   wv1::FromWorker message;
-  auto fd = ReceiveMessage(channel_, &message, deadline);
+  auto fd = ReceiveMessage(channel_.get(), &message, deadline);
   if (fd.ok() && message.has_ready()) return absl::OkStatus();
-  if (fd.ok() && *fd >= 0) close(*fd);
   // If it ended by itself the signal changes nothing: the reap says how.
   launcher_->Kill(pid_, SIGKILL).IgnoreError();
   const std::string how = Reap();
@@ -185,7 +178,7 @@ absl::Status Worker::WaitUntilReady(absl::Time deadline) {
 void Worker::ReadLoop() {
   while (true) {
     wv1::FromWorker message;
-    auto fd = ReceiveMessage(channel_, &message);
+    auto fd = ReceiveMessage(channel_.get(), &message);
     if (!fd.ok()) break;
     if (message.has_output_region()) {
       OutputRegionFn forward;
@@ -194,7 +187,7 @@ void Worker::ReadLoop() {
         forward = on_output_region_;
       }
       forward(message.output_region().region_id(),
-              message.output_region().byte_size(), *fd);
+              message.output_region().byte_size(), *std::move(fd));
       continue;
     }
     if (message.has_output_region_retired()) {
@@ -204,10 +197,8 @@ void Worker::ReadLoop() {
         retired = on_region_retired_;
       }
       if (retired) retired(message.output_region_retired().region_id());
-      if (*fd >= 0) close(*fd);
       continue;
     }
-    if (*fd >= 0) close(*fd);
     if (!message.has_call_result()) continue;
     const wv1::CallResult& result = message.call_result();
     output_bytes_in_use_ = result.output_bytes_in_use();
@@ -302,7 +293,7 @@ void Worker::Kill(const std::string& reason) {
 absl::Status Worker::Send(const google::protobuf::MessageLite& message,
                           int fd) {
   absl::MutexLock lock(&send_mu_);
-  return SendMessage(channel_, message, fd);
+  return SendMessage(channel_.get(), message, fd);
 }
 
 absl::Status Worker::RegisterKernelSet(uint64_t kernel_set_id,

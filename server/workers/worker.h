@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "proto/executor.pb.h"
 #include "server/common/daemon_stats.h"
+#include "server/common/unique_fd.h"
 #include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/call_watch.h"
@@ -54,9 +55,9 @@ std::vector<std::string> WorkerArgv(const WorkerOptions& options,
 
 class Worker {
  public:
-  // Takes ownership of `fd`, the memfd of a new output region.
+  // `fd`: the memfd of a new output region.
   using OutputRegionFn =
-      std::function<void(uint64_t region_id, uint64_t byte_size, int fd)>;
+      std::function<void(uint64_t region_id, uint64_t byte_size, UniqueFd fd)>;
   using RegionRetiredFn = std::function<void(uint64_t region_id)>;
 
   // Runs on the worker's reader thread once the process has ended, been
@@ -160,7 +161,7 @@ class Worker {
  private:
   struct PendingCall;
 
-  Worker(pid_t pid, int channel, OutputRegionFn on_output_region,
+  Worker(pid_t pid, UniqueFd channel, OutputRegionFn on_output_region,
          const WorkerOptions& options);
   absl::Status WaitUntilReady(absl::Time deadline);
   // Waits (2 s at most, then SIGKILL) for the process to end and reaps it;
@@ -175,7 +176,7 @@ class Worker {
   void FoldLaneCountsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const pid_t pid_;
-  const int channel_;
+  const UniqueFd channel_;
   DaemonStats* const stats_;
   ProcessLauncher* const launcher_;
   std::thread reader_;

@@ -21,8 +21,9 @@ namespace aoti_executor {
 namespace v1 = aoti::executor::v1;
 namespace wv1 = aoti::executor::worker::v1;
 
-WorkerLoop::WorkerLoop(int channel, uint64_t region_id_base, int num_threads)
-    : channel_(channel),
+WorkerLoop::WorkerLoop(UniqueFd channel, uint64_t region_id_base,
+                       int num_threads)
+    : channel_(std::move(channel)),
       region_id_base_(region_id_base),
       arena_(
           [this](std::shared_ptr<SharedRegion> region) {
@@ -31,41 +32,30 @@ WorkerLoop::WorkerLoop(int channel, uint64_t region_id_base, int num_threads)
           [this](uint64_t region_id) { RetireOutputRegion(region_id); }),
       pool_(num_threads) {}
 
-WorkerLoop::~WorkerLoop() { close(channel_); }
-
 int WorkerLoop::Run() {
   wv1::FromWorker ready;
   ready.mutable_ready()->set_pid(getpid());
   if (!Send(ready).ok()) return 1;
   while (true) {
     wv1::ToWorker message;
-    auto fd = ReceiveMessage(channel_, &message);
+    auto fd = ReceiveMessage(channel_.get(), &message);
     if (!fd.ok()) {
       if (absl::IsUnavailable(fd.status())) return 0;  // the daemon is gone
       spdlog::error("worker {}: {}", getpid(), fd.status().ToString());
       return 1;
     }
-    Handle(message, *fd);
+    Handle(message, *std::move(fd));
   }
 }
 
-void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
-  // Only these own an fd (each closes it whatever happens); one that came
-  // with any other message would otherwise stay open for good.
-  const bool takes_fd = message.has_register_kernel_set() ||
-                        message.has_map_region() || message.has_watch_page() ||
-                        message.has_open_lane();
-  if (!takes_fd && fd >= 0) {
-    close(fd);
-    fd = -1;
-  }
+void WorkerLoop::Handle(const wv1::ToWorker& message, UniqueFd fd) {
   absl::Status status;
   switch (message.kind_case()) {
     case wv1::ToWorker::kRegisterKernelSet:
-      status = RegisterKernelSet(message.register_kernel_set(), fd);
+      status = RegisterKernelSet(message.register_kernel_set(), std::move(fd));
       break;
     case wv1::ToWorker::kMapRegion:
-      status = MapRegion(message.map_region(), fd);
+      status = MapRegion(message.map_region(), std::move(fd));
       break;
     case wv1::ToWorker::kUnmapRegion:
       regions_.Remove(message.unmap_region().region_id());
@@ -77,10 +67,10 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
       pool_.Schedule([this, call = message.run_call()] { RunCall(call); });
       break;
     case wv1::ToWorker::kWatchPage:
-      status = AdoptWatchPage(message.watch_page(), fd);
+      status = AdoptWatchPage(message.watch_page(), std::move(fd));
       break;
     case wv1::ToWorker::kOpenLane:
-      status = OpenLane(message.open_lane(), fd);
+      status = OpenLane(message.open_lane(), std::move(fd));
       break;
     case wv1::ToWorker::kSync: {
       // Everything sent before it is applied: this thread applies messages
@@ -99,9 +89,9 @@ void WorkerLoop::Handle(const wv1::ToWorker& message, int fd) {
 }
 
 absl::Status WorkerLoop::RegisterKernelSet(
-    const wv1::RegisterKernelSet& request, int fd) {
+    const wv1::RegisterKernelSet& request, UniqueFd fd) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<const MappedKernelSetImage> image,
-                        MappedKernelSetImage::Map(fd, request));
+                        MappedKernelSetImage::Map(std::move(fd), request));
   AOTI_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(request.device()));
   const absl::string_view json = image->json();
   std::vector<NodeSpan> spans = image->spans();
@@ -112,16 +102,19 @@ absl::Status WorkerLoop::RegisterKernelSet(
   return absl::OkStatus();
 }
 
-absl::Status WorkerLoop::MapRegion(const wv1::MapRegion& request, int fd) {
-  AOTI_ASSIGN_OR_RETURN(SharedRegion region,
-                        SharedRegion::Adopt(fd, request.byte_size()));
+absl::Status WorkerLoop::MapRegion(const wv1::MapRegion& request, UniqueFd fd) {
+  AOTI_ASSIGN_OR_RETURN(
+      SharedRegion region,
+      SharedRegion::Adopt(std::move(fd), request.byte_size()));
   return regions_.Add(request.region_id(),
                       std::make_shared<SharedRegion>(std::move(region)));
 }
 
-absl::Status WorkerLoop::AdoptWatchPage(const wv1::WatchPage& request, int fd) {
-  AOTI_ASSIGN_OR_RETURN(SharedRegion page,
-                        SharedRegion::Adopt(fd, request.byte_size()));
+absl::Status WorkerLoop::AdoptWatchPage(const wv1::WatchPage& request,
+                                        UniqueFd fd) {
+  AOTI_ASSIGN_OR_RETURN(
+      SharedRegion page,
+      SharedRegion::Adopt(std::move(fd), request.byte_size()));
   if (page.size() < CallWatch::kBytes) {
     return absl::InvalidArgumentError("the watch page is too small");
   }
@@ -129,9 +122,10 @@ absl::Status WorkerLoop::AdoptWatchPage(const wv1::WatchPage& request, int fd) {
   return absl::OkStatus();
 }
 
-absl::Status WorkerLoop::OpenLane(const wv1::OpenLane& request, int fd) {
-  AOTI_ASSIGN_OR_RETURN(SharedRegion adopted,
-                        SharedRegion::Adopt(fd, request.byte_size()));
+absl::Status WorkerLoop::OpenLane(const wv1::OpenLane& request, UniqueFd fd) {
+  AOTI_ASSIGN_OR_RETURN(
+      SharedRegion adopted,
+      SharedRegion::Adopt(std::move(fd), request.byte_size()));
   AOTI_ASSIGN_OR_RETURN(
       CallLane lane,
       CallLane::Over(std::make_shared<SharedRegion>(std::move(adopted))));
@@ -275,7 +269,7 @@ absl::Status WorkerLoop::ReleaseBlock(uint64_t region_id, uint64_t offset) {
 
 absl::Status WorkerLoop::Send(const wv1::FromWorker& message, int fd) {
   absl::MutexLock lock(&send_mu_);
-  return SendMessage(channel_, message, fd);
+  return SendMessage(channel_.get(), message, fd);
 }
 
 absl::StatusOr<uint64_t> WorkerLoop::PublishOutputRegion(

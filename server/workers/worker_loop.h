@@ -29,28 +29,29 @@ namespace aoti_executor {
 
 class WorkerLoop {
  public:
-  // `channel`: the worker's end of the socketpair (owned). Output regions get
+  // `channel`: the worker's end of the socketpair. Output regions get
   // ids region_id_base + 1, + 2, ...: the daemon gives each worker its own
   // range (here, or in AssignSession for a spare), so ids stay unique across
   // restarts.
-  WorkerLoop(int channel, uint64_t region_id_base, int num_threads);
-  ~WorkerLoop();
+  WorkerLoop(UniqueFd channel, uint64_t region_id_base, int num_threads);
 
   // Serves until the daemon closes the channel; returns the exit code.
   int Run();
 
  private:
-  void Handle(const aoti::executor::worker::v1::ToWorker& message, int fd);
+  // `fd`, if it came with a message that takes none, is closed here.
+  void Handle(const aoti::executor::worker::v1::ToWorker& message, UniqueFd fd);
   absl::Status RegisterKernelSet(
-      const aoti::executor::worker::v1::RegisterKernelSet& request, int fd);
+      const aoti::executor::worker::v1::RegisterKernelSet& request,
+      UniqueFd fd);
   absl::Status MapRegion(const aoti::executor::worker::v1::MapRegion& request,
-                         int fd);
+                         UniqueFd fd);
   // Serves one more call lane, whose memfd is `fd`, watched through the
   // page received just before it.
   absl::Status OpenLane(const aoti::executor::worker::v1::OpenLane& request,
-                        int fd);
+                        UniqueFd fd);
   absl::Status AdoptWatchPage(
-      const aoti::executor::worker::v1::WatchPage& request, int fd);
+      const aoti::executor::worker::v1::WatchPage& request, UniqueFd fd);
   void RunCall(const aoti::executor::worker::v1::RunCall& call);
   // Runs `request` (releases first, then the node, if any) to a CallResult.
   aoti::executor::worker::v1::CallResult Run(
@@ -67,7 +68,7 @@ class WorkerLoop {
       std::shared_ptr<SharedRegion> region);
   void RetireOutputRegion(uint64_t region_id);
 
-  const int channel_;
+  const UniqueFd channel_;
   std::atomic<uint64_t> region_id_base_;
   std::atomic<uint64_t> next_region_number_{1};
   // Bytes of outputs copied into the arena (the rest went there directly).

@@ -16,7 +16,7 @@ absl::StatusOr<std::unique_ptr<Worker>> StartUnassigned(
     const WorkerOptions& options) {
   // Region ids come with AssignSession; nothing is announced before that.
   return Worker::Start(options, /*region_id_base=*/0,
-                       [](uint64_t, uint64_t, int fd) { close(fd); });
+                       [](uint64_t, uint64_t, UniqueFd) {});
 }
 
 WorkerOptions WithLauncher(WorkerOptions options, ProcessLauncher* launcher) {

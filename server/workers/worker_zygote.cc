@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/common/status_macros.h"
 #include "server/framing/packet_channel.h"
 #include "server/workers/process_spawn.h"
 #include "spdlog/spdlog.h"
@@ -54,24 +55,21 @@ int WaitForPid(pid_t pid) {
 // Forks the worker through a middle process that exits at once, so that the
 // worker is re-parented to the daemon (the child subreaper) rather than
 // being the zygote's child.
+//
+// The children only _exit or become the worker: no destructor of this frame
+// runs in them, so they close what they must not keep by hand.
 absl::StatusOr<pid_t> ForkWorker(
-    int channel, int worker_fd, const std::function<void(int)>& become_worker) {
-  int pid_pipe[2];
-  if (pipe2(pid_pipe, O_CLOEXEC) != 0) {
-    return absl::ErrnoToStatus(errno, "pipe2");
-  }
+    int channel, int worker_fd,
+    const std::function<void(UniqueFd)>& become_worker) {
+  AOTI_ASSIGN_OR_RETURN(auto pid_pipe, MakePipe());
+  auto& [pid_in, pid_out] = pid_pipe;
   const pid_t middle = fork();
-  if (middle < 0) {
-    const int error = errno;
-    close(pid_pipe[0]);
-    close(pid_pipe[1]);
-    return absl::ErrnoToStatus(error, "fork");
-  }
+  if (middle < 0) return absl::ErrnoToStatus(errno, "fork");
   if (middle == 0) {
-    close(pid_pipe[0]);
+    close(pid_in.get());
     const pid_t worker = fork();
     if (worker == 0) {
-      close(pid_pipe[1]);
+      close(pid_out.get());
       // The worker's channel on fd 3, where a spawned worker has it; this
       // replaces the zygote's own channel there.
       if (worker_fd != 3) {
@@ -79,20 +77,19 @@ absl::StatusOr<pid_t> ForkWorker(
         close(worker_fd);
       }
       if (channel != 3) close(channel);
-      become_worker(3);
+      become_worker(UniqueFd(3));
       _exit(1);  // become_worker does not return
     }
     const int64_t reported = worker;  // -1 if that fork failed
-    (void)!write(pid_pipe[1], &reported, sizeof(reported));
+    (void)!write(pid_out.get(), &reported, sizeof(reported));
     _exit(0);
   }
-  close(pid_pipe[1]);
+  pid_out.reset();
   int64_t worker = -1;
   ssize_t got;
   do {
-    got = read(pid_pipe[0], &worker, sizeof(worker));
+    got = read(pid_in.get(), &worker, sizeof(worker));
   } while (got < 0 && errno == EINTR);
-  close(pid_pipe[0]);
   WaitForPid(middle);  // after it, the worker is the daemon's child
   if (got != static_cast<ssize_t>(sizeof(worker)) || worker <= 0) {
     return absl::InternalError("the zygote could not fork a worker");
@@ -108,19 +105,15 @@ absl::StatusOr<std::unique_ptr<WorkerZygote>> WorkerZygote::Start(
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     return absl::ErrnoToStatus(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
   }
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
-    return absl::ErrnoToStatus(errno, "socketpair");
-  }
-  absl::StatusOr<pid_t> pid = SpawnProcess(argv, fds[1]);
-  close(fds[1]);
-  if (!pid.ok()) {
-    close(fds[0]);
-    return pid.status();
-  }
-  std::unique_ptr<WorkerZygote> zygote(new WorkerZygote(*pid, fds[0]));
-  auto ready = ReceivePacket(fds[0], kMaxPacket, absl::Now() + timeout);
-  if (ready.ok() && ready->fd >= 0) close(ready->fd);
+  AOTI_ASSIGN_OR_RETURN(auto ends, MakeSocketPair(SOCK_SEQPACKET));
+  auto [channel, child_end] = std::move(ends);
+  absl::StatusOr<pid_t> pid = SpawnProcess(argv, child_end.get());
+  child_end.reset();  // the zygote has its own copy now
+  if (!pid.ok()) return pid.status();
+  const int socket = channel.get();
+  std::unique_ptr<WorkerZygote> zygote(
+      new WorkerZygote(*pid, std::move(channel)));
+  auto ready = ReceivePacket(socket, kMaxPacket, absl::Now() + timeout);
   if (ready.ok() && ready->bytes == kReady) return zygote;
   std::string why = !ready.ok() ? std::string(ready.status().message())
                     : !ready->bytes.empty() && ready->bytes[0] == kError
@@ -131,8 +124,7 @@ absl::StatusOr<std::unique_ptr<WorkerZygote>> WorkerZygote::Start(
 }
 
 WorkerZygote::~WorkerZygote() {
-  shutdown(channel_, SHUT_RDWR);  // the zygote reads EOF and exits
-  close(channel_);
+  shutdown(channel_.get(), SHUT_RDWR);  // the zygote reads EOF and exits
   const absl::Time give_up = absl::Now() + absl::Seconds(2);
   int status = 0;
   while (waitpid(pid_, &status, WNOHANG) == 0) {
@@ -148,13 +140,13 @@ WorkerZygote::~WorkerZygote() {
 absl::StatusOr<pid_t> WorkerZygote::Fork(int child_fd) {
   absl::MutexLock lock(&mu_);
   if (absl::Status sent =
-          SendPacket(channel_, kFork, sizeof(kFork) - 1, child_fd);
+          SendPacket(channel_.get(), kFork, sizeof(kFork) - 1, child_fd);
       !sent.ok()) {
     return sent;
   }
-  auto reply = ReceivePacket(channel_, kMaxPacket, absl::Now() + kForkTimeout);
+  auto reply =
+      ReceivePacket(channel_.get(), kMaxPacket, absl::Now() + kForkTimeout);
   if (!reply.ok()) return reply.status();
-  if (reply->fd >= 0) close(reply->fd);
   if (!reply->bytes.empty() && reply->bytes[0] == kError) {
     return absl::InternalError(reply->bytes.substr(1));
   }
@@ -167,7 +159,7 @@ absl::StatusOr<pid_t> WorkerZygote::Fork(int child_fd) {
 }
 
 int WorkerZygote::Serve(int channel,
-                        const std::function<void(int)>& become_worker) {
+                        const std::function<void(UniqueFd)>& become_worker) {
   // fork() copies only the calling thread: a thread that an op library
   // started at load would be missing in every worker, with whatever locks
   // it held.
@@ -184,16 +176,16 @@ int WorkerZygote::Serve(int channel,
     auto request = ReceivePacket(channel, kMaxPacket);
     if (!request.ok()) return absl::IsUnavailable(request.status()) ? 0 : 1;
     std::string reply;
-    if (request->bytes != kFork || request->fd < 0) {
+    if (request->bytes != kFork || !request->fd.valid()) {
       reply = absl::StrCat(std::string(1, kError),
                            "a fork request needs the worker's channel");
     } else {
-      auto pid = ForkWorker(channel, request->fd, become_worker);
+      auto pid = ForkWorker(channel, request->fd.get(), become_worker);
       reply = pid.ok() ? absl::StrCat(*pid)
                        : absl::StrCat(std::string(1, kError),
                                       pid.status().message());
     }
-    if (request->fd >= 0) close(request->fd);
+    request->fd.reset();
     if (!SendPacket(channel, reply.data(), reply.size()).ok()) return 1;
   }
 }

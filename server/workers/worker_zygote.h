@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/unique_fd.h"
 #include "server/workers/process_launcher.h"
 
 namespace aoti_executor {
@@ -52,13 +53,15 @@ class WorkerZygote {
   // a worker for each request until the daemon closes the channel. Each
   // worker runs `become_worker(3)` with its channel on fd 3 and nothing of
   // the zygote's; it must not return. Returns the zygote's exit code.
-  static int Serve(int channel, const std::function<void(int)>& become_worker);
+  static int Serve(int channel,
+                   const std::function<void(UniqueFd)>& become_worker);
 
  private:
-  WorkerZygote(pid_t pid, int channel) : pid_(pid), channel_(channel) {}
+  WorkerZygote(pid_t pid, UniqueFd channel)
+      : pid_(pid), channel_(std::move(channel)) {}
 
   const pid_t pid_;
-  const int channel_;
+  const UniqueFd channel_;
   absl::Mutex mu_;  // one fork request at a time
 };
 

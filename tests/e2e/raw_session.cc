@@ -116,29 +116,24 @@ absl::StatusOr<std::unique_ptr<RawSession>> RawSession::Open(
     }
     session->attach_path_ = response.attach_socket_path();
   }
-  session->attach_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (session->attach_fd_ < 0) return absl::ErrnoToStatus(errno, "socket");
+  session->attach_fd_.reset(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!session->attach_fd_.valid()) return absl::ErrnoToStatus(errno, "socket");
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, session->attach_path_.c_str(),
                sizeof(address.sun_path) - 1);
-  if (connect(session->attach_fd_, reinterpret_cast<sockaddr*>(&address),
+  if (connect(session->attach_fd_.get(), reinterpret_cast<sockaddr*>(&address),
               sizeof(address)) != 0) {
     return absl::ErrnoToStatus(errno, "connect " + session->attach_path_);
   }
   absl::StatusOr<ReceivedFrame> welcome =
-      ReceiveFrame(session->attach_fd_, absl::Now() + absl::Seconds(10));
+      ReceiveFrame(session->attach_fd_.get(), absl::Now() + absl::Seconds(10));
   if (!welcome.ok()) return welcome.status();
-  if (welcome->fd >= 0) close(welcome->fd);
   if (welcome->frame.type != AttachFrameType::kWelcome) {
     return absl::InternalError("the first attach frame is not kWelcome");
   }
   session->secret_.assign(welcome->frame.secret, AttachFrame::kSecretLength);
   return session;
-}
-
-RawSession::~RawSession() {
-  if (attach_fd_ >= 0) close(attach_fd_);
 }
 
 absl::Status RawSession::SendRegionFd(uint64_t attach_id, int fd,
@@ -147,7 +142,7 @@ absl::Status RawSession::SendRegionFd(uint64_t attach_id, int fd,
   frame.type = AttachFrameType::kClientRegion;
   frame.id = attach_id;
   frame.size = size;
-  return SendFrame(attach_fd_, frame, fd);
+  return SendFrame(attach_fd_.get(), frame, fd);
 }
 
 grpc::Status RawSession::RegisterRegion(uint64_t attach_id,
@@ -211,14 +206,13 @@ grpc::Status RawSession::Call(v1::CallRequest request,
 absl::StatusOr<at::Tensor> RawSession::ReadOutput(const v1::TensorRef& ref) {
   while (output_regions_.count(ref.region_id()) == 0) {
     absl::StatusOr<ReceivedFrame> received =
-        ReceiveFrame(attach_fd_, absl::Now() + absl::Seconds(10));
+        ReceiveFrame(attach_fd_.get(), absl::Now() + absl::Seconds(10));
     if (!received.ok()) return received.status();
     if (received->frame.type != AttachFrameType::kOutputRegion) {
-      if (received->fd >= 0) close(received->fd);
       return absl::InternalError("expected a kOutputRegion frame");
     }
     absl::StatusOr<SharedRegion> region =
-        SharedRegion::Adopt(received->fd, received->frame.size);
+        SharedRegion::Adopt(std::move(received->fd), received->frame.size);
     if (!region.ok()) return region.status();
     output_regions_[received->frame.id] =
         std::make_shared<SharedRegion>(*std::move(region));
@@ -249,11 +243,13 @@ absl::StatusOr<CallLane> RawSession::OpenLane() {
   }
   while (true) {
     absl::StatusOr<ReceivedFrame> received =
-        ReceiveFrame(attach_fd_, absl::Now() + absl::Seconds(10));
+        ReceiveFrame(attach_fd_.get(), absl::Now() + absl::Seconds(10));
     if (!received.ok()) return received.status();
-    if (received->fd < 0) return absl::InternalError("a frame without an fd");
+    if (!received->fd.valid()) {
+      return absl::InternalError("a frame without an fd");
+    }
     absl::StatusOr<SharedRegion> region =
-        SharedRegion::Adopt(received->fd, received->frame.size);
+        SharedRegion::Adopt(std::move(received->fd), received->frame.size);
     if (!region.ok()) return region.status();
     auto mapped = std::make_shared<SharedRegion>(*std::move(region));
     if (received->frame.type == AttachFrameType::kOutputRegion) {

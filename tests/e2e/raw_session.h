@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/executor.grpc.pb.h"
+#include "server/common/unique_fd.h"
 #include "server/lane/call_lane.h"
 #include "server/shm/shared_region.h"
 
@@ -54,11 +55,11 @@ class RawSession {
   // Hello, then connects to the attach socket and reads the kWelcome frame.
   static absl::StatusOr<std::unique_ptr<RawSession>> Open(
       const std::string& endpoint);
-  ~RawSession();  // closes the attach socket: the session ends
+  // Destroying it closes the attach socket: the session ends.
 
   v1::Executor::Stub* stub() const { return stub_.get(); }
   const std::string& secret() const { return secret_; }
-  int attach_fd() const { return attach_fd_; }
+  int attach_fd() const { return attach_fd_.get(); }
   const std::string& attach_path() const { return attach_path_; }
 
   // A ClientContext with a deadline `timeout` from now.
@@ -100,7 +101,7 @@ class RawSession {
   std::unique_ptr<v1::Executor::Stub> stub_;
   std::string attach_path_;
   std::string secret_;
-  int attach_fd_ = -1;
+  UniqueFd attach_fd_;
   uint64_t next_attach_id_ = 1;
   std::map<uint64_t, std::unique_ptr<SharedRegion>> regions_;
   std::map<uint64_t, std::shared_ptr<SharedRegion>> output_regions_;

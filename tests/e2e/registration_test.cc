@@ -155,8 +155,8 @@ TEST_F(RegistrationTest, JsonInASealedMemfdIsParsedAndCachedByItsContent) {
                               absl::MakeConstSpan(&part, 1));
   ASSERT_TRUE(fd.ok()) << fd.status();
   const uint64_t attach_id = session->NextAttachId();
-  ASSERT_TRUE(session->SendRegionFd(attach_id, *fd, json.size()).ok());
-  close(*fd);
+  ASSERT_TRUE(session->SendRegionFd(attach_id, fd->get(), json.size()).ok());
+  fd->reset();
 
   // The hash the client sends is not what the set is cached under: the
   // daemon hashes the bytes itself.

@@ -24,7 +24,6 @@ using ::aoti_executor::testing_util::IsOpen;
 using ::aoti_executor::testing_util::MakeSealedMemfd;
 using ::aoti_executor::testing_util::MakeSocketPair;
 using ::aoti_executor::testing_util::SendRaw;
-using ::aoti_executor::testing_util::UniqueFd;
 using ::testing::HasSubstr;
 
 // Generous: only a hang makes a test wait this long.
@@ -47,19 +46,18 @@ TEST(FdChannelTest, FrameAndFdRoundTrip) {
   absl::StatusOr<ReceivedFrame> received =
       ReceiveFrame(sockets.b.get(), Soon());
   ASSERT_TRUE(received.ok()) << received.status();
-  UniqueFd received_fd(received->fd);
   EXPECT_EQ(received->frame.type, AttachFrameType::kClientRegion);
   EXPECT_EQ(received->frame.id, 7u);
   EXPECT_EQ(received->frame.size, 4096u);
-  ASSERT_GE(received->fd, 0);
-  EXPECT_NE(received->fd, memfd.get());
+  ASSERT_TRUE(received->fd.valid());
+  EXPECT_NE(received->fd.get(), memfd.get());
   // MSG_CMSG_CLOEXEC: a received fd never leaks into an exec'd child.
-  EXPECT_EQ(fcntl(received->fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  EXPECT_EQ(fcntl(received->fd.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 
   // The same file: a write through one fd shows through the other.
   ASSERT_EQ(pwrite(memfd.get(), "abc", 3, 100), 3);
   char buf[4] = {};
-  ASSERT_EQ(pread(received->fd, buf, 3, 100), 3);
+  ASSERT_EQ(pread(received->fd.get(), buf, 3, 100), 3);
   EXPECT_STREQ(buf, "abc");
 }
 
@@ -74,7 +72,7 @@ TEST(FdChannelTest, FrameWithoutFd) {
   absl::StatusOr<ReceivedFrame> received =
       ReceiveFrame(sockets.b.get(), Soon());
   ASSERT_TRUE(received.ok()) << received.status();
-  EXPECT_EQ(received->fd, -1);
+  EXPECT_FALSE(received->fd.valid());
   EXPECT_EQ(received->frame.type, AttachFrameType::kWelcome);
   EXPECT_EQ(std::string(received->frame.secret, AttachFrame::kSecretLength),
             "0123456789abcdef0123456789abcdef");
@@ -116,7 +114,7 @@ TEST(FdChannelTest, PastDeadlineStillTakesAWaitingFrame) {
 
 TEST(FdChannelTest, PeerClosedIsUnavailable) {
   auto sockets = MakeSocketPair();
-  sockets.a.Reset();
+  sockets.a.reset();
   EXPECT_EQ(ReceiveFrame(sockets.b.get(), Soon()).status().code(),
             absl::StatusCode::kUnavailable);
   // Without MSG_NOSIGNAL this would kill the test with SIGPIPE.
@@ -132,7 +130,7 @@ TEST(FdChannelTest, PeerClosedWakesABlockedReceiver) {
     usleep(50 * 1000);
     _exit(0);  // Closes the child's copy; the parent closes its own below.
   }
-  sockets.a.Reset();
+  sockets.a.reset();
   absl::StatusOr<ReceivedFrame> received =
       ReceiveFrame(sockets.b.get(), absl::InfiniteFuture());
   EXPECT_EQ(received.status().code(), absl::StatusCode::kUnavailable);
@@ -270,7 +268,7 @@ TEST(FdChannelTest, MemfdCrossesProcesses) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    sockets.b.Reset();
+    sockets.b.reset();
     absl::StatusOr<SharedRegion> region =
         SharedRegion::Create("from-child", kSize);
     if (!region.ok()) {
@@ -285,7 +283,7 @@ TEST(FdChannelTest, MemfdCrossesProcesses) {
     // Our mapping and fd go away with us; the parent's must survive that.
     _exit(0);
   }
-  sockets.a.Reset();
+  sockets.a.reset();
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
@@ -296,7 +294,7 @@ TEST(FdChannelTest, MemfdCrossesProcesses) {
   ASSERT_TRUE(received.ok()) << received.status();
   EXPECT_EQ(received->frame.id, static_cast<uint64_t>(child));
   absl::StatusOr<SharedRegion> region =
-      SharedRegion::Adopt(received->fd, received->frame.size);
+      SharedRegion::Adopt(std::move(received->fd), received->frame.size);
   ASSERT_TRUE(region.ok()) << region.status();
   EXPECT_EQ(std::string(reinterpret_cast<char*>(region->data() + 1000)),
             "hello from pid " + std::to_string(child));

@@ -101,7 +101,6 @@ void AwaitSync(int channel) {
         ReceiveMessage(channel, &message, absl::Now() + absl::Seconds(20));
     FUZZ_CHECK(!absl::IsDeadlineExceeded(fd.status()));
     if (!fd.ok()) return;  // the loop ended (a malformed message does that)
-    if (*fd >= 0) close(*fd);
     if (message.has_call_result() &&
         message.call_result().call_id() == kSyncId) {
       return;
@@ -154,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(pair.a >= 0);
   {
     // Owns pair.b from here on.
-    WorkerLoop loop(pair.b, /*region_id_base=*/1000, /*num_threads=*/1);
+    WorkerLoop loop(UniqueFd(pair.b), /*region_id_base=*/1000,
+                    /*num_threads=*/1);
     std::thread worker([&loop, channel = pair.b] {
       loop.Run();
       // Whatever ended the loop, the daemon's end sees it end.

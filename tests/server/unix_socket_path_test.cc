@@ -72,14 +72,13 @@ TEST_F(UnixSocketPathTest, CreatesAMissingDirectory0755AndTrustsIt) {
 
 TEST_F(UnixSocketPathTest, ListensInAFreshDirectoryAndAgainAfterADeadDaemon) {
   const std::string path = absl::StrCat(base_, "/run/executor.sock");
-  absl::StatusOr<int> fd = ListenUnixSocket(path, SOCK_STREAM);
+  absl::StatusOr<UniqueFd> fd = ListenUnixSocket(path, SOCK_STREAM);
   ASSERT_TRUE(fd.ok()) << fd.status();
   EXPECT_EQ(ModeOf(path), 0660u);
-  close(*fd);
+  fd->reset();
   // The daemon's restart: its own directory and stale socket are reused.
   fd = ListenUnixSocket(path, SOCK_STREAM);
   ASSERT_TRUE(fd.ok()) << fd.status();
-  close(*fd);
 }
 
 TEST_F(UnixSocketPathTest, KeepsTheModeOfAnExistingDirectory) {
@@ -93,10 +92,9 @@ TEST_F(UnixSocketPathTest, KeepsTheModeOfAnExistingDirectory) {
 
 TEST_F(UnixSocketPathTest, TrustsAStickyWorldWritableDirectory) {
   const std::string sticky = Plant("sticky", 01777);
-  absl::StatusOr<int> fd =
+  absl::StatusOr<UniqueFd> fd =
       ListenUnixSocket(sticky + "/executor.sock", SOCK_SEQPACKET);
   ASSERT_TRUE(fd.ok()) << fd.status();
-  close(*fd);
   EXPECT_EQ(ModeOf(sticky), 01777u);
 }
 

@@ -78,7 +78,8 @@ TEST_F(KernelSetCacheTest, SameJsonAndDeviceShareOneEntryParsedOnce) {
   const wv1::RegisterKernelSet described = first->image->Describe(7);
   EXPECT_EQ(described.kernel_set_id(), 7u);
   EXPECT_EQ(described.device(), "cpu");
-  auto mapped = MappedKernelSetImage::Map(dup(first->image->fd()), described);
+  auto mapped =
+      MappedKernelSetImage::Map(UniqueFd(dup(first->image->fd())), described);
   ASSERT_TRUE(mapped.ok()) << mapped.status();
   EXPECT_EQ((*mapped)->json(), json);
   ASSERT_EQ((*mapped)->spans().size(), first->kernels->size());

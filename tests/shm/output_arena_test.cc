@@ -141,7 +141,7 @@ TEST(OutputArenaTest, WritesShowThroughTheClientsMapping) {
   // What the client does with the fd it is sent: map it anew.
   std::shared_ptr<SharedRegion> published = session.region(block->region_id);
   absl::StatusOr<SharedRegion> client = SharedRegion::Adopt(
-      fcntl(published->fd(), F_DUPFD_CLOEXEC, 0), published->size());
+      UniqueFd(fcntl(published->fd(), F_DUPFD_CLOEXEC, 0)), published->size());
   ASSERT_TRUE(client.ok()) << client.status();
   ASSERT_NE(client->data(), published->data());
 

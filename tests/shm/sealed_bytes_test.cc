@@ -19,7 +19,6 @@ namespace {
 
 using ::aoti_executor::testing_util::CountOpenFds;
 using ::aoti_executor::testing_util::MakeMemfd;
-using ::aoti_executor::testing_util::UniqueFd;
 using ::testing::HasSubstr;
 
 constexpr uint64_t kMax = 1 << 20;
@@ -39,7 +38,7 @@ UniqueFd MemfdHolding(const std::string& bytes, int seals) {
 TEST(SealedBytesTest, MapsAMemfdSealedAgainstWritingAndShrinking) {
   const std::string text = "{\"nodes\": []}";
   UniqueFd fd = MemfdHolding(text, F_SEAL_WRITE | F_SEAL_SHRINK);
-  auto mapped = SealedBytes::Map(fd.Release(), "the JSON", text.size(), kMax);
+  auto mapped = SealedBytes::Map(std::move(fd), "the JSON", text.size(), kMax);
   ASSERT_TRUE(mapped.ok()) << mapped.status();
   EXPECT_EQ(mapped->bytes(), text);
   // Moved, the mapping stays valid and is unmapped once.
@@ -51,7 +50,7 @@ TEST(SealedBytesTest, RefusesAMemfdThePeerCanStillWrite) {
   // Only F_SEAL_SHRINK: the peer could change the bytes after the daemon
   // hashed them, and so poison what other clients are served.
   UniqueFd fd = MemfdHolding("{}", F_SEAL_SHRINK | F_SEAL_GROW);
-  auto mapped = SealedBytes::Map(fd.Release(), "the JSON", 0, kMax);
+  auto mapped = SealedBytes::Map(std::move(fd), "the JSON", 0, kMax);
   ASSERT_FALSE(mapped.ok());
   EXPECT_EQ(mapped.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mapped.status().message(),
@@ -60,32 +59,32 @@ TEST(SealedBytesTest, RefusesAMemfdThePeerCanStillWrite) {
 
 TEST(SealedBytesTest, RefusesAMemfdThatCanShrink) {
   UniqueFd fd = MemfdHolding("{}", F_SEAL_WRITE);
-  auto mapped = SealedBytes::Map(fd.Release(), "the JSON", 0, kMax);
+  auto mapped = SealedBytes::Map(std::move(fd), "the JSON", 0, kMax);
   ASSERT_FALSE(mapped.ok());
   EXPECT_THAT(mapped.status().message(), HasSubstr("shrinking"));
 }
 
 TEST(SealedBytesTest, RefusesAFileThatIsNotASealableMemfd) {
   UniqueFd unsealable = MakeMemfd(16, MFD_CLOEXEC, 0);
-  auto mapped = SealedBytes::Map(unsealable.Release(), "the JSON", 0, kMax);
+  auto mapped = SealedBytes::Map(std::move(unsealable), "the JSON", 0, kMax);
   ASSERT_FALSE(mapped.ok());
   EXPECT_THAT(mapped.status().message(), HasSubstr("the JSON: "));
 
   int ends[2];
   ASSERT_EQ(pipe(ends), 0);
   close(ends[1]);
-  mapped = SealedBytes::Map(ends[0], "the JSON", 0, kMax);
+  mapped = SealedBytes::Map(UniqueFd(ends[0]), "the JSON", 0, kMax);
   ASSERT_FALSE(mapped.ok());
   EXPECT_THAT(mapped.status().message(), HasSubstr("not a memfd"));
 }
 
 TEST(SealedBytesTest, RefusesASizeOtherThanAnnouncedOrOverTheLimit) {
   UniqueFd fd = MemfdHolding("0123456789", F_SEAL_WRITE | F_SEAL_SHRINK);
-  auto mapped = SealedBytes::Map(dup(fd.get()), "the JSON", 4, kMax);
+  auto mapped = SealedBytes::Map(UniqueFd(dup(fd.get())), "the JSON", 4, kMax);
   ASSERT_FALSE(mapped.ok());
   EXPECT_THAT(mapped.status().message(),
               HasSubstr("holds 10 bytes, not the 4 announced"));
-  mapped = SealedBytes::Map(fd.Release(), "the JSON", 0, 9);
+  mapped = SealedBytes::Map(std::move(fd), "the JSON", 0, 9);
   ASSERT_FALSE(mapped.ok());
   EXPECT_THAT(mapped.status().message(),
               HasSubstr("10 bytes, more than the 9 allowed"));
@@ -95,7 +94,7 @@ TEST(SealedBytesTest, ClosesTheFdWhateverHappens) {
   const int before = CountOpenFds();
   for (int seals : {0, F_SEAL_WRITE | F_SEAL_SHRINK}) {
     UniqueFd fd = MemfdHolding("abc", seals);
-    (void)SealedBytes::Map(fd.Release(), "the JSON", 0, kMax);
+    (void)SealedBytes::Map(std::move(fd), "the JSON", 0, kMax);
   }
   EXPECT_EQ(CountOpenFds(), before);
 }
@@ -104,7 +103,7 @@ TEST(CreateSealedMemfdTest, WritesThePartsAndSealsForGood) {
   const SealedPart parts[] = {{0, "head"}, {8, "tail"}};
   auto fd = CreateSealedMemfd("test", 12, parts);
   ASSERT_TRUE(fd.ok()) << fd.status();
-  UniqueFd owned(*fd);
+  UniqueFd owned = *std::move(fd);
   EXPECT_EQ(fcntl(owned.get(), F_GET_SEALS),
             F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
   char read_back[12];

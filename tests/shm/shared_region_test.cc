@@ -21,7 +21,6 @@ using ::aoti_executor::testing_util::IsOpen;
 using ::aoti_executor::testing_util::MakeMemfd;
 using ::aoti_executor::testing_util::MakeSealedMemfd;
 using ::aoti_executor::testing_util::MakeSocketPair;
-using ::aoti_executor::testing_util::UniqueFd;
 using ::testing::HasSubstr;
 
 constexpr uint64_t kSize = 1 << 20;
@@ -70,11 +69,11 @@ TEST(SharedRegionTest, CreateAdoptRoundTripThroughASocket) {
     ASSERT_TRUE(SendFrame(sockets.a.get(), frame, created->fd()).ok());
     absl::StatusOr<ReceivedFrame> received = ReceiveFrame(sockets.b.get());
     ASSERT_TRUE(received.ok()) << received.status();
-    ASSERT_GE(received->fd, 0);
-    EXPECT_NE(received->fd, created->fd());
+    ASSERT_TRUE(received->fd.valid());
+    EXPECT_NE(received->fd.get(), created->fd());
 
     absl::StatusOr<SharedRegion> adopted =
-        SharedRegion::Adopt(received->fd, received->frame.size);
+        SharedRegion::Adopt(std::move(received->fd), received->frame.size);
     ASSERT_TRUE(adopted.ok()) << adopted.status();
     EXPECT_EQ(adopted->size(), kSize);
     EXPECT_NE(adopted->data(), created->data());  // Two mappings...
@@ -92,15 +91,15 @@ TEST(SharedRegionTest, CreateAdoptRoundTripThroughASocket) {
 
 TEST(SharedRegionTest, AdoptAcceptsShrinkSealOnly) {
   UniqueFd fd = MakeMemfd(8192, MFD_CLOEXEC | MFD_ALLOW_SEALING, F_SEAL_SHRINK);
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(fd.Release());
+  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(std::move(fd));
   ASSERT_TRUE(region.ok()) << region.status();
   EXPECT_EQ(region->size(), 8192u);
 }
 
 TEST(SharedRegionTest, AdoptRefusesAndClosesAnUnsealedMemfd) {
   UniqueFd fd = MakeMemfd(8192, MFD_CLOEXEC | MFD_ALLOW_SEALING, 0);
-  const int raw = fd.Release();
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(raw);
+  const int raw = fd.get();
+  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(std::move(fd));
   EXPECT_EQ(region.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(region.status().message(), HasSubstr("shrink"));
   EXPECT_FALSE(IsOpen(raw));
@@ -109,8 +108,8 @@ TEST(SharedRegionTest, AdoptRefusesAndClosesAnUnsealedMemfd) {
 TEST(SharedRegionTest, AdoptRefusesAMemfdThatCannotBeSealed) {
   // Without MFD_ALLOW_SEALING the memfd carries F_SEAL_SEAL and nothing else.
   UniqueFd fd = MakeMemfd(8192, MFD_CLOEXEC, 0);
-  const int raw = fd.Release();
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(raw);
+  const int raw = fd.get();
+  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(std::move(fd));
   EXPECT_EQ(region.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(region.status().message(), HasSubstr("F_SEAL_SHRINK"));
   EXPECT_FALSE(IsOpen(raw));
@@ -120,7 +119,8 @@ TEST(SharedRegionTest, AdoptRefusesAPipe) {
   int pipe_fds[2];
   ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
   UniqueFd write_end(pipe_fds[1]);
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(pipe_fds[0]);
+  absl::StatusOr<SharedRegion> region =
+      SharedRegion::Adopt(UniqueFd(pipe_fds[0]));
   EXPECT_EQ(region.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(region.status().message(), HasSubstr("regular file"));
   EXPECT_FALSE(IsOpen(pipe_fds[0]));
@@ -128,8 +128,9 @@ TEST(SharedRegionTest, AdoptRefusesAPipe) {
 
 TEST(SharedRegionTest, AdoptRefusesTheWrongSize) {
   UniqueFd fd = MakeSealedMemfd(8192);
-  const int raw = fd.Release();
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(raw, 4096);
+  const int raw = fd.get();
+  absl::StatusOr<SharedRegion> region =
+      SharedRegion::Adopt(std::move(fd), 4096);
   EXPECT_EQ(region.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(region.status().message(), HasSubstr("8192"));
   EXPECT_THAT(region.status().message(), HasSubstr("4096"));
@@ -138,23 +139,23 @@ TEST(SharedRegionTest, AdoptRefusesTheWrongSize) {
 
 TEST(SharedRegionTest, AdoptRefusesAnEmptyMemfd) {
   UniqueFd fd = MakeSealedMemfd(0);
-  const int raw = fd.Release();
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(raw);
+  const int raw = fd.get();
+  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(std::move(fd));
   EXPECT_EQ(region.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(region.status().message(), HasSubstr("empty"));
   EXPECT_FALSE(IsOpen(raw));
 }
 
 TEST(SharedRegionTest, AdoptRefusesANegativeFd) {
-  EXPECT_EQ(SharedRegion::Adopt(-1).status().code(),
+  EXPECT_EQ(SharedRegion::Adopt(UniqueFd()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SharedRegionTest, AdoptRefusesAClosedFd) {
   UniqueFd fd = MakeSealedMemfd(4096);
   const int raw = fd.get();
-  fd.Reset();
-  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(raw);
+  fd.reset();
+  absl::StatusOr<SharedRegion> region = SharedRegion::Adopt(UniqueFd(raw));
   EXPECT_FALSE(region.ok());
   EXPECT_THAT(region.status().message(), HasSubstr("fstat"));
 }

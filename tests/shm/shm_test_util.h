@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "gtest/gtest.h"
+#include "server/common/unique_fd.h"
 
 namespace aoti_executor {
 namespace testing_util {
@@ -37,30 +38,6 @@ inline int CountOpenFds() {
 
 // True if `fd` is open in this process.
 inline bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
-
-// An owned fd, closed on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    Reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // A connected AF_UNIX SOCK_SEQPACKET pair.
 struct SocketPair {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -40,7 +41,7 @@ TEST(KernelSetImageTest, AWorkerMapsWhatTheDaemonWrote) {
   // The spans start at the first multiple of 8 after the JSON.
   EXPECT_EQ(message.spans_offset(), (kJson.size() + 7) / 8 * 8);
 
-  auto mapped = MappedKernelSetImage::Map(dup(image->fd()), message);
+  auto mapped = MappedKernelSetImage::Map(UniqueFd(dup(image->fd())), message);
   ASSERT_TRUE(mapped.ok()) << mapped.status();
   EXPECT_EQ((*mapped)->json(), kJson);
   ASSERT_EQ((*mapped)->spans().size(), 3u);
@@ -97,24 +98,25 @@ TEST(KernelSetImageTest, AnImageThatDoesNotMatchItsMessageIsRefused) {
     SCOPED_TRACE(c.what);
     wv1::RegisterKernelSet spoiled = good;
     c.spoil(&spoiled);
-    auto mapped = MappedKernelSetImage::Map(dup(image->fd()), spoiled);
+    auto mapped =
+        MappedKernelSetImage::Map(UniqueFd(dup(image->fd())), spoiled);
     ASSERT_FALSE(mapped.ok());
     EXPECT_THAT(mapped.status().message(), HasSubstr(c.error));
   }
 }
 
 TEST(KernelSetImageTest, AnUnsealedOrMissingFileIsRefused) {
-  const int fd = memfd_create("unsealed", MFD_CLOEXEC);
-  ASSERT_GE(fd, 0);
+  UniqueFd fd(memfd_create("unsealed", MFD_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
   wv1::RegisterKernelSet message;
   message.set_json_size(8);
   message.set_spans_offset(8);
-  ASSERT_EQ(ftruncate(fd, 8), 0);
-  auto mapped = MappedKernelSetImage::Map(fd, message);
+  ASSERT_EQ(ftruncate(fd.get(), 8), 0);
+  auto mapped = MappedKernelSetImage::Map(std::move(fd), message);
   ASSERT_FALSE(mapped.ok());
   EXPECT_THAT(mapped.status().message(), HasSubstr("not sealed"));
 
-  auto no_fd = MappedKernelSetImage::Map(-1, message);
+  auto no_fd = MappedKernelSetImage::Map(UniqueFd(), message);
   ASSERT_FALSE(no_fd.ok());
   EXPECT_THAT(no_fd.status().message(), HasSubstr("no memfd"));
 }

@@ -167,7 +167,7 @@ class WorkerTest : public testing::Test {
 
   absl::StatusOr<std::unique_ptr<Worker>> Start(const WorkerOptions& options) {
     return Worker::Start(options, /*region_id_base=*/1000,
-                         [](uint64_t, uint64_t, int fd) { close(fd); });
+                         [](uint64_t, uint64_t, UniqueFd) {});
   }
 
   // Starts a worker whose exit (after it is reaped) notifies `exited_`.
@@ -177,8 +177,8 @@ class WorkerTest : public testing::Test {
     if (!worker.ok()) return nullptr;
     EXPECT_TRUE((*worker)
                     ->AssignSession(
-                        1000, [](uint64_t, uint64_t, int fd) { close(fd); },
-                        nullptr, [this](Worker*) { exited_.Notify(); })
+                        1000, [](uint64_t, uint64_t, UniqueFd) {}, nullptr,
+                        [this](Worker*) { exited_.Notify(); })
                     .ok());
     return *std::move(worker);
   }
@@ -374,12 +374,11 @@ int OpenFdsOf(pid_t pid) {
   return count;
 }
 
-// The next FromWorker on `channel`, dropping any fd that came with it.
+// The next FromWorker on `channel`, closing any fd that came with it.
 absl::StatusOr<aoti::executor::worker::v1::FromWorker> NextFromWorker(
     int channel) {
   auto packet = ReceivePacket(channel, 1 << 20, absl::Now() + kPatience);
   if (!packet.ok()) return packet.status();
-  if (packet->fd >= 0) close(packet->fd);
   aoti::executor::worker::v1::FromWorker message;
   if (!message.ParseFromString(packet->bytes)) {
     return absl::DataLossError("a malformed FromWorker");

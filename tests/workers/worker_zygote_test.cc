@@ -78,7 +78,7 @@ class WorkerZygoteTest : public testing::Test {
 
   absl::StatusOr<std::unique_ptr<Worker>> Start(uint64_t region_id_base = 0) {
     return Worker::Start(Options(), region_id_base,
-                         [](uint64_t, uint64_t, int fd) { close(fd); });
+                         [](uint64_t, uint64_t, UniqueFd) {});
   }
 
   DaemonStats stats_;
@@ -169,7 +169,7 @@ TEST(WorkerZygoteRefusalTest, AZygoteWithThreadsRefusesAndWorkersAreSpawned) {
   options.launcher = &launcher;
 
   auto worker = Worker::Start(options, /*region_id_base=*/0,
-                              [](uint64_t, uint64_t, int fd) { close(fd); });
+                              [](uint64_t, uint64_t, UniqueFd) {});
   ASSERT_TRUE(worker.ok()) << worker.status();
   EXPECT_FALSE(launcher.zygote_pid().has_value())
       << "a zygote with a library's thread in it must not fork";
