@@ -692,20 +692,6 @@ std::vector<LoopResult> CallsPerSecond(const std::string& endpoint,
 // with --metrics-listen, interleaved with the first (no metrics), on both
 // paths; the metrics daemon is scraped once a round.
 
-// A TCP port on 127.0.0.1 nothing listens on now.
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  const bool bound =
-      bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  close(fd);
-  return bound ? ntohs(address.sin_port) : -1;
-}
-
 // GET /metrics; the bytes of the answer (0 if none).
 size_t Scrape(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -734,7 +720,7 @@ Section MetricsSection(AOTIProxyExecutorHandle lane_off,
   Section section{
       "--metrics-listen on vs off, one-element add (ratio: on p50 / off p50)",
       {}};
-  const int port = FreeTcpPort();
+  const int port = e2e::FreeTcpPort();
   auto daemon = e2e::DaemonProcess::Start(
       {absl::StrCat("--metrics-listen=127.0.0.1:", port)});
   if (!daemon.ok()) {

@@ -1,7 +1,10 @@
 #include "tests/e2e/daemon_process.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/unique_fd.h"
 #include "server/health_check.h"
 #include "tests/e2e/proc_probe.h"
 
@@ -24,6 +28,21 @@ std::string RunfilePath(const std::string& relative) {
     return absl::StrCat(srcdir, "/", workspace, "/", relative);
   }
   return relative;
+}
+
+int FreeTcpPort() {
+  const UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+          0 ||
+      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) !=
+          0) {
+    return -1;
+  }
+  return ntohs(address.sin_port);
 }
 
 DaemonProcess::DaemonProcess(std::string dir, std::vector<std::string> flags)

@@ -18,6 +18,10 @@ namespace e2e {
 // The absolute path of a runfile given relative to the workspace root.
 std::string RunfilePath(const std::string& relative);
 
+// A TCP port on 127.0.0.1 that nothing listens on now (bound to 0, read back,
+// released), for a daemon's --listen=tcp: or --metrics-listen.
+int FreeTcpPort();
+
 // Daemon flags that load tests/ops/libaoti_misbehaving_ops.so (ops that
 // crash, hang, throw...), followed by `more`. The test must have the library
 // in its data.

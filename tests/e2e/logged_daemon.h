@@ -62,10 +62,6 @@ absl::StatusOr<CommandResult> RunDaemonCommand(
     const std::vector<std::string>& args,
     const std::vector<std::string>& env = {});
 
-// A TCP port on 127.0.0.1 that nothing listens on now (bound to 0, read back,
-// released).
-int FreeTcpPort();
-
 // GET http://127.0.0.1:`port`/metrics; the page, or an error.
 absl::StatusOr<std::string> ScrapeMetrics(int port);
 

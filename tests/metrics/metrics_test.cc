@@ -31,24 +31,9 @@ namespace aoti_executor {
 namespace {
 
 using e2e::DaemonProcess;
+using e2e::FreeTcpPort;
 using e2e::MisbehavingClient;
 using e2e::RunfilePath;
-
-// A port nothing listens on now: bound to 0, read back, released.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // GET http://127.0.0.1:`port``path` (HTTP/1.0: the server closes when done);
 // the body of a 200 answer.
@@ -145,7 +130,7 @@ struct MetricsDaemon {
 
 MetricsDaemon StartDaemon(std::vector<std::string> flags) {
   MetricsDaemon started;
-  started.port = FreePort();
+  started.port = FreeTcpPort();
   EXPECT_GT(started.port, 0);
   flags.push_back(absl::StrCat("--metrics-listen=127.0.0.1:", started.port));
   auto daemon = DaemonProcess::Start(e2e::MisbehavingOpsFlags(flags));
