@@ -15,7 +15,8 @@
 //   - Await*, CondVar::Wait*: the real function releases and re-acquires the
 //     mutex inside; modelled as an unlock when it starts and a lock when it
 //     returns, in the mode the caller holds it (read from the mutex word).
-//   - ~Mutex: destroy (TSan forgets the mutex's state).
+//   - ~Mutex: destroy, flagged not_static as abseil's ~Mutex does: checked
+//     only for a mutex created in instrumented code (below).
 //   - Notification::Notify releases, its successful waits acquire (the inline
 //     HasBeenNotified() is an acquire load in instrumented code: it acquires
 //     the same address).
@@ -291,12 +292,17 @@ void MutexUnlock(Mutex* mu) {
 void MutexReaderUnlock(Mutex* mu) {
   Unlocked(mu, kRead, [&] { ABSL_TSAN_REAL(MutexReaderUnlock)(mu); });
 }
+// not_static, as abseil's own ~Mutex annotates: TSan checks the destruction
+// (a write to the mutex) only of a mutex whose creation it saw with that flag,
+// i.e. one constructed in instrumented code by the inline Mutex(). A mutex
+// that uninstrumented gRPC constructed, used and destroys is gRPC's alone, and
+// the ordering before its destruction is gRPC's, which TSan cannot see.
 void MutexDtorD1(Mutex* mu) {
-  if (Tsan() && depth == 0) __tsan_mutex_destroy(mu, 0);
+  if (Tsan() && depth == 0) __tsan_mutex_destroy(mu, __tsan_mutex_not_static);
   ABSL_TSAN_REAL(MutexDtorD1)(mu);
 }
 void MutexDtorD2(Mutex* mu) {
-  if (Tsan() && depth == 0) __tsan_mutex_destroy(mu, 0);
+  if (Tsan() && depth == 0) __tsan_mutex_destroy(mu, __tsan_mutex_not_static);
   ABSL_TSAN_REAL(MutexDtorD2)(mu);
 }
 void MutexLockWhen(Mutex* mu, const Condition& cond) {
