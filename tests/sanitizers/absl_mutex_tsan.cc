@@ -17,6 +17,8 @@
 //     returns, in the mode the caller holds it (read from the mutex word).
 //   - ~Mutex: destroy, flagged not_static as abseil's ~Mutex does: checked
 //     only for a mutex created in instrumented code (below).
+//   - base_internal::SpinLockWait (absl::call_once's waiter): acquires the
+//     word it waited on.
 //   - Notification::Notify releases, its successful waits acquire (the inline
 //     HasBeenNotified() is an acquire load in instrumented code: it acquires
 //     the same address).
@@ -33,6 +35,7 @@
 // so in a process without TSan (a shell that inherits LD_PRELOAD) it only
 // forwards; abseil is not linked, the real functions are those of the
 // process's own libabsl_synchronization.so; no exceptions, no libstdc++.
+#include <absl/base/internal/spinlock_wait.h>
 #include <absl/base/options.h>
 #include <absl/synchronization/mutex.h>
 #include <absl/synchronization/notification.h>
@@ -270,6 +273,13 @@ ABSL_TSAN_DECLARE(bool, NotificationWaitWithDeadline,
                   "DeadlineENS0_4TimeE",
                   const Notification*, Time)
 
+ABSL_TSAN_DECLARE(uint32_t, SpinLockWait,
+                  "_ZN4absl7debian313base_internal12SpinLockWaitEPSt6atomicIjEi"
+                  "PKNS1_22SpinLockWaitTransitionENS1_14SchedulingModeE",
+                  std::atomic<uint32_t>*, int,
+                  const absl::base_internal::SpinLockWaitTransition*,
+                  absl::base_internal::SchedulingMode)
+
 constexpr unsigned kRead = __tsan_mutex_read_lock;
 constexpr unsigned kTry = __tsan_mutex_try_lock;
 
@@ -353,6 +363,18 @@ bool CondVarWaitWithTimeout(CondVar* cv, Mutex* mu, Duration t) {
 bool CondVarWaitWithDeadline(CondVar* cv, Mutex* mu, Time t) {
   return Released(
       mu, [&] { return ABSL_TSAN_REAL(CondVarWaitWithDeadline)(cv, mu, t); });
+}
+// absl::call_once's waiter (inline in our code) and SpinLock's slow path:
+// the real function returns after an acquire load of *w sees what another
+// thread stored there with release (call_once's kOnceDone, an instrumented
+// atomic in our code). TSan does not see that load: acquire *w.
+uint32_t SpinLockWait(std::atomic<uint32_t>* w, int n,
+                      const absl::base_internal::SpinLockWaitTransition* trans,
+                      absl::base_internal::SchedulingMode mode) {
+  Outermost scope;
+  const uint32_t v = ABSL_TSAN_REAL(SpinLockWait)(w, n, trans, mode);
+  if (scope.annotate()) __tsan_acquire(w);
+  return v;
 }
 void NotificationNotify(Notification* n) {
   Outermost scope;

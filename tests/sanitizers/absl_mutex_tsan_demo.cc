@@ -3,10 +3,11 @@
 //   absl_mutex_tsan_demo guarded  two threads share data that absl::Mutex
 //       guards, handed over by every kind of wait we and gRPC use (Lock,
 //       ReaderLock, TryLock, CondVar::Wait and WaitWithTimeout, Await,
-//       LockWhen, Notification): no race;
+//       LockWhen, Notification, absl::call_once's waiter): no race;
 //   absl_mutex_tsan_demo race     the same data, one thread takes the mutex and
 //       the other does not: a race.
 //   absl_mutex_tsan_demo tsan     exits 0 if the binary is built with TSan.
+#include <absl/base/call_once.h>
 #include <absl/synchronization/mutex.h>
 #include <absl/synchronization/notification.h>
 #include <absl/time/time.h>
@@ -29,10 +30,26 @@ struct Shared {
   int stage = 0;         // guarded by mu
   std::string notified;  // written before `note` is notified
   absl::Notification note;
+  absl::once_flag once;
+  std::string once_value;  // written inside call_once, read after it
 };
+
+// Both threads call call_once; the one that comes second, while the first
+// runs the function, waits in abseil's SpinLockWait.
+void CallOnce(Shared& s) {
+  absl::call_once(s.once, [&s] {
+    absl::SleepFor(absl::Milliseconds(100));
+    s.once_value = "once";
+  });
+  if (s.once_value != "once") std::puts("wrong call_once");
+}
 
 void Guarded() {
   Shared s;
+  std::thread once_caller([&s] { CallOnce(s); });
+  absl::SleepFor(absl::Milliseconds(20));
+  CallOnce(s);
+  once_caller.join();
   std::thread other([&s] {
     for (int i = 0; i < 1000; ++i) {
       absl::MutexLock lock(&s.mu);
