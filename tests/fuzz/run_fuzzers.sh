@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target of tests/fuzz (clang, ASan + UBSan: the
-# `fuzz` config of .bazelrc) and runs each for a bounded time from its seeds;
-# prints, per target, executions, exec/s and libFuzzer's final cov: and ft:.
-# Exits non-zero if any target crashes, leaks, times out or fails to build.
+# `fuzz` config of .bazelrc) and runs each from its seeds, either for a
+# bounded time or (CI) for a fixed number of runs from a fixed seed; prints,
+# per target, executions, exec/s and libFuzzer's final cov: and ft:.
+# Exits non-zero if any target crashes, leaks, times out, reports undefined
+# behaviour or fails to build.
 #
 # Usage: tests/fuzz/run_fuzzers.sh [seconds_per_target]   (default 30)
+#        tests/fuzz/run_fuzzers.sh --runs N                (-runs=N -seed=1)
 #
 # Environment:
 #   AOTI_FUZZ_OUTPUT_BASE  Bazel output base of the fuzz build (default
@@ -15,14 +18,21 @@
 #   AOTI_FUZZ_KEEP         set: keep the run's folder (corpora, logs, crashes).
 set -euo pipefail
 
-readonly SECONDS_PER_TARGET="${1:-30}"
+# What bounds each target's run: seconds (libFuzzer -max_total_time), or a
+# number of executions from seed 1 (-runs, -seed): the same inputs every time,
+# however loaded the machine is.
+if [[ "${1:-}" == --runs ]]; then
+  readonly BOUND="${2:-}" UNIT=runs
+else
+  readonly BOUND="${1:-30}" UNIT=s
+fi
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly OUTPUT_BASE="${AOTI_FUZZ_OUTPUT_BASE:-${HOME}/.cache/aoti-fuzz-ob}"
 readonly JOBS="${AOTI_FUZZ_JOBS:-2}"
 readonly WORK="$(mktemp -d "${TMPDIR:-/tmp}/aoti-fuzz.XXXXXX")"
 
-if ! [[ "${SECONDS_PER_TARGET}" =~ ^[1-9][0-9]*$ ]]; then
-  echo "usage: $0 [seconds_per_target]" >&2
+if ! [[ "${BOUND}" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 [seconds_per_target | --runs N]" >&2
   exit 2
 fi
 
@@ -32,18 +42,6 @@ cleanup() {
   (cd "${ROOT}" && bazel --output_base="${OUTPUT_BASE}" shutdown) >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-
-# clang-14 with libFuzzer (Debian 12 splits it into libclang-rt-14-dev).
-install_clang() {
-  if command -v clang-14 >/dev/null &&
-    compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
-    return
-  fi
-  echo "== installing clang-14 and libFuzzer"
-  local sudo=""
-  if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
-  ${sudo} env DEBIAN_FRONTEND=noninteractive apt-get install -y clang-14 libclang-rt-14-dev
-}
 
 bazel_fuzz() {
   (cd "${ROOT}" && bazel --output_base="${OUTPUT_BASE}" "$@")
@@ -63,7 +61,12 @@ stat_of() {
   sed -nE "s/^stat::$2:[[:space:]]*([0-9]+).*/\1/p" "$1" | tail -1
 }
 
-install_clang
+"${ROOT}/tests/fuzz/install_clang.sh"
+if [[ "${UNIT}" == runs ]]; then
+  limit=(-runs="${BOUND}" -seed=1)
+else
+  limit=(-max_total_time="${BOUND}")
+fi
 
 if [[ -n "${AOTI_FUZZ_TARGETS:-}" ]]; then
   read -r -a targets <<<"${AOTI_FUZZ_TARGETS}"
@@ -83,7 +86,7 @@ bin="$(bazel_fuzz info --config=fuzz bazel-bin 2>/dev/null)/tests/fuzz"
 
 # Leaks are errors (detect_leaks); UBSan stops at its first report but for
 # those tests/fuzz/ubsan.supp lists.
-export ASAN_OPTIONS="detect_leaks=1:handle_abort=1"
+export ASAN_OPTIONS="detect_leaks=1:handle_abort=1:external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=${ROOT}/tests/fuzz/ubsan.supp"
 
 "${bin}/seed_corpus" "${WORK}/seeds"
@@ -100,16 +103,18 @@ for t in "${targets[@]}"; do
     dirs+=("${ROOT}/tests/fuzz/corpus/${t}")
   fi
   log="${WORK}/${t}.log"
-  echo "== ${t}: ${SECONDS_PER_TARGET} s"
+  echo "== ${t}: ${BOUND} ${UNIT}"
   rc=0
-  (cd "${WORK}" && "${bin}/${t}" -max_total_time="${SECONDS_PER_TARGET}" \
+  start=$SECONDS
+  (cd "${WORK}" && "${bin}/${t}" "${limit[@]}" \
     -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="${WORK}/artifacts/${t}-" "${dirs[@]}") >"${log}" 2>&1 || rc=$?
   read -r cov ft < <(final_coverage "${log}")
   execs="$(stat_of "${log}" number_of_executed_units)"
   rate="$(stat_of "${log}" average_exec_per_sec)"
-  summary+=("$(printf '%-26s %10s %8s %7s %7s  %s' "${t}" "${execs:--}" \
-    "${rate:--}" "${cov}" "${ft}" "$([[ ${rc} == 0 ]] && echo ok || echo "FAILED (exit ${rc})")")")
+  summary+=("$(printf '%-26s %10s %8s %5s %7s %7s  %s' "${t}" "${execs:--}" \
+    "${rate:--}" "$((SECONDS - start))" "${cov}" "${ft}" \
+    "$([[ ${rc} == 0 ]] && echo ok || echo "FAILED (exit ${rc})")")")
   if [[ ${rc} != 0 ]]; then
     failed+=("${t}")
     echo "---- ${t} failed (exit ${rc}); the end of its log:"
@@ -120,8 +125,8 @@ for t in "${targets[@]}"; do
 done
 
 echo
-echo "== summary (${SECONDS_PER_TARGET} s per target, fuzzing took $((SECONDS - run_start)) s)"
-printf '%-26s %10s %8s %7s %7s  %s\n' target executions exec/s cov ft result
+echo "== summary (${BOUND} ${UNIT} per target, fuzzing took $((SECONDS - run_start)) s)"
+printf '%-26s %10s %8s %5s %7s %7s  %s\n' target executions exec/s s cov ft result
 printf '%s\n' "${summary[@]}"
 if ((${#failed[@]} > 0)); then
   echo "FAILED: ${failed[*]} (crash inputs and logs kept in ${WORK})"
