@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <future>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,22 +53,6 @@ absl::Status AttachUnreachable(const Endpoint& endpoint,
   return error;
 }
 
-// The content hash of a kernel set, taken on a thread of its own: it costs
-// milliseconds for a large model (unless this process registered it before),
-// and opening a session mostly waits for the daemon meanwhile. Inline if no
-// thread can be started.
-std::future<std::string> HashMeanwhile(
-    const std::shared_ptr<const std::string>& json, const std::string& device) {
-  auto hash = [json, device] {
-    return RegistrationMemo::Process().ContentHash(json, device);
-  };
-  try {
-    return std::async(std::launch::async, hash);
-  } catch (const std::system_error&) {
-    return std::async(std::launch::deferred, hash);
-  }
-}
-
 }  // namespace
 
 void OpenCanceller::Cancel() {
@@ -99,7 +81,6 @@ bool OpenCanceller::cancelled() {
 absl::StatusOr<std::shared_ptr<Session>> Session::Open(
     const Endpoint& endpoint, const std::shared_ptr<const std::string>& json,
     const std::string& device, const OpenOptions& options) {
-  std::future<std::string> content_hash = HashMeanwhile(json, device);
   std::shared_ptr<Session> session(new Session(endpoint));
   session->channel_ = MakeChannel(endpoint);
   session->stub_ = v1::Executor::NewStub(session->channel_);
@@ -132,8 +113,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   session->lanes_ = std::make_unique<LaneTransport>(
       [self](absl::Time deadline) { return self->OpenLane(deadline); },
       options.call_lane, &session->endpoint_);
-  AOTI_RETURN_IF_ERROR(
-      session->RegisterKernelSet(json, device, content_hash.get(), options));
+  AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
   // Open the call lane now rather than in the first call.
   session->lanes_->Reopen(options.register_deadline);
   return session;
@@ -187,7 +167,7 @@ absl::Status Session::Hello(const OpenOptions& options,
 
 absl::Status Session::RegisterKernelSet(
     const std::shared_ptr<const std::string>& json, const std::string& device,
-    const std::string& content_hash, const OpenOptions& options) {
+    const OpenOptions& options) {
   // Asked for by its hash first: a daemon that has the set (any client of
   // it registered the model before) need not be sent megabytes again.
   v1::RegisterKernelSetRequest request;
@@ -196,6 +176,7 @@ absl::Status Session::RegisterKernelSet(
   // The hash and the node table are remembered per content: registering a
   // model this process registered before costs neither again.
   RegistrationMemo& memo = RegistrationMemo::Process();
+  const std::string content_hash = memo.ContentHash(json, device);
   request.set_content_hash(content_hash);
   const std::optional<RegistrationMemo::Nodes> known =
       memo.FindNodes(content_hash);

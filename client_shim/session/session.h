@@ -118,10 +118,8 @@ class Session final : public StagingPool::Registrar {
   explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
   absl::Status Hello(const OpenOptions& options, std::string* attach_path);
-  // `content_hash`: KernelSetContentHash of `json` and `device`.
   absl::Status RegisterKernelSet(const std::shared_ptr<const std::string>& json,
                                  const std::string& device,
-                                 const std::string& content_hash,
                                  const OpenOptions& options);
   // Sends `json` in a sealed memfd on the attach socket; returns the attach
   // id for RegisterKernelSetRequest.json_attach_id.
