@@ -20,8 +20,8 @@ namespace client {
 namespace {
 
 // "extern node 3 (aten::index.Tensor)": how every message names a node.
-std::string NodeName(int index, const v1::NodeInfo& node) {
-  return absl::StrCat("extern node ", index, " (", node.target(), ")");
+std::string NodeName(int index, const NodeShape& node) {
+  return absl::StrCat("extern node ", index, " (", node.target, ")");
 }
 
 absl::Status CheckArrays(int index, int num_ints, const int64_t* ints,
@@ -37,26 +37,25 @@ absl::Status CheckArrays(int index, int num_ints, const int64_t* ints,
 }
 
 // The node `index` of `nodes`, checked against the call's counts.
-absl::StatusOr<const v1::NodeInfo*> CheckNode(const Session::Nodes& nodes,
-                                              const std::string& json_path,
-                                              int index, int num_ints,
-                                              int num_tensors) {
-  if (static_cast<size_t>(index) >= nodes->size()) {
+absl::StatusOr<NodeShape> CheckNode(const Session::Nodes& nodes,
+                                    const std::string& json_path, int index,
+                                    int num_ints, int num_tensors) {
+  if (static_cast<size_t>(index) >= NodeCount(*nodes)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "extern node index ", index, " is out of range: ", json_path, " has ",
-        nodes->size(), " extern nodes"));
+        NodeCount(*nodes), " extern nodes"));
   }
-  const v1::NodeInfo& node = (*nodes)[index];
-  const int inputs = node.num_input_tensors();
-  const int outputs = node.num_output_tensors();
+  const NodeShape node = NodeAt(*nodes, static_cast<size_t>(index));
+  const int inputs = node.num_input_tensors;
+  const int outputs = node.num_output_tensors;
   if (num_tensors != inputs + outputs) {
     return absl::InvalidArgumentError(absl::StrCat(
         NodeName(index, node), ": expected ", inputs + outputs, " tensors (",
         inputs, " inputs + ", outputs, " outputs), got ", num_tensors));
   }
-  const int input_ints = node.num_input_ints();
-  const int output_ints = node.num_output_ints();
-  const int defaults = node.num_omitted_default_ints();
+  const int input_ints = node.num_input_ints;
+  const int output_ints = node.num_output_ints;
+  const int defaults = node.num_omitted_default_ints;
   // With the defaults: the layout of pytorch#189189, checked by the daemon.
   if (num_ints != input_ints + output_ints &&
       (defaults == 0 || num_ints != input_ints + output_ints + defaults)) {
@@ -69,7 +68,7 @@ absl::StatusOr<const v1::NodeInfo*> CheckNode(const Session::Nodes& nodes,
                            " with the omitted kwarg-only defaults"),
         "), got ", num_ints));
   }
-  return &node;
+  return node;
 }
 
 }  // namespace
@@ -164,7 +163,7 @@ RemoteExecutor::~RemoteExecutor() = default;
 
 size_t RemoteExecutor::num_nodes() const {
   const Session::Nodes cached = reconnector_.nodes();
-  if (cached != nullptr) return cached->size();
+  if (cached != nullptr) return NodeCount(*cached);
   if (fallback_ != nullptr) {
     const std::shared_ptr<const KernelSet> kernels =
         fallback_->KernelsIfParsed();
@@ -219,10 +218,10 @@ absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
   const Session::Nodes cached = reconnector_.nodes();
   std::string name = absl::StrCat("extern node ", extern_node_index);
   if (cached != nullptr) {
-    AOTI_RETURN_IF_ERROR(
-        CheckNode(cached, json_path_, extern_node_index, num_ints, num_tensors)
-            .status());
-    name = NodeName(extern_node_index, (*cached)[extern_node_index]);
+    AOTI_ASSIGN_OR_RETURN(const NodeShape node,
+                          CheckNode(cached, json_path_, extern_node_index,
+                                    num_ints, num_tensors));
+    name = NodeName(extern_node_index, node);
   }
   auto* handles = reinterpret_cast<at::Tensor* const*>(tensors);
 
@@ -250,12 +249,12 @@ absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
   }
   if (fallback_ != nullptr) fallback_->NoteReconnected();
   // A new session may come from a different daemon build: check again.
-  AOTI_ASSIGN_OR_RETURN(const v1::NodeInfo* node,
+  AOTI_ASSIGN_OR_RETURN(const NodeShape node,
                         CheckNode((*session)->nodes(), json_path_,
                                   extern_node_index, num_ints, num_tensors));
-  name = NodeName(extern_node_index, *node);
+  name = NodeName(extern_node_index, node);
   absl::Status status = (*session)->Call(
-      extern_node_index, *node, absl::MakeConstSpan(ints, num_ints),
+      extern_node_index, node, absl::MakeConstSpan(ints, num_ints),
       absl::MakeConstSpan(handles, num_tensors), deadline);
   if (MayHaveRunUnseen(status)) reconnector_.Retire(*session);
   return WithContext(status, name);

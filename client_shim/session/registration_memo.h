@@ -40,7 +40,7 @@ class RegistrationMemo {
   // A daemon's node table for a content hash, as it answered it.
   struct Nodes {
     std::string fingerprint;  // RegisterKernelSetResponse.nodes_fingerprint
-    std::shared_ptr<const std::vector<aoti::executor::v1::NodeInfo>> table;
+    std::shared_ptr<const aoti::executor::v1::PackedNodeTable> table;
   };
   std::optional<Nodes> FindNodes(const std::string& content_hash) const;
   void RememberNodes(const std::string& content_hash, Nodes nodes);

@@ -183,6 +183,7 @@ absl::Status Session::RegisterKernelSet(
   if (known.has_value()) {
     request.set_known_nodes_fingerprint(known->fingerprint);
   }
+  request.set_accepts_packed_nodes(true);
   v1::RegisterKernelSetResponse response;
   absl::Status sent = SendRegistration(request, options, &response);
   if (absl::IsNotFound(sent)) {
@@ -205,14 +206,21 @@ absl::Status Session::RegisterKernelSet(
   AOTI_RETURN_IF_ERROR(sent);
   kernel_set_id_ = response.kernel_set_id();
   if (known.has_value() && response.nodes().empty() &&
+      NodeCount(response.packed_nodes()) == 0 &&
       response.nodes_fingerprint() == known->fingerprint) {
     nodes_ = known->table;
     return absl::OkStatus();
   }
-  // Moved, not copied: a large model has tens of thousands of nodes.
-  nodes_ = std::make_shared<const std::vector<v1::NodeInfo>>(
-      std::make_move_iterator(response.mutable_nodes()->begin()),
-      std::make_move_iterator(response.mutable_nodes()->end()));
+  // A daemon that predates packed tables answers NodeInfo messages.
+  auto table = std::make_shared<v1::PackedNodeTable>(
+      response.nodes().empty() ? std::move(*response.mutable_packed_nodes())
+                               : PackNodes(response.nodes()));
+  if (absl::Status checked = CheckPackedNodeTable(*table); !checked.ok()) {
+    return absl::InternalError(
+        absl::StrCat("aoti-executord at ", endpoint_.ToString(),
+                     " answered a malformed node table: ", checked.message()));
+  }
+  nodes_ = std::move(table);
   if (!response.nodes_fingerprint().empty()) {
     memo.RememberNodes(content_hash, {response.nodes_fingerprint(), nodes_});
   }
@@ -281,11 +289,11 @@ void Session::ReleaseRegion(uint64_t region_id, absl::Time deadline) {
   (void)stub_->ReleaseRegion(&context, request, &response);
 }
 
-absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
+absl::Status Session::Call(int node_index, const NodeShape& node,
                            absl::Span<const int64_t> ints,
                            absl::Span<at::Tensor* const> tensors,
                            absl::Time deadline) {
-  const size_t num_inputs = static_cast<size_t>(node.num_input_tensors());
+  const size_t num_inputs = static_cast<size_t>(node.num_input_tensors);
   absl::Span<at::Tensor* const> outputs = tensors.subspan(num_inputs);
   host_regions_->ReleaseDropped(deadline);
   // By reference when an input lies in an output of an earlier call or in
@@ -333,8 +341,7 @@ absl::Status Session::Call(int node_index, const v1::NodeInfo& node,
   std::vector<at::Tensor> results;
   AOTI_RETURN_IF_ERROR(ResolveOutputs(
       response, inputs, staging ? &*staging : nullptr, deadline, &results));
-  AOTI_RETURN_IF_ERROR(inputs.CopyBack(absl::MakeConstSpan(
-      node.mutated_input_tensors().data(), node.mutated_input_tensors_size())));
+  AOTI_RETURN_IF_ERROR(inputs.CopyBack(node.mutated_input_tensors));
   for (size_t i = 0; i < outputs.size(); ++i) {
     *outputs[i] = std::move(results[i]);
   }

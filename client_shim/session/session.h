@@ -35,6 +35,7 @@
 #include "proto/executor.grpc.pb.h"
 #include "proto/executor.pb.h"
 #include "server/common/endpoint.h"
+#include "server/common/packed_node_table.h"
 
 namespace aoti_executor {
 namespace client {
@@ -85,8 +86,9 @@ class Session final : public StagingPool::Registrar {
 
   ~Session() override;
 
-  // One per extern node, indexed by extern_node_index.
-  using Nodes = std::shared_ptr<const std::vector<v1::NodeInfo>>;
+  // One per extern node, indexed by extern_node_index; checked
+  // (CheckPackedNodeTable) when the daemon answered it.
+  using Nodes = std::shared_ptr<const v1::PackedNodeTable>;
   const Nodes& nodes() const { return nodes_; }
   const Endpoint& endpoint() const { return endpoint_; }
 
@@ -97,7 +99,7 @@ class Session final : public StagingPool::Registrar {
   // checked against `ints` and `tensors`): stages the inputs, calls, maps the
   // outputs, copies mutated staged inputs back and assigns the output
   // handles, the last only if everything succeeded. Thread-safe.
-  absl::Status Call(int node_index, const v1::NodeInfo& node,
+  absl::Status Call(int node_index, const NodeShape& node,
                     absl::Span<const int64_t> ints,
                     absl::Span<at::Tensor* const> tensors, absl::Time deadline);
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "server/common/packed_node_table.h"
 #include "server/common/protocol.h"
 #include "server/common/status_macros.h"
 #include "server/common/version.h"
@@ -197,7 +198,11 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   // with this daemon or one whose ops describe it alike) is not sent it again.
   response->set_nodes_fingerprint(entry.nodes->fingerprint);
   if (request.known_nodes_fingerprint() != entry.nodes->fingerprint) {
-    *response->mutable_nodes() = entry.nodes->nodes;
+    if (request.accepts_packed_nodes()) {
+      *response->mutable_packed_nodes() = entry.nodes->packed;
+    } else {
+      UnpackNodes(entry.nodes->packed, response->mutable_nodes());
+    }
   }
   spdlog::info("kernel set {} ({} nodes, {}) registered for pid {}{}", entry.id,
                entry.kernels->size(), entry.content_hash.substr(0, 12),

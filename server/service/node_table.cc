@@ -7,6 +7,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/common/content_hash.h"
+#include "server/common/packed_node_table.h"
 
 namespace aoti_executor {
 namespace {
@@ -28,7 +29,7 @@ void DescribeNode(const OpKernel& kernel, const std::string& schema,
 }
 
 // Deterministic, so that equal tables always have equal fingerprints.
-std::string Serialize(const v1::RegisterKernelSetResponse& message) {
+std::string Serialize(const v1::PackedNodeTable& message) {
   std::string bytes;
   google::protobuf::io::StringOutputStream output(&bytes);
   google::protobuf::io::CodedOutputStream coded(&output);
@@ -44,10 +45,9 @@ std::shared_ptr<const NodeTable> DescribeNodeTable(const KernelSet& kernels) {
   // Each op's schema goes with its first node only: a model calls few ops
   // many times, and printing a schema takes microseconds (10,000 nodes
   // printed took 9-28 ms, and 700 KB of the answer).
-  v1::RegisterKernelSetResponse described;
-  auto* nodes = described.mutable_nodes();
+  PackedNodeTableBuilder builder;
   absl::flat_hash_set<std::string> seen;  // targets
-  nodes->Reserve(static_cast<int>(kernels.size()));
+  v1::NodeInfo node;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const OpKernel& kernel = **kernels.Find(static_cast<int64_t>(i));
     std::string schema;
@@ -56,11 +56,13 @@ std::shared_ptr<const NodeTable> DescribeNodeTable(const KernelSet& kernels) {
       text << kernel.schema();
       schema = text.str();
     }
-    DescribeNode(kernel, schema, nodes->Add());
+    node.Clear();
+    DescribeNode(kernel, schema, &node);
+    builder.Add(node);
   }
   auto table = std::make_shared<NodeTable>();
-  table->fingerprint = Sha256Hex(Serialize(described));
-  table->nodes.Swap(nodes);
+  table->packed = std::move(builder).Finish();
+  table->fingerprint = Sha256Hex(Serialize(table->packed));
   return table;
 }
 

@@ -7,15 +7,14 @@
 #include <memory>
 #include <string>
 
-#include "google/protobuf/repeated_ptr_field.h"
 #include "proto/executor.pb.h"
 #include "server/kernels/kernel_set.h"
 
 namespace aoti_executor {
 
 struct NodeTable {
-  google::protobuf::RepeatedPtrField<aoti::executor::v1::NodeInfo> nodes;
-  // Hex SHA-256 of the nodes as serialized. Not the content hash: one JSON
+  aoti::executor::v1::PackedNodeTable packed;
+  // Hex SHA-256 of `packed` as serialized. Not the content hash: one JSON
   // is described differently by daemons with other op libraries.
   std::string fingerprint;
 };

@@ -68,8 +68,7 @@ TEST(RegistrationMemoTest, RemembersAtMostItsBoundsOldestFirst) {
 TEST(RegistrationMemoTest, NodeTablesAreKeptPerContentHash) {
   RegistrationMemo memo;
   EXPECT_FALSE(memo.FindNodes("h1").has_value());
-  auto table =
-      std::make_shared<const std::vector<aoti::executor::v1::NodeInfo>>(3);
+  auto table = std::make_shared<const aoti::executor::v1::PackedNodeTable>();
   memo.RememberNodes("h1", {"fp1", table});
   auto found = memo.FindNodes("h1");
   ASSERT_TRUE(found.has_value());

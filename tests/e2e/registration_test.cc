@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/content_hash.h"
@@ -145,6 +146,68 @@ TEST_F(RegistrationTest, EachOpsSchemaComesWithItsFirstNodeOnly) {
   EXPECT_LT(seen.size(), 14u) << "the fixture repeats targets";
 }
 
+// A client that reads packed tables gets the table as NodeInfo messages say
+// it, packed; and its fingerprint is of the packed table, whichever form
+// was asked for.
+TEST_F(RegistrationTest, APackedTableSaysWhatTheNodeInfosSay) {
+  const std::string json = ReadAll(AtenJsonPath());
+  auto session = Open();
+  ASSERT_NE(session, nullptr);
+  auto register_json = [&](bool packed) {
+    v1::RegisterKernelSetRequest request;
+    request.set_session(session->secret());
+    request.set_device("cpu");
+    request.set_extern_kernels_json(json);
+    request.set_accepts_packed_nodes(packed);
+    v1::RegisterKernelSetResponse response;
+    auto context = RawSession::Context();
+    EXPECT_TRUE(session->stub()
+                    ->RegisterKernelSet(context.get(), request, &response)
+                    .ok());
+    return response;
+  };
+  const v1::RegisterKernelSetResponse infos = register_json(false);
+  const v1::RegisterKernelSetResponse packed = register_json(true);
+  ASSERT_EQ(infos.nodes_size(), 14);
+  EXPECT_FALSE(infos.has_packed_nodes());
+  EXPECT_EQ(packed.nodes_size(), 0);
+  const v1::PackedNodeTable& table = packed.packed_nodes();
+  ASSERT_EQ(table.node_shapes_size(), 14);
+  EXPECT_LT(table.targets_size(), 14) << "each op once";
+  EXPECT_LT(table.shapes_size(), 14) << "each shape once";
+  EXPECT_EQ(table.schemas_size(), table.targets_size());
+  for (int i = 0; i < 14; ++i) {
+    const v1::NodeInfo& node = infos.nodes(i);
+    SCOPED_TRACE(absl::StrCat("node ", i, " ", node.target()));
+    const int index = table.node_shapes(i);
+    ASSERT_GE(index, 0);
+    ASSERT_LT(index, table.shapes_size());
+    const v1::PackedNodeTable::Shape& shape = table.shapes(index);
+    ASSERT_GE(shape.target(), 0);
+    ASSERT_LT(shape.target(), table.targets_size());
+    EXPECT_EQ(table.targets(shape.target()), node.target());
+    if (!node.schema().empty()) {
+      EXPECT_EQ(table.schemas(shape.target()), node.schema());
+    }
+    EXPECT_EQ(shape.num_input_tensors(), node.num_input_tensors());
+    EXPECT_EQ(shape.num_output_tensors(), node.num_output_tensors());
+    EXPECT_EQ(shape.num_input_ints(), node.num_input_ints());
+    EXPECT_EQ(shape.num_output_ints(), node.num_output_ints());
+    EXPECT_EQ(shape.num_omitted_default_ints(),
+              node.num_omitted_default_ints());
+    EXPECT_EQ(std::vector<int32_t>(shape.mutated_input_tensors().begin(),
+                                   shape.mutated_input_tensors().end()),
+              std::vector<int32_t>(node.mutated_input_tensors().begin(),
+                                   node.mutated_input_tensors().end()));
+  }
+
+  // The fingerprint is of the table itself: SHA-256 of its serialization.
+  std::string serialized;
+  ASSERT_TRUE(table.SerializeToString(&serialized));
+  EXPECT_EQ(packed.nodes_fingerprint(), Sha256Hex(serialized));
+  EXPECT_EQ(infos.nodes_fingerprint(), packed.nodes_fingerprint());
+}
+
 TEST_F(RegistrationTest, JsonInASealedMemfdIsParsedAndCachedByItsContent) {
   const std::string json = ReadAll(AtenJsonPath());
   ASSERT_FALSE(json.empty());
@@ -221,12 +284,6 @@ TEST_F(RegistrationTest, AClientThatHasTheNodeTableIsNotSentItAgain) {
   ASSERT_TRUE(
       first->stub()->RegisterKernelSet(context.get(), request, &full).ok());
   ASSERT_EQ(full.nodes_size(), 14);
-  // The fingerprint is of the table itself: SHA-256 of its serialization.
-  v1::RegisterKernelSetResponse nodes_only;
-  *nodes_only.mutable_nodes() = full.nodes();
-  std::string serialized;
-  ASSERT_TRUE(nodes_only.SerializeToString(&serialized));
-  EXPECT_EQ(full.nodes_fingerprint(), Sha256Hex(serialized));
 
   auto second = Open();
   ASSERT_NE(second, nullptr);
@@ -247,6 +304,7 @@ TEST_F(RegistrationTest, AClientThatHasTheNodeTableIsNotSentItAgain) {
   const v1::RegisterKernelSetResponse known =
       register_knowing(full.nodes_fingerprint());
   EXPECT_EQ(known.nodes_size(), 0);
+  EXPECT_FALSE(known.has_packed_nodes());
   EXPECT_EQ(known.nodes_fingerprint(), full.nodes_fingerprint());
   EXPECT_EQ(known.kernel_set_id(), full.kernel_set_id());
 

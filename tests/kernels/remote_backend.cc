@@ -16,6 +16,7 @@
 #include "aoti_remote/executor.h"
 #include "client_shim/remote_executor.h"
 #include "proto/executor.grpc.pb.h"
+#include "server/common/packed_node_table.h"
 
 namespace aoti_executor {
 namespace kernel_test {
@@ -123,15 +124,17 @@ absl::StatusOr<std::vector<NodeInfo>> RegisteredNodes(
       executor->CurrentSession(absl::Now() + absl::Seconds(30));
   if (!session.ok()) return session.status();
   std::vector<NodeInfo> nodes;
-  for (const ::aoti::executor::v1::NodeInfo& node : *(*session)->nodes()) {
+  const ::aoti::executor::v1::PackedNodeTable& table = *(*session)->nodes();
+  for (size_t i = 0; i < NodeCount(table); ++i) {
+    const NodeShape node = NodeAt(table, i);
     NodeInfo info;
-    info.target = node.target();
-    info.input_tensors = node.num_input_tensors();
-    info.input_ints = node.num_input_ints();
-    info.output_tensors = node.num_output_tensors();
-    info.output_ints = node.num_output_ints();
-    info.mutated_input_tensors.assign(node.mutated_input_tensors().begin(),
-                                      node.mutated_input_tensors().end());
+    info.target = std::string(node.target);
+    info.input_tensors = node.num_input_tensors;
+    info.input_ints = node.num_input_ints;
+    info.output_tensors = node.num_output_tensors;
+    info.output_ints = node.num_output_ints;
+    info.mutated_input_tensors.assign(node.mutated_input_tensors.begin(),
+                                      node.mutated_input_tensors.end());
     nodes.push_back(std::move(info));
   }
   return nodes;
