@@ -85,7 +85,8 @@ std::vector<int> PacketFds(const Packet& packet) {
 
 void Send(int socket, const Packet& packet) {
   std::vector<int> fds = PacketFds(packet);
-  SendRaw(socket, packet.bytes, fds.data(), static_cast<int>(fds.size()));
+  SendRaw(socket, packet.bytes.data(), packet.bytes.size(), fds.data(),
+          static_cast<int>(fds.size()));
   for (int fd : fds) {
     if (fd >= 0) close(fd);
   }

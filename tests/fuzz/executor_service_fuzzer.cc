@@ -144,7 +144,7 @@ void SendAttachFrame(Client& client, uint8_t flags, absl::string_view chunk) {
   }
   const absl::string_view bytes(reinterpret_cast<const char*>(&frame),
                                 sizeof(frame));
-  SendRaw(client.fd, bytes, &fd, fd >= 0 ? 1 : 0);
+  SendRaw(client.fd, bytes.data(), bytes.size(), &fd, fd >= 0 ? 1 : 0);
   if (fd >= 0) close(fd);
   if (frame.type == AttachFrameType::kClientRegion && fd >= 0) {
     ++client.pending[frame.id];

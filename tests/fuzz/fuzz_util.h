@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "tests/shm/raw_fds.h"
 
 // Aborts with the condition's text when it does not hold: a broken invariant
 // found by the fuzzer, not bad input.
@@ -33,6 +34,11 @@
 
 namespace aoti_executor {
 namespace fuzz {
+
+// Shared with the unit tests (raw_fds.h); an fd count equal before and
+// after an input, or the code under test leaked one.
+using testing_util::CountOpenFds;
+using testing_util::SendRaw;
 
 // Reads the input from the front; once it runs out every read gives zeros
 // (or nothing), so every input decodes to something.
@@ -79,19 +85,6 @@ class FuzzReader {
   const char* data_;
   size_t size_;
 };
-
-// Entries of /proc/self/fd, not counting the directory's own fd: equal
-// before and after an input, or the code under test leaked one.
-inline int CountOpenFds() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
-  int count = 0;
-  while (struct dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  closedir(dir);
-  return count - 1;
-}
 
 // Threads of this process that carry its own name: those of std::thread.
 // Libraries that start threads of their own as they please (gRPC's timer
@@ -173,32 +166,6 @@ inline int MakeSealedMemfdWith(absl::string_view bytes) {
     return -1;
   }
   return fd;
-}
-
-// Sends `bytes` as one packet with `fd_count` fds (SCM_RIGHTS), bypassing
-// the code under test so that any packet can be made. The fds stay ours.
-inline bool SendRaw(int socket, absl::string_view bytes, const int* fds,
-                    int fd_count) {
-  struct iovec iov = {const_cast<char*>(bytes.data()), bytes.size()};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * 4)];
-    struct cmsghdr align;
-  } control = {};
-  fd_count = std::min(fd_count, 4);
-  if (fd_count > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
-    std::memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * fd_count);
-  }
-  return sendmsg(socket, &msg, MSG_NOSIGNAL) ==
-         static_cast<ssize_t>(bytes.size());
 }
 
 // A connected AF_UNIX SOCK_SEQPACKET pair, or {-1, -1}.

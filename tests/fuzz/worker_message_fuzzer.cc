@@ -120,7 +120,8 @@ void Drive(int channel, FuzzReader& in) {
         message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
     if (parsed && !SmallEnough(message)) continue;
     const int sent_fd = FdFor(kind, message);
-    SendRaw(channel, bytes, &sent_fd, sent_fd >= 0 ? 1 : 0);
+    SendRaw(channel, bytes.data(), bytes.size(), &sent_fd,
+            sent_fd >= 0 ? 1 : 0);
     if (sent_fd >= 0) close(sent_fd);
   }
   wv1::ToWorker sync;

@@ -35,7 +35,7 @@ ob=${AOTI_CI_SANITIZER_OUTPUT_BASE:-$HOME/.cache/aoti-ci-sanitizers/$(
   pwd -P | md5sum | cut -c1-12)}
 
 # The unit suites of the code that parses peer bytes (frames, call lanes,
-# tensor layouts, kernel-set images) and manages shared memory, chosen for
+# tensor layouts, kernel-set images, node tables) and manages shared memory, chosen for
 # what they add to the fuzzers' build: these need little beyond the fuzzers'
 # objects. The in-process kernel suites would add about 2 minutes, and the e2e
 # suites and those that need aoti-executord or the whole client shim more
@@ -48,6 +48,7 @@ suites=(
   //tests/lane/...
   //tests/metrics:call_latencies_test
   //tests/server:log_format_test
+  //tests/server:packed_node_table_test
   //tests/server:protocol_test
   //tests/server:unix_socket_path_test
   //tests/service/...

@@ -4,7 +4,6 @@
 #ifndef AOTI_EXECUTOR_TESTS_SHM_SHM_TEST_UTIL_H_
 #define AOTI_EXECUTOR_TESTS_SHM_SHM_TEST_UTIL_H_
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -16,25 +15,10 @@
 
 #include "gtest/gtest.h"
 #include "server/common/unique_fd.h"
+#include "tests/shm/raw_fds.h"
 
 namespace aoti_executor {
 namespace testing_util {
-
-// Entries of /proc/self/fd, not counting the directory's own fd.
-inline int CountOpenFds() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) {
-    return -1;
-  }
-  int count = 0;
-  while (struct dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') {
-      ++count;
-    }
-  }
-  closedir(dir);
-  return count - 1;
-}
 
 // True if `fd` is open in this process.
 inline bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
@@ -65,30 +49,6 @@ inline UniqueFd MakeMemfd(uint64_t size, unsigned flags, int seals) {
 inline UniqueFd MakeSealedMemfd(uint64_t size) {
   return MakeMemfd(size, MFD_CLOEXEC | MFD_ALLOW_SEALING,
                    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-}
-
-// Sends `size` raw bytes and the `fd_count` fds in `fds` (SCM_RIGHTS),
-// bypassing SendFrame so that malformed messages can be made.
-inline ssize_t SendRaw(int socket, const void* data, size_t size,
-                       const int* fds = nullptr, int fd_count = 0) {
-  struct iovec iov = {const_cast<void*>(data), size};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * 8)];
-    struct cmsghdr align;
-  } control = {};
-  if (fd_count > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
-    memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * fd_count);
-  }
-  return sendmsg(socket, &msg, MSG_NOSIGNAL);
 }
 
 }  // namespace testing_util
