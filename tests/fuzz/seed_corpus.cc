@@ -23,6 +23,7 @@
 #include "server/lane/call_lane.h"
 #include "server/lane/futex.h"
 #include "server/lane/spin_budget.h"
+#include "server/service/node_table.h"
 #include "server/shm/shared_region.h"
 #include "server/workers/call_watch.h"
 #include "server/workers/kernel_set_image.h"
@@ -338,24 +339,15 @@ void ServiceRequests(const std::string& out, const std::string& mlp_json,
   seeds.Add(registered + rpc(8, v1::OpenCallLaneRequest()) + rpc(5, outputs));
 }
 
-// The node table of `set`, answered as a daemon answers each kind of
-// client: packed, and as NodeInfo messages.
+// The node table of `set` as the daemon describes it, answered to each kind
+// of client: packed, and as NodeInfo messages.
 void NodeTables(const std::string& out, const KernelSet& set) {
   Seeds seeds(out, "node_table_fuzzer");
+  v1::RegisterKernelSetResponse packed;
+  *packed.mutable_packed_nodes() = DescribeNodeTable(set)->packed;
+  seeds.Add(packed.SerializeAsString());
   v1::RegisterKernelSetResponse infos;
-  for (size_t i = 0; i < set.size(); ++i) {
-    const OpKernel& kernel = **set.Find(static_cast<int64_t>(i));
-    v1::NodeInfo* node = infos.add_nodes();
-    node->set_target(kernel.target());
-    node->set_num_input_tensors(kernel.num_input_tensors());
-    node->set_num_output_tensors(kernel.num_output_tensors());
-    node->set_num_input_ints(kernel.num_input_ints());
-    node->set_num_output_ints(kernel.num_output_ints());
-    node->set_num_omitted_default_ints(kernel.num_omitted_default_ints());
-    for (int index : kernel.mutated_input_tensors()) {
-      node->add_mutated_input_tensors(index);
-    }
-  }
+  UnpackNodes(packed.packed_nodes(), infos.mutable_nodes());
   // One node that mutates two inputs, which mlp has none of.
   v1::NodeInfo* mutating = infos.add_nodes();
   mutating->set_target("my::swap_");
@@ -363,9 +355,6 @@ void NodeTables(const std::string& out, const KernelSet& set) {
   mutating->add_mutated_input_tensors(1);
   mutating->add_mutated_input_tensors(0);
   seeds.Add(infos.SerializeAsString());
-  v1::RegisterKernelSetResponse packed;
-  *packed.mutable_packed_nodes() = PackNodes(infos.nodes());
-  seeds.Add(packed.SerializeAsString());
 }
 
 }  // namespace
