@@ -14,27 +14,41 @@ RegistrationMemo& RegistrationMemo::Process() {
 
 std::string RegistrationMemo::ContentHash(
     std::shared_ptr<const std::string> json, const std::string& device) {
-  {
-    absl::MutexLock lock(&mu_);
-    for (const Content& content : contents_) {
-      // The size first: a memcmp of megabytes only for a likely match.
-      if (content.json->size() == json->size() && content.device == device &&
-          (content.json == json || *content.json == *json)) {
-        return content.hash;
-      }
-    }
-  }
+  std::optional<std::string> known = FindHash(*json, device);
+  if (known.has_value()) return *std::move(known);
   std::string hash = KernelSetContentHash(*json, device);
-  if (json->size() <= kMaxJsonBytes) {
-    absl::MutexLock lock(&mu_);
-    json_bytes_ += json->size();
-    contents_.push_back(Content{std::move(json), device, hash});
-    while (contents_.size() > kMaxEntries || json_bytes_ > kMaxJsonBytes) {
-      json_bytes_ -= contents_.front().json->size();
-      contents_.pop_front();
+  RememberHash(std::move(json), device, hash);
+  return hash;
+}
+
+std::optional<std::string> RegistrationMemo::FindHash(
+    const std::string& json, const std::string& device) const {
+  absl::MutexLock lock(&mu_);
+  for (const Content& content : contents_) {
+    // The size first: a memcmp of megabytes only for a likely match.
+    if (content.json->size() == json.size() && content.device == device &&
+        (content.json.get() == &json || *content.json == json)) {
+      return content.hash;
     }
   }
-  return hash;
+  return std::nullopt;
+}
+
+void RegistrationMemo::RememberHash(std::shared_ptr<const std::string> json,
+                                    const std::string& device,
+                                    std::string hash) {
+  if (json->size() > kMaxJsonBytes) return;
+  absl::MutexLock lock(&mu_);
+  for (const Content& content : contents_) {
+    // Two executors of one new model, registered at once.
+    if (content.hash == hash && content.device == device) return;
+  }
+  json_bytes_ += json->size();
+  contents_.push_back(Content{std::move(json), device, std::move(hash)});
+  while (contents_.size() > kMaxEntries || json_bytes_ > kMaxJsonBytes) {
+    json_bytes_ -= contents_.front().json->size();
+    contents_.pop_front();
+  }
 }
 
 std::optional<RegistrationMemo::Nodes> RegistrationMemo::FindNodes(

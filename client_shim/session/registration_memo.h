@@ -4,7 +4,9 @@
 // restarted, a server that reloads a model.
 //
 // Contents are compared byte for byte, never trusted by a cheaper hash: a
-// file that changed is new content.
+// file that changed is new content. A hash may be one this process computed
+// or one a daemon answered for bytes it was sent (the daemon is trusted with
+// the calls themselves).
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_SESSION_REGISTRATION_MEMO_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_SESSION_REGISTRATION_MEMO_H_
 
@@ -36,6 +38,13 @@ class RegistrationMemo {
   // reference to `json` (no copy) to compare later ones with.
   std::string ContentHash(std::shared_ptr<const std::string> json,
                           const std::string& device);
+  // The hash of equal bytes for `device`, if remembered.
+  std::optional<std::string> FindHash(const std::string& json,
+                                      const std::string& device) const;
+  // Remembers `hash` as the content hash of `json` for `device`, as a daemon
+  // that hashed it answered: this process need not compute it.
+  void RememberHash(std::shared_ptr<const std::string> json,
+                    const std::string& device, std::string hash);
 
   // A daemon's node table for a content hash, as it answered it.
   struct Nodes {

@@ -162,35 +162,43 @@ absl::Status Session::Hello(const OpenOptions& options,
                      " serves no attach socket, so no shared memory"));
   }
   *attach_path = response.attach_socket_path();
+  daemon_hashes_json_ = response.hashes_attached_json();
   return absl::OkStatus();
 }
 
 absl::Status Session::RegisterKernelSet(
     const std::shared_ptr<const std::string>& json, const std::string& device,
     const OpenOptions& options) {
-  // Asked for by its hash first: a daemon that has the set (any client of
-  // it registered the model before) need not be sent megabytes again.
   v1::RegisterKernelSetRequest request;
   request.set_session(attach_->secret());
   request.set_device(device);
-  // The hash and the node table are remembered per content: registering a
-  // model this process registered before costs neither again.
-  RegistrationMemo& memo = RegistrationMemo::Process();
-  const std::string content_hash = memo.ContentHash(json, device);
-  request.set_content_hash(content_hash);
-  const std::optional<RegistrationMemo::Nodes> known =
-      memo.FindNodes(content_hash);
-  if (known.has_value()) {
-    request.set_known_nodes_fingerprint(known->fingerprint);
-  }
   request.set_accepts_packed_nodes(true);
+  // Content this process registered before is asked for by its hash alone,
+  // with the node table it holds: a daemon that has the set (any client of
+  // it registered the model) need not be sent megabytes again. New content
+  // goes straight to a daemon that hashes what it is sent: a SHA-256 here
+  // would only repeat the daemon's, and a miss cost a round trip.
+  RegistrationMemo& memo = RegistrationMemo::Process();
+  std::optional<std::string> content_hash = memo.FindHash(*json, device);
+  if (!content_hash.has_value() && !daemon_hashes_json_) {
+    content_hash = memo.ContentHash(json, device);
+  }
+  std::optional<RegistrationMemo::Nodes> known;
   v1::RegisterKernelSetResponse response;
-  absl::Status sent = SendRegistration(request, options, &response);
+  absl::Status sent = absl::NotFoundError("new content");
+  if (content_hash.has_value()) {
+    request.set_content_hash(*content_hash);
+    known = memo.FindNodes(*content_hash);
+    if (known.has_value()) {
+      request.set_known_nodes_fingerprint(known->fingerprint);
+    }
+    sent = SendRegistration(request, options, &response);
+  }
   if (absl::IsNotFound(sent)) {
-    // A new model: the JSON goes through a sealed memfd, not through HTTP/2
-    // frames (megabytes: several milliseconds less). The hash stays in the
-    // request, so that a daemon which predates json_attach_id answers
-    // NOT_FOUND again rather than parsing an empty set.
+    // The JSON goes through a sealed memfd, not through HTTP/2 frames
+    // (megabytes: several milliseconds less). Any hash stays in the request,
+    // so that a daemon which predates json_attach_id answers NOT_FOUND again
+    // rather than parsing an empty set.
     absl::StatusOr<uint64_t> attach_id = SendJsonMemfd(*json);
     if (attach_id.ok()) {
       request.set_json_attach_id(*attach_id);
@@ -205,6 +213,11 @@ absl::Status Session::RegisterKernelSet(
   }
   AOTI_RETURN_IF_ERROR(sent);
   kernel_set_id_ = response.kernel_set_id();
+  if (!content_hash.has_value() && !response.content_hash().empty()) {
+    // Taken as the daemon says, as its answers to calls are.
+    content_hash = response.content_hash();
+    memo.RememberHash(json, device, *content_hash);
+  }
   if (known.has_value() && response.nodes().empty() &&
       NodeCount(response.packed_nodes()) == 0 &&
       response.nodes_fingerprint() == known->fingerprint) {
@@ -221,8 +234,8 @@ absl::Status Session::RegisterKernelSet(
                      " answered a malformed node table: ", checked.message()));
   }
   nodes_ = std::move(table);
-  if (!response.nodes_fingerprint().empty()) {
-    memo.RememberNodes(content_hash, {response.nodes_fingerprint(), nodes_});
+  if (content_hash.has_value() && !response.nodes_fingerprint().empty()) {
+    memo.RememberNodes(*content_hash, {response.nodes_fingerprint(), nodes_});
   }
   return absl::OkStatus();
 }

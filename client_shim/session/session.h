@@ -155,6 +155,8 @@ class Session final : public StagingPool::Registrar {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Executor::Stub> stub_;
   std::unique_ptr<AttachSocket> attach_;
+  // HelloResponse.hashes_attached_json: new content goes in a memfd at once.
+  bool daemon_hashes_json_ = false;
   uint64_t kernel_set_id_ = 0;
   Nodes nodes_;
   std::atomic<uint64_t> next_attach_id_{1};

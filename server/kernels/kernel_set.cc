@@ -26,8 +26,11 @@ using JsonStream =
 class SpanRecordingHandler {
  public:
   SpanRecordingHandler(rapidjson::Document* document, const JsonStream* stream,
-                       std::vector<NodeSpan>* spans)
-      : document_(*document), stream_(*stream), spans_(*spans) {}
+                       std::vector<NodeSpan>* spans, std::stop_token stop)
+      : document_(*document),
+        stream_(*stream),
+        spans_(*spans),
+        stop_(std::move(stop)) {}
 
   bool Null() { return document_.Null(); }
   bool Bool(bool b) { return document_.Bool(b); }
@@ -49,6 +52,8 @@ class SpanRecordingHandler {
     return document_.Key(s, n, copy);
   }
   bool StartObject() {
+    // Returning false ends the parse; once per object is often enough.
+    if (stop_.stop_requested()) return false;
     // The reader has consumed the '{'.
     if (in_nodes_ && depth_ == 2) node_start_ = stream_.Tell() - 1;
     ++depth_;
@@ -81,6 +86,7 @@ class SpanRecordingHandler {
   rapidjson::Document& document_;
   const JsonStream& stream_;
   std::vector<NodeSpan>& spans_;
+  std::stop_token stop_;
   int depth_ = 0;
   bool next_is_nodes_ = false;
   bool seen_nodes_ = false;
@@ -94,10 +100,15 @@ absl::Status MalformedJson(const rapidjson::ParseResult& result) {
       rapidjson::GetParseError_En(result.Code())));
 }
 
+absl::Status Stopped() {
+  return absl::CancelledError("parsing the extern kernel JSON was stopped");
+}
+
 }  // namespace
 
 absl::StatusOr<KernelSet> KernelSet::Parse(absl::string_view json,
-                                           c10::Device device) {
+                                           c10::Device device,
+                                           std::stop_token stop) {
   rapidjson::MemoryStream memory(json.data(), json.size());
   JsonStream stream(memory);
   std::vector<NodeSpan> spans;
@@ -105,12 +116,13 @@ absl::StatusOr<KernelSet> KernelSet::Parse(absl::string_view json,
   rapidjson::Reader reader;
   rapidjson::ParseResult parsed;
   auto parse = [&](rapidjson::Document& d) {
-    SpanRecordingHandler handler(&d, &stream, &spans);
+    SpanRecordingHandler handler(&d, &stream, &spans, stop);
     // Python's json.dumps writes non-finite floats as bare NaN / Infinity.
     parsed = reader.Parse<rapidjson::kParseNanAndInfFlag>(stream, handler);
     return !parsed.IsError();
   };
   document.Populate(parse);
+  if (stop.stop_requested()) return Stopped();
   if (parsed.IsError()) return MalformedJson(parsed);
   auto nodes = GetArrayMember(document, "nodes");
   if (!nodes.ok()) return WithContext(nodes.status(), "extern kernel JSON");
@@ -118,6 +130,7 @@ absl::StatusOr<KernelSet> KernelSet::Parse(absl::string_view json,
   KernelSet set(device);
   set.kernels_.reserve((*nodes)->Size());
   for (rapidjson::SizeType i = 0; i < (*nodes)->Size(); ++i) {
+    if (stop.stop_requested()) return Stopped();
     AOTI_ASSIGN_OR_RETURN(
         OpKernel kernel,
         OpKernel::FromJson(static_cast<int>(i), (**nodes)[i], device));

@@ -8,6 +8,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,11 @@ class KernelSet {
  public:
   // Parses the text of an extern-kernel JSON ({"nodes": [...]}). `device` is
   // the runtime device ("cpu", "cuda:1"); see ArgumentBinder::BindDevice.
+  // Cancelled, promptly, once `stop` is requested: the daemon stops parsing
+  // a set it finds it has while the parse runs.
   static absl::StatusOr<KernelSet> Parse(absl::string_view json,
-                                         c10::Device device);
+                                         c10::Device device,
+                                         std::stop_token stop = {});
   // Reads and parses the file at `path`.
   static absl::StatusOr<KernelSet> Load(const std::string& path,
                                         c10::Device device);

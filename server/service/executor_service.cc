@@ -145,6 +145,7 @@ absl::Status ExecutorService::DoHello(const grpc::ServerContext&,
   response->set_protocol_version(kProtocolVersion);
   response->set_attach_socket_path(sessions_->path());
   response->set_daemon_version(kDaemonVersion);
+  response->set_hashes_attached_json(true);
   return absl::OkStatus();
 }
 

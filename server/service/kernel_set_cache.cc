@@ -1,5 +1,8 @@
 #include "server/service/kernel_set_cache.h"
 
+#include <optional>
+#include <stop_token>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -11,29 +14,35 @@ namespace aoti_executor {
 namespace {
 
 absl::StatusOr<KernelSet> ParseKernelSet(absl::string_view json,
-                                         const std::string& device) {
+                                         const std::string& device,
+                                         std::stop_token stop) {
   auto parsed_device = ParseDevice(device);
   if (!parsed_device.ok()) return parsed_device.status();
-  return KernelSet::Parse(json, *parsed_device);
+  return KernelSet::Parse(json, *parsed_device, std::move(stop));
 }
 
 }  // namespace
 
 absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
     absl::string_view json, const std::string& device) {
-  // A client sends JSON only after asking by hash, so the content is almost
-  // always new: hash it while parsing (10,000 nodes take milliseconds of
-  // each), outside the lock. Two clients racing on one new model both parse,
-  // and the first insert wins.
+  // Hash and parse at once, outside the lock: new content pays no hash (a
+  // 3 MB set takes milliseconds to hash and tens to parse). Content the
+  // cache has stops the parse as soon as the hash finds it: a second process
+  // of a model pays a hash, not a parse. Two clients racing on one new model
+  // both parse, and the first insert wins.
+  std::stop_source stop_parse;
   std::string hash;
-  std::thread hasher([&] { hash = KernelSetContentHash(json, device); });
-  absl::StatusOr<KernelSet> kernels = ParseKernelSet(json, device);
+  std::optional<Entry> cached;
+  std::thread hasher([&] {
+    hash = KernelSetContentHash(json, device);
+    cached = Find(hash);
+    if (cached.has_value()) stop_parse.request_stop();
+  });
+  absl::StatusOr<KernelSet> kernels =
+      ParseKernelSet(json, device, stop_parse.get_token());
   hasher.join();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(hash);
-    if (it != entries_.end()) return it->second;
-  }
+  if (!cached.has_value()) cached = Find(hash);
+  if (cached.has_value()) return *std::move(cached);
   if (!kernels.ok()) return kernels.status();
   auto image = KernelSetImage::Create(json, kernels->node_spans(), device);
   if (!image.ok()) return image.status();

@@ -45,6 +45,33 @@ TEST(RegistrationMemoTest, EqualBytesAreFoundAndDifferentBytesAreNot) {
   EXPECT_NE(memo.ContentHash(changed, "cpu"), hash);
 }
 
+TEST(RegistrationMemoTest, AHashLearnedFromADaemonIsFoundForEqualBytesOnly) {
+  RegistrationMemo memo;
+  const auto json = Json(std::string(4096, 'a'));
+  EXPECT_FALSE(memo.FindHash(*json, "cpu").has_value());
+  const std::string answered = KernelSetContentHash(*json, "cpu");
+  memo.RememberHash(json, "cpu", answered);
+  EXPECT_EQ(json.use_count(), 2) << "the memo keeps the content";
+
+  // Equal bytes in another string: found, and ContentHash need not hash.
+  const std::string same(4096, 'a');
+  EXPECT_EQ(memo.FindHash(same, "cpu"), answered);
+  EXPECT_EQ(memo.ContentHash(Json(same), "cpu"), answered);
+  // Another device, or one byte changed: not found.
+  EXPECT_FALSE(memo.FindHash(same, "cuda:0").has_value());
+  std::string changed(4096, 'a');
+  changed[0] = 'b';
+  EXPECT_FALSE(memo.FindHash(changed, "cpu").has_value());
+
+  // Remembered twice (two executors of one new model at once): kept once.
+  memo.RememberHash(Json(same), "cpu", answered);
+  for (size_t i = 1; i < RegistrationMemo::kMaxEntries; ++i) {
+    memo.ContentHash(Json("{" + std::to_string(i) + "}"), "cpu");
+  }
+  EXPECT_EQ(json.use_count(), 2) << "a duplicate would have pushed it out";
+  EXPECT_EQ(memo.FindHash(same, "cpu"), answered);
+}
+
 TEST(RegistrationMemoTest, RemembersAtMostItsBoundsOldestFirst) {
   RegistrationMemo memo;
   const auto oldest = Json("{0}");

@@ -5,16 +5,11 @@
 // each worker death and the quarantine must be there once, with their cause
 // and their fields.
 #include <ATen/ATen.h>
-#include <fcntl.h>
-#include <grpc/support/log.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <string>
@@ -25,52 +20,11 @@
 #include "aoti_remote/executor.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/misbehaving_client.h"
+#include "tests/e2e/stderr_to_file.h"
 
 namespace aoti_executor {
 namespace e2e {
 namespace {
-
-// While it lives, this process's stderr is `path` (appended to, so that the
-// daemon and its workers, which inherit it, never overwrite each other).
-// This process's own gRPC lines (its health checks while the daemon starts)
-// are dropped meanwhile: the file is for the daemon's lines only.
-class StderrToFile {
- public:
-  explicit StderrToFile(const std::string& path) {
-    quiet_ = true;
-    gpr_set_log_function([](gpr_log_func_args* args) {
-      if (quiet_) return;
-      std::fprintf(stderr, "grpc %s:%d: %s\n", args->file, args->line,
-                   args->message);
-    });
-    std::fflush(stderr);
-    saved_ = dup(STDERR_FILENO);
-    const int fd =
-        open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-    EXPECT_GE(fd, 0) << path;
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-  }
-  ~StderrToFile() {
-    std::fflush(stderr);
-    dup2(saved_, STDERR_FILENO);
-    close(saved_);
-    quiet_ = false;
-  }
-  StderrToFile(const StderrToFile&) = delete;
-  StderrToFile& operator=(const StderrToFile&) = delete;
-
- private:
-  static inline std::atomic<bool> quiet_{false};
-  int saved_ = -1;
-};
-
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::ifstream file(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);) lines.push_back(line);
-  return lines;
-}
 
 std::string Text(const rapidjson::Value& object, const char* key) {
   if (!object.HasMember(key) || !object[key].IsString()) return "";

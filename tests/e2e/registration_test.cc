@@ -1,7 +1,7 @@
 // RegisterKernelSet against the real daemon: a set it has is found by its
-// content hash without its JSON, one it lacks is NOT_FOUND (the shim then
-// sends the JSON, in a sealed memfd), and each op's schema comes with its
-// first node only.
+// content hash without its JSON, one it lacks is NOT_FOUND; JSON comes in a
+// sealed memfd, which the daemon hashes itself, so the shim sends new
+// content at once; each op's schema comes with its first node only.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,17 +16,22 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "aoti_remote/executor.h"
 #include "server/common/content_hash.h"
 #include "server/shm/sealed_bytes.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"
+#include "tests/e2e/stderr_to_file.h"
 
 namespace aoti_executor {
 namespace e2e {
 namespace {
 
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string AtenJsonPath() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
@@ -327,6 +332,78 @@ TEST_F(RegistrationTest, AJsonMemfdThatNeverArrivedIsNamed) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_THAT(status.error_message(),
               HasSubstr("no memfd with attach id 77 arrived"));
+}
+
+// What a client without the hash sends: the daemon hashes the memfd's bytes,
+// and a set it has is the one it answers, however many clients send it.
+TEST_F(RegistrationTest, AMemfdWithNoHashFindsTheSetTheDaemonHas) {
+  const std::string json = ReadAll(AtenJsonPath());
+  ASSERT_FALSE(json.empty());
+  std::vector<v1::RegisterKernelSetResponse> responses(3);
+  for (v1::RegisterKernelSetResponse& response : responses) {
+    auto session = Open();
+    ASSERT_NE(session, nullptr);
+    v1::HelloResponse hello;
+    auto context = RawSession::Context();
+    ASSERT_TRUE(
+        session->stub()->Hello(context.get(), v1::HelloRequest(), &hello).ok());
+    EXPECT_TRUE(hello.hashes_attached_json());
+
+    const SealedPart part{0, json};
+    auto fd = CreateSealedMemfd("test-json", json.size(),
+                                absl::MakeConstSpan(&part, 1));
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    const uint64_t attach_id = session->NextAttachId();
+    ASSERT_TRUE(session->SendRegionFd(attach_id, fd->get(), json.size()).ok());
+    const grpc::Status status =
+        RegisterFromMemfd(*session, attach_id, "", &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  for (const v1::RegisterKernelSetResponse& response : responses) {
+    EXPECT_EQ(response.content_hash(), KernelSetContentHash(json, "cpu"));
+    EXPECT_EQ(response.kernel_set_id(), responses[0].kernel_set_id());
+    EXPECT_EQ(response.nodes_size(), 14);  // aten_ops.json's nodes
+  }
+}
+
+// The shim, through the C ABI: content new to the daemon and to this process
+// goes in one RegisterKernelSet, its memfd with no hash (no SHA-256 in the
+// client, no miss by hash first); the hash the daemon answers is remembered,
+// so the same content is asked for by its hash alone afterwards.
+TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  const std::string log = tmp + "/shim_registration.stderr";
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon;
+  {
+    StderrToFile redirect(log);
+    daemon = DaemonProcess::Start({"--log-level=debug"});
+  }
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  // Bytes no other test of this process registers.
+  const std::string json = ReadAll(AtenJsonPath()) + "\n\n";
+  const std::string path = tmp + "/fresh.wrapper.json";
+  std::ofstream(path, std::ios::binary) << json;
+  for (int create = 0; create < 2; ++create) {
+    AOTIProxyExecutorHandle executor = nullptr;
+    ASSERT_EQ(aoti_remote_executor_create((*daemon)->endpoint().c_str(),
+                                          path.c_str(), "cpu", &executor),
+              AOTI_TORCH_SUCCESS)
+        << aoti_remote_last_error();
+    aoti_remote_executor_delete(executor);
+  }
+
+  const std::string registered = absl::StrCat("registered for pid ", getpid());
+  std::vector<std::string> registrations;
+  for (const std::string& line : ReadLines(log)) {
+    EXPECT_THAT(line, Not(HasSubstr("RegisterKernelSet failed")));
+    if (absl::StrContains(line, registered)) registrations.push_back(line);
+  }
+  ASSERT_EQ(registrations.size(), 2u);
+  const std::string hash = KernelSetContentHash(json, "cpu").substr(0, 12);
+  EXPECT_THAT(registrations[0], HasSubstr(hash));
+  EXPECT_THAT(registrations[0], EndsWith(" from a memfd"));
+  EXPECT_THAT(registrations[1], HasSubstr(hash));
+  EXPECT_THAT(registrations[1], EndsWith(" by content hash"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,27 @@ TEST_F(ErrorsTest, EveryTruncationIsRefused) {
   ASSERT_TRUE(ParseJson(json).ok());
   for (size_t length = 0; length < json.size(); ++length) {
     EXPECT_FALSE(ParseJson(json.substr(0, length)).ok()) << length;
+  }
+}
+
+// The daemon stops a parse whose content it finds it has cached.
+TEST_F(ErrorsTest, AStoppedParseIsCancelledNotMalformed) {
+  const std::string json =
+      OneNode("aten::add.Tensor",
+              {Input("self", TensorArg("a")), Input("other", TensorArg("b"))},
+              {TensorArg("buf0")});
+  std::stop_source source;
+  auto running =
+      KernelSet::Parse(json, c10::Device(c10::kCPU), source.get_token());
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->size(), 1u);
+
+  source.request_stop();
+  for (const std::string& text : {json, json.substr(0, json.size() / 2)}) {
+    ExpectError(
+        KernelSet::Parse(text, c10::Device(c10::kCPU), source.get_token())
+            .status(),
+        absl::StatusCode::kCancelled, {"stopped"});
   }
 }
 
