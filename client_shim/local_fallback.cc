@@ -15,7 +15,7 @@ namespace aoti_executor {
 namespace client {
 namespace {
 
-absl::StatusOr<KernelSet> Parse(const std::string& json,
+absl::StatusOr<KernelSet> Parse(absl::string_view json,
                                 const std::string& device) {
   AOTI_ASSIGN_OR_RETURN(c10::Device parsed, ParseDevice(device));
   return KernelSet::Parse(json, parsed);

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/kernels/kernel_set.h"
 
@@ -37,7 +38,7 @@ class LocalFallback {
  public:
   // `json` (a <key>.wrapper.json's bytes, which must outlive this object),
   // for `device`; `endpoint` names the daemon in the log lines.
-  LocalFallback(const std::string& json, std::string device,
+  LocalFallback(absl::string_view json, std::string device,
                 std::string endpoint)
       : json_(json),
         device_(std::move(device)),
@@ -63,7 +64,7 @@ class LocalFallback {
   void NoteReconnected();
 
  private:
-  const std::string& json_;
+  const absl::string_view json_;
   const std::string device_;
   const std::string endpoint_;
   absl::Mutex mu_;  // held while parsing: others wait for that outcome

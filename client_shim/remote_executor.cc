@@ -73,45 +73,15 @@ absl::StatusOr<NodeShape> CheckNode(const Session::Nodes& nodes,
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const UniqueFd owned(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  const int fd = owned.get();
-  if (fd < 0) {
-    return absl::ErrnoToStatus(errno,
-                               absl::StrCat("cannot open \"", path, "\""));
-  }
-  std::string bytes;
-  struct stat info {};
-  if (fstat(fd, &info) == 0) {
-    if (S_ISDIR(info.st_mode)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", path, "\" is a directory"));
-    }
-    if (S_ISREG(info.st_mode)) bytes.reserve(static_cast<size_t>(info.st_size));
-  }
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno,
-                                 absl::StrCat("cannot read \"", path, "\""));
-    }
-    bytes.append(buffer, static_cast<size_t>(n));
-  }
-  return bytes;
-}
-
 RemoteExecutor::RemoteExecutor(ExecutorOptions options, std::string json_path,
-                               std::string json)
+                               std::shared_ptr<const SealedJson> json)
     : options_(std::move(options)),
       json_path_(std::move(json_path)),
-      json_(std::make_shared<const std::string>(std::move(json))),
-      fallback_(options_.local_fallback
-                    ? std::make_unique<LocalFallback>(
-                          *json_, options_.device, options_.endpoint.ToString())
-                    : nullptr),
+      json_(std::move(json)),
+      fallback_(options_.local_fallback ? std::make_unique<LocalFallback>(
+                                              json_->bytes(), options_.device,
+                                              options_.endpoint.ToString())
+                                        : nullptr),
       reconnector_(
           options_.endpoint.ToString(),
           [this](OpenCanceller* canceller) { return OpenSession(canceller); }) {
@@ -119,7 +89,8 @@ RemoteExecutor::RemoteExecutor(ExecutorOptions options, std::string json_path,
 
 absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
     ExecutorOptions options, const std::string& json_path) {
-  absl::StatusOr<std::string> json = ReadFile(json_path);
+  absl::StatusOr<std::shared_ptr<const SealedJson>> json =
+      SealedJson::ReadFile(json_path);
   if (!json.ok()) {
     return WithContext(json.status(), "reading the extern-kernel JSON");
   }

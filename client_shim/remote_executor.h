@@ -21,6 +21,7 @@
 #include "client_shim/local_fallback.h"
 #include "client_shim/options.h"
 #include "client_shim/session/reconnector.h"
+#include "client_shim/session/sealed_json.h"
 #include "client_shim/session/session.h"
 #include "proto/executor.pb.h"
 
@@ -80,7 +81,7 @@ class RemoteExecutor final : public ExecutorBase {
 
  private:
   RemoteExecutor(ExecutorOptions options, std::string json_path,
-                 std::string json);
+                 std::shared_ptr<const SealedJson> json);
 
   // Session::Open for a reconnect; never throws.
   absl::StatusOr<std::shared_ptr<Session>> OpenSession(
@@ -99,7 +100,7 @@ class RemoteExecutor final : public ExecutorBase {
   const ExecutorOptions options_;
   const std::string json_path_;
   // Kept to re-register in a new session; shared with RegistrationMemo.
-  const std::shared_ptr<const std::string> json_;
+  const std::shared_ptr<const SealedJson> json_;
   // Null unless the host asked for the local fallback.
   const std::unique_ptr<LocalFallback> fallback_;
   // Last: its thread calls OpenSession, which uses the members above.

@@ -13,28 +13,29 @@ RegistrationMemo& RegistrationMemo::Process() {
 }
 
 std::string RegistrationMemo::ContentHash(
-    std::shared_ptr<const std::string> json, const std::string& device) {
-  std::optional<std::string> known = FindHash(*json, device);
+    std::shared_ptr<const SealedJson> json, const std::string& device) {
+  std::optional<std::string> known = FindHash(json->bytes(), device);
   if (known.has_value()) return *std::move(known);
-  std::string hash = KernelSetContentHash(*json, device);
+  std::string hash = KernelSetContentHash(json->bytes(), device);
   RememberHash(std::move(json), device, hash);
   return hash;
 }
 
 std::optional<std::string> RegistrationMemo::FindHash(
-    const std::string& json, const std::string& device) const {
+    absl::string_view json, const std::string& device) const {
   absl::MutexLock lock(&mu_);
   for (const Content& content : contents_) {
     // The size first: a memcmp of megabytes only for a likely match.
-    if (content.json->size() == json.size() && content.device == device &&
-        (content.json.get() == &json || *content.json == json)) {
+    const absl::string_view known = content.json->bytes();
+    if (known.size() == json.size() && content.device == device &&
+        (known.data() == json.data() || known == json)) {
       return content.hash;
     }
   }
   return std::nullopt;
 }
 
-void RegistrationMemo::RememberHash(std::shared_ptr<const std::string> json,
+void RegistrationMemo::RememberHash(std::shared_ptr<const SealedJson> json,
                                     const std::string& device,
                                     std::string hash) {
   if (json->size() > kMaxJsonBytes) return;

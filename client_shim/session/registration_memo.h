@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "client_shim/session/sealed_json.h"
 #include "proto/executor.pb.h"
 
 namespace aoti_executor {
@@ -36,14 +38,14 @@ class RegistrationMemo {
 
   // KernelSetContentHash(*json, device), computed once per content. Keeps a
   // reference to `json` (no copy) to compare later ones with.
-  std::string ContentHash(std::shared_ptr<const std::string> json,
+  std::string ContentHash(std::shared_ptr<const SealedJson> json,
                           const std::string& device);
   // The hash of equal bytes for `device`, if remembered.
-  std::optional<std::string> FindHash(const std::string& json,
+  std::optional<std::string> FindHash(absl::string_view json,
                                       const std::string& device) const;
   // Remembers `hash` as the content hash of `json` for `device`, as a daemon
   // that hashed it answered: this process need not compute it.
-  void RememberHash(std::shared_ptr<const std::string> json,
+  void RememberHash(std::shared_ptr<const SealedJson> json,
                     const std::string& device, std::string hash);
 
   // A daemon's node table for a content hash, as it answered it.
@@ -56,7 +58,7 @@ class RegistrationMemo {
 
  private:
   struct Content {
-    std::shared_ptr<const std::string> json;
+    std::shared_ptr<const SealedJson> json;
     std::string device;
     std::string hash;
   };

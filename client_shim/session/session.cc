@@ -79,7 +79,7 @@ bool OpenCanceller::cancelled() {
 }
 
 absl::StatusOr<std::shared_ptr<Session>> Session::Open(
-    const Endpoint& endpoint, const std::shared_ptr<const std::string>& json,
+    const Endpoint& endpoint, const std::shared_ptr<const SealedJson>& json,
     const std::string& device, const OpenOptions& options) {
   std::shared_ptr<Session> session(new Session(endpoint));
   session->channel_ = MakeChannel(endpoint);
@@ -167,7 +167,7 @@ absl::Status Session::Hello(const OpenOptions& options,
 }
 
 absl::Status Session::RegisterKernelSet(
-    const std::shared_ptr<const std::string>& json, const std::string& device,
+    const std::shared_ptr<const SealedJson>& json, const std::string& device,
     const OpenOptions& options) {
   v1::RegisterKernelSetRequest request;
   request.set_session(attach_->secret());
@@ -179,7 +179,8 @@ absl::Status Session::RegisterKernelSet(
   // goes straight to a daemon that hashes what it is sent: a SHA-256 here
   // would only repeat the daemon's, and a miss cost a round trip.
   RegistrationMemo& memo = RegistrationMemo::Process();
-  std::optional<std::string> content_hash = memo.FindHash(*json, device);
+  std::optional<std::string> content_hash =
+      memo.FindHash(json->bytes(), device);
   if (!content_hash.has_value() && !daemon_hashes_json_) {
     content_hash = memo.ContentHash(json, device);
   }
@@ -195,7 +196,7 @@ absl::Status Session::RegisterKernelSet(
     sent = SendRegistration(request, options, &response);
   }
   if (absl::IsNotFound(sent)) {
-    // The JSON goes through a sealed memfd, not through HTTP/2 frames
+    // The JSON goes as the sealed memfd it is in, not through HTTP/2 frames
     // (megabytes: several milliseconds less). Any hash stays in the request,
     // so that a daemon which predates json_attach_id answers NOT_FOUND again
     // rather than parsing an empty set.
@@ -206,7 +207,7 @@ absl::Status Session::RegisterKernelSet(
     }
   }
   if (absl::IsNotFound(sent)) {
-    request.set_extern_kernels_json(*json);
+    request.set_extern_kernels_json(std::string(json->bytes()));
     request.clear_content_hash();
     request.clear_json_attach_id();
     sent = SendRegistration(request, options, &response);
@@ -240,13 +241,9 @@ absl::Status Session::RegisterKernelSet(
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Session::SendJsonMemfd(const std::string& json) {
-  const SealedPart part{0, json};
-  AOTI_ASSIGN_OR_RETURN(const UniqueFd fd,
-                        CreateSealedMemfd("aoti-kernel-set-json", json.size(),
-                                          absl::MakeConstSpan(&part, 1)));
+absl::StatusOr<uint64_t> Session::SendJsonMemfd(const SealedJson& json) {
   const uint64_t attach_id = next_attach_id_.fetch_add(1);
-  AOTI_RETURN_IF_ERROR(attach_->SendMemfd(attach_id, fd.get(), json.size()));
+  AOTI_RETURN_IF_ERROR(attach_->SendMemfd(attach_id, json.fd(), json.size()));
   return attach_id;
 }
 

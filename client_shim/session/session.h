@@ -26,6 +26,7 @@
 #include "client_shim/memory/release_queue.h"
 #include "client_shim/memory/staging_pool.h"
 #include "client_shim/memory/tensor_wire.h"
+#include "client_shim/session/sealed_json.h"
 #include "client_shim/transport/attach_inbox.h"
 #include "client_shim/transport/attach_socket.h"
 #include "client_shim/transport/lane_caller.h"
@@ -81,7 +82,7 @@ class Session final : public StagingPool::Registrar {
   // `json` (a <key>.wrapper.json's bytes) for `device`. Every error names the
   // endpoint.
   static absl::StatusOr<std::shared_ptr<Session>> Open(
-      const Endpoint& endpoint, const std::shared_ptr<const std::string>& json,
+      const Endpoint& endpoint, const std::shared_ptr<const SealedJson>& json,
       const std::string& device, const OpenOptions& options);
 
   ~Session() override;
@@ -120,12 +121,12 @@ class Session final : public StagingPool::Registrar {
   explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
   absl::Status Hello(const OpenOptions& options, std::string* attach_path);
-  absl::Status RegisterKernelSet(const std::shared_ptr<const std::string>& json,
+  absl::Status RegisterKernelSet(const std::shared_ptr<const SealedJson>& json,
                                  const std::string& device,
                                  const OpenOptions& options);
-  // Sends `json` in a sealed memfd on the attach socket; returns the attach
-  // id for RegisterKernelSetRequest.json_attach_id.
-  absl::StatusOr<uint64_t> SendJsonMemfd(const std::string& json);
+  // Sends `json`'s memfd on the attach socket; returns the attach id for
+  // RegisterKernelSetRequest.json_attach_id.
+  absl::StatusOr<uint64_t> SendJsonMemfd(const SealedJson& json);
   absl::Status SendRegistration(const v1::RegisterKernelSetRequest& request,
                                 const OpenOptions& options,
                                 v1::RegisterKernelSetResponse* response);

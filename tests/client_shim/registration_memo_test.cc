@@ -13,16 +13,19 @@ namespace aoti_executor {
 namespace client {
 namespace {
 
-std::shared_ptr<const std::string> Json(std::string text) {
-  return std::make_shared<const std::string>(std::move(text));
+std::shared_ptr<const SealedJson> Json(const std::string& text) {
+  auto json = SealedJson::FromBytes(text);
+  EXPECT_TRUE(json.ok()) << json.status();
+  return json.ok() ? *std::move(json) : nullptr;
 }
 
 TEST(RegistrationMemoTest, TheHashIsTheContentHashOfTheBytesAndTheDevice) {
   RegistrationMemo memo;
   const auto json = Json(R"({"nodes": []})");
-  EXPECT_EQ(memo.ContentHash(json, "cpu"), KernelSetContentHash(*json, "cpu"));
+  EXPECT_EQ(memo.ContentHash(json, "cpu"),
+            KernelSetContentHash(json->bytes(), "cpu"));
   EXPECT_EQ(memo.ContentHash(json, "cuda:0"),
-            KernelSetContentHash(*json, "cuda:0"));
+            KernelSetContentHash(json->bytes(), "cuda:0"));
 }
 
 TEST(RegistrationMemoTest, EqualBytesAreFoundAndDifferentBytesAreNot) {
@@ -48,8 +51,8 @@ TEST(RegistrationMemoTest, EqualBytesAreFoundAndDifferentBytesAreNot) {
 TEST(RegistrationMemoTest, AHashLearnedFromADaemonIsFoundForEqualBytesOnly) {
   RegistrationMemo memo;
   const auto json = Json(std::string(4096, 'a'));
-  EXPECT_FALSE(memo.FindHash(*json, "cpu").has_value());
-  const std::string answered = KernelSetContentHash(*json, "cpu");
+  EXPECT_FALSE(memo.FindHash(json->bytes(), "cpu").has_value());
+  const std::string answered = KernelSetContentHash(json->bytes(), "cpu");
   memo.RememberHash(json, "cpu", answered);
   EXPECT_EQ(json.use_count(), 2) << "the memo keeps the content";
 
