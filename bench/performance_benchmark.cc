@@ -967,7 +967,7 @@ std::string NodesPerSecond(int nodes, double us) {
 // resolves the node it calls.
 bool TimeCreate(const std::string& endpoint, const std::string& json_path,
                 std::vector<double>* create_us,
-                std::vector<double>* first_call_us) {
+                std::vector<double>* first_call_us, bool pause = true) {
   AOTIProxyExecutorHandle executor = nullptr;
   const auto start = Clock::now();
   if (aoti_remote_executor_create(endpoint.c_str(), json_path.c_str(), "cpu",
@@ -987,7 +987,7 @@ bool TimeCreate(const std::string& endpoint, const std::string& json_path,
   // Let the daemon end the session and its worker, and have its next spare
   // worker ready (starting one loads libtorch: about half a second), so that
   // every sample is a create as a client sees it on a quiet daemon.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  if (pause) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   return ok;
 }
 
@@ -1021,13 +1021,15 @@ bool TimeQuickCreates(const std::string& endpoint, const std::string& json_path,
   return ok;
 }
 
-// Child mode --create-once ENDPOINT WARM_JSON JSON: a warm-up create of
-// WARM_JSON, then prints how long creating JSON took. The JSON is one the
-// daemon has and this process never registered: what a second server
-// process loading the same model pays.
-int CreateOnce(const char* endpoint, const char* warm_json, const char* json) {
+// Child mode --create-once ENDPOINT WARM_JSON JSON PAUSE: a warm-up create
+// of WARM_JSON, then, after the usual pause or at once (PAUSE "0"), prints
+// how long creating JSON took. The JSON is one the daemon has and this
+// process never registered: what a second server process loading the same
+// model pays.
+int CreateOnce(const char* endpoint, const char* warm_json, const char* json,
+               bool pause) {
   std::vector<double> ignored, create_us;
-  if (!TimeCreate(endpoint, warm_json, &ignored, nullptr) ||
+  if (!TimeCreate(endpoint, warm_json, &ignored, nullptr, pause) ||
       !TimeCreate(endpoint, json, &create_us, nullptr)) {
     std::printf("error\n");
     return 1;
@@ -1039,10 +1041,10 @@ int CreateOnce(const char* endpoint, const char* warm_json, const char* json) {
 // CreateOnce in a new process.
 bool TimeCreateInNewProcess(const std::string& endpoint,
                             const std::string& warm_json,
-                            const std::string& json_path,
+                            const std::string& json_path, bool pause,
                             std::vector<double>* create_us) {
-  auto child =
-      ChildProcess::Spawn({"--create-once", endpoint, warm_json, json_path});
+  auto child = ChildProcess::Spawn(
+      {"--create-once", endpoint, warm_json, json_path, pause ? "1" : "0"});
   if (child == nullptr) return false;
   const std::string line = child->ReadLine();
   child->Finish();
@@ -1089,6 +1091,7 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
   constexpr int kQuickCreates = 4;
   std::vector<double> parse_us, one_create, one_first, cold_create, cold_first,
       cached_create, other_process_create, quick_create, quick_first,
+      quick_one_create, quick_one_first, quick_other_process_create,
       compare_cold, compare_warm;
   const std::string compared_a = cached_json, compared_b = cached_json;
   bool ok = TimeCreate(endpoint, cached_path, &cached_create, nullptr);
@@ -1104,9 +1107,13 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
          TimeCreate(endpoint, cold_path, &cold_create, &cold_first) &&
          TimeCreate(endpoint, cached_path, &cached_create, nullptr) &&
          TimeCreateInNewProcess(endpoint, one_path, cached_path,
-                                &other_process_create) &&
+                                /*pause=*/true, &other_process_create) &&
+         TimeCreateInNewProcess(endpoint, one_path, cached_path,
+                                /*pause=*/false, &quick_other_process_create) &&
          TimeQuickCreates(endpoint, cached_path, kQuickCreates, &quick_create,
-                          &quick_first);
+                          &quick_first) &&
+         TimeQuickCreates(endpoint, one_path, kQuickCreates, &quick_one_create,
+                          &quick_one_first);
     TimeCompares(compared_a, compared_b, &compare_cold, &compare_warm);
   }
   const auto parse = Summarize(ok, parse_us);
@@ -1118,37 +1125,44 @@ Section Registration(const std::string& endpoint, const std::string& dir) {
                       kNodes, kRounds, cached_json.size() / 1048576.0),
       {}};
   const double session_us = P50(Summarize(ok, one_create));
+  const double quick_session_us = P50(Summarize(ok, quick_one_create));
   // Notes: the rate over the whole time, and over the time beyond a 1-node
-  // create (the session and its worker starting).
-  auto add = [&](std::string name, std::vector<double>* samples, bool rate) {
+  // create made the same way (the session and its worker starting).
+  auto add = [&](std::string name, std::vector<double>* samples, bool rate,
+                 double beyond_us) {
     const auto p = Summarize(ok, *samples);
     std::string note = rate ? NodesPerSecond(kNodes, P50(p)) : "";
-    const bool create = name.rfind("create", 0) == 0;
-    if (rate && create && p && session_us > 0 && p->p50_us > session_us) {
+    if (rate && p && beyond_us > 0 && p->p50_us > beyond_us) {
       absl::StrAppendFormat(&note, "; beyond a 1-node create: %.1f ms, %s",
-                            (p->p50_us - session_us) / 1e3,
-                            NodesPerSecond(kNodes, p->p50_us - session_us));
+                            (p->p50_us - beyond_us) / 1e3,
+                            NodesPerSecond(kNodes, p->p50_us - beyond_us));
     }
     section.rows.push_back({std::move(name), p, Ratio(P50(p), base), note});
   };
-  add("in-process: KernelSet::Parse", &parse_us, true);
-  add("create, 1-node set (session setup alone)", &one_create, false);
-  add("create, 10,000 nodes, new content", &cold_create, true);
+  add("in-process: KernelSet::Parse", &parse_us, true, 0);
+  add("create, 1-node set (session setup alone)", &one_create, false, 0);
+  add("create, 10,000 nodes, new content", &cold_create, true, session_us);
   add("create, 10,000 nodes, content the daemon has, new to this process",
-      &other_process_create, true);
+      &other_process_create, true, session_us);
   add("create, 10,000 nodes, content this process registered before",
-      &cached_create, true);
+      &cached_create, true, session_us);
+  add(absl::StrFormat("create, 1-node set, %d in a row: #2-#%d", kQuickCreates,
+                      kQuickCreates),
+      &quick_one_create, false, 0);
   add(absl::StrFormat("create, content the daemon has, %d in a row: #2-#%d",
                       kQuickCreates, kQuickCreates),
-      &quick_create, true);
-  add("first call after a 1-node create", &one_first, false);
-  add("first call after a 10,000-node create", &cold_first, false);
+      &quick_create, true, quick_session_us);
+  add("create, content the daemon has, new to this process, right after its "
+      "1-node create",
+      &quick_other_process_create, true, quick_session_us);
+  add("first call after a 1-node create", &one_first, false, 0);
+  add("first call after a 10,000-node create", &cold_first, false, 0);
   add(absl::StrFormat("first call after #%d of %d creates in a row",
                       kQuickCreates, kQuickCreates),
-      &quick_first, false);
+      &quick_first, false, 0);
   add("floor: memcmp of two live copies of the JSON after a 1.5 s pause",
-      &compare_cold, false);
-  add("floor: the same memcmp again, warm", &compare_warm, false);
+      &compare_cold, false, 0);
+  add("floor: the same memcmp again, warm", &compare_warm, false, 0);
   return section;
 }
 
@@ -1300,8 +1314,9 @@ int main(int argc, char** argv) {
     return aoti_executor::ClientLoop(argv[2], argv[3], std::atof(argv[4]),
                                      std::atoi(argv[5]));
   }
-  if (argc == 5 && std::strcmp(argv[1], "--create-once") == 0) {
-    return aoti_executor::CreateOnce(argv[2], argv[3], argv[4]);
+  if (argc == 6 && std::strcmp(argv[1], "--create-once") == 0) {
+    return aoti_executor::CreateOnce(argv[2], argv[3], argv[4],
+                                     std::strcmp(argv[5], "0") != 0);
   }
   if (argc == 2 && std::strcmp(argv[1], "--only=registration") == 0) {
     return aoti_executor::RegistrationOnly();
