@@ -204,9 +204,8 @@ absl::Status RemoteExecutor::CallOnce(int extern_node_index, int num_ints,
       return WithContext(session.status(), name);
     }
     // Nothing reached the daemon: run the call here.
-    const absl::Status status =
-        fallback_->Call(session.status(), extern_node_index, num_ints, ints,
-                        num_tensors, handles);
+    absl::Status status = fallback_->Call(session.status(), extern_node_index,
+                                          num_ints, ints, num_tensors, handles);
     if (status.ok()) return status;
     const std::shared_ptr<const KernelSet> kernels =
         fallback_->KernelsIfParsed();

@@ -26,7 +26,7 @@ std::string TempPath(const std::string& name) {
 }
 
 std::string WriteFile(const std::string& name, const std::string& bytes) {
-  const std::string path = TempPath(name);
+  std::string path = TempPath(name);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   return path;
 }

@@ -36,7 +36,7 @@ using ::testing::Not;
 std::string AtenJsonPath() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  const std::string relative = "tests/fixtures/aten_ops.json";
+  std::string relative = "tests/fixtures/aten_ops.json";
   if (srcdir == nullptr || workspace == nullptr) return relative;
   return absl::StrCat(srcdir, "/", workspace, "/", relative);
 }

@@ -35,14 +35,17 @@ ob=${AOTI_CI_SANITIZER_OUTPUT_BASE:-$HOME/.cache/aoti-ci-sanitizers/$(
   pwd -P | md5sum | cut -c1-12)}
 
 # The unit suites of the code that parses peer bytes (frames, call lanes,
-# tensor layouts, kernel-set images, node tables) and manages shared memory, chosen for
-# what they add to the fuzzers' build: these need little beyond the fuzzers'
-# objects. The in-process kernel suites would add about 2 minutes, and the e2e
+# tensor layouts, kernel-set images, node tables) and manages shared memory
+# (the shim's sealed JSON memfd and what it remembers of it among them),
+# chosen for what they add to the fuzzers' build: these need little beyond
+# the fuzzers' objects. The in-process kernel suites would add about 2 minutes, and the e2e
 # suites and those that need aoti-executord or the whole client shim more
 # than double the build. None of these sets RLIMIT_AS (which ASan cannot run
 # under: tests/sanitizers/README.md). tests/sanitizers/run.sh asan runs every
 # suite, with gcc.
 suites=(
+  //tests/client_shim:registration_memo_test
+  //tests/client_shim:sealed_json_test
   //tests/framing/...
   //tests/kernels:serialized_enums_test
   //tests/lane/...
