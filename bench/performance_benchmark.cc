@@ -1064,9 +1064,9 @@ std::optional<Percentiles> Summarize(bool ok, std::vector<double> samples) {
 
 // The memory floor of a create after a pause: comparing two live copies of
 // the JSON, as the shim compares a model's bytes with those it registered
-// before, first after the same 1.5 s pause the creates follow (on a virtual
-// machine whose host reclaims idle guest memory this costs many times the
-// warm figure), then again at once.
+// before, first after the same 1.5 s pause the creates follow (on the CI's
+// virtual machines memory untouched for a second costs many times the warm
+// figure to touch again), then again at once.
 void TimeCompares(const std::string& a, const std::string& b,
                   std::vector<double>* after_pause_us,
                   std::vector<double>* warm_us) {
