@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "aoti_remote/executor.h"
 #include "server/common/content_hash.h"
+#include "server/common/status_macros.h"
 #include "server/shm/sealed_bytes.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"
@@ -71,6 +72,18 @@ grpc::Status RegisterFromMemfd(RawSession& session, uint64_t attach_id,
   request.set_json_attach_id(attach_id);
   auto context = RawSession::Context(timeout);
   return session.stub()->RegisterKernelSet(context.get(), request, response);
+}
+
+// Sends `json` in a sealed memfd on the attach socket; its attach id.
+absl::StatusOr<uint64_t> SendSealedJson(RawSession& session,
+                                        const std::string& json) {
+  const SealedPart part{0, json};
+  absl::StatusOr<UniqueFd> fd = CreateSealedMemfd(
+      "test-json", json.size(), absl::MakeConstSpan(&part, 1));
+  if (!fd.ok()) return fd.status();
+  const uint64_t attach_id = session.NextAttachId();
+  AOTI_RETURN_IF_ERROR(session.SendRegionFd(attach_id, fd->get(), json.size()));
+  return attach_id;
 }
 
 class RegistrationTest : public ::testing::Test {
@@ -218,19 +231,14 @@ TEST_F(RegistrationTest, JsonInASealedMemfdIsParsedAndCachedByItsContent) {
   ASSERT_FALSE(json.empty());
   auto session = Open();
   ASSERT_NE(session, nullptr);
-  const SealedPart part{0, json};
-  auto fd = CreateSealedMemfd("test-json", json.size(),
-                              absl::MakeConstSpan(&part, 1));
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  const uint64_t attach_id = session->NextAttachId();
-  ASSERT_TRUE(session->SendRegionFd(attach_id, fd->get(), json.size()).ok());
-  fd->reset();
+  absl::StatusOr<uint64_t> attach_id = SendSealedJson(*session, json);
+  ASSERT_TRUE(attach_id.ok()) << attach_id.status();
 
   // The hash the client sends is not what the set is cached under: the
   // daemon hashes the bytes itself.
   v1::RegisterKernelSetResponse response;
   grpc::Status status =
-      RegisterFromMemfd(*session, attach_id, "not-a-hash", &response);
+      RegisterFromMemfd(*session, *attach_id, "not-a-hash", &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.nodes_size(), 14);  // aten_ops.json's nodes
   EXPECT_EQ(response.content_hash(), KernelSetContentHash(json, "cpu"));
@@ -349,14 +357,10 @@ TEST_F(RegistrationTest, AMemfdWithNoHashFindsTheSetTheDaemonHas) {
         session->stub()->Hello(context.get(), v1::HelloRequest(), &hello).ok());
     EXPECT_TRUE(hello.hashes_attached_json());
 
-    const SealedPart part{0, json};
-    auto fd = CreateSealedMemfd("test-json", json.size(),
-                                absl::MakeConstSpan(&part, 1));
-    ASSERT_TRUE(fd.ok()) << fd.status();
-    const uint64_t attach_id = session->NextAttachId();
-    ASSERT_TRUE(session->SendRegionFd(attach_id, fd->get(), json.size()).ok());
+    absl::StatusOr<uint64_t> attach_id = SendSealedJson(*session, json);
+    ASSERT_TRUE(attach_id.ok()) << attach_id.status();
     const grpc::Status status =
-        RegisterFromMemfd(*session, attach_id, "", &response);
+        RegisterFromMemfd(*session, *attach_id, "", &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   for (const v1::RegisterKernelSetResponse& response : responses) {
