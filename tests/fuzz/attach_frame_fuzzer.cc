@@ -12,6 +12,7 @@
 // that is accepted is the 64 bytes sent with the right magic and version, and
 // no fd leaks.
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -120,13 +121,15 @@ void ReceiveEach(const std::vector<Packet>& packets) {
   close(pair.b);
 }
 
-// A listening attach socket that plays the daemon, made once.
+// A listening attach socket that plays the daemon, made once and removed
+// with its directory when the fuzzer exits.
 class FakeDaemon {
  public:
   FakeDaemon() {
     char dir[] = "/tmp/aoti-attach-fuzz-XXXXXX";
     FUZZ_CHECK(mkdtemp(dir) != nullptr);
-    path_ = std::string(dir) + "/attach.sock";
+    dir_ = dir;
+    path_ = dir_ + "/attach.sock";
     listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
@@ -135,6 +138,13 @@ class FakeDaemon {
                     sizeof(address)) == 0);
     FUZZ_CHECK(listen(listen_fd_, 4) == 0);
   }
+  ~FakeDaemon() {
+    close(listen_fd_);
+    unlink(path_.c_str());
+    rmdir(dir_.c_str());
+  }
+  FakeDaemon(const FakeDaemon&) = delete;
+  FakeDaemon& operator=(const FakeDaemon&) = delete;
 
   const std::string& path() const { return path_; }
 
@@ -147,6 +157,7 @@ class FakeDaemon {
   }
 
  private:
+  std::string dir_;
   std::string path_;
   int listen_fd_ = -1;
 };
@@ -182,13 +193,13 @@ void RunClient(const FakeDaemon& daemon, const std::vector<Packet>& packets,
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace aoti_executor;
   using namespace aoti_executor::fuzz;
-  static const FakeDaemon* daemon = new FakeDaemon();
+  static const FakeDaemon daemon;
   FuzzReader in(data, size);
   const uint64_t lane_id = in.Int<uint64_t>();
   const std::vector<Packet> packets = ReadPackets(in);
   const int fds_before = CountOpenFds();
   ReceiveEach(packets);
-  RunClient(*daemon, packets, lane_id);
+  RunClient(daemon, packets, lane_id);
   CheckNoFdLeak(fds_before);
   return 0;
 }
