@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@
 
 namespace aoti_executor {
 namespace {
+
+// How long after the daemon's last RPC returned gRPC has to send its answer
+// before it cuts the connections still open.
+constexpr absl::Duration kLastAnswersGrace = absl::Seconds(1);
 
 // Blocks SIGTERM and SIGINT in every thread (call before any thread starts)
 // so that WaitForStopSignal can take them synchronously.
@@ -225,7 +230,15 @@ int Run(const DaemonFlags& flags) {
   // A draining daemon starts no worker (not even the spare it would keep).
   workers.StopStarting();
   grpc->unix->StopAccepting();
-  server->Shutdown(absl::ToChronoTime(drain_deadline));
+  // The daemon's own RPCs first: gRPC's graceful shutdown would also wait
+  // for each idle client to acknowledge its GOAWAY, which takes an idle
+  // gRPC client up to 5 s (server/service/rpc_drain.h). Past a short grace
+  // for the last answer to go out, gRPC cuts the connections left.
+  if (!service.Drain(drain_deadline)) {
+    spdlog::warn("RPCs still running at the drain deadline are cancelled");
+  }
+  server->Shutdown(absl::ToChronoTime(
+      std::min(drain_deadline, service.last_answered() + kLastAnswersGrace)));
   server->Wait();
   if (const int64_t cut = sessions.DrainLanes(drain_deadline); cut > 0) {
     spdlog::warn("{} call lane calls still running at the drain deadline", cut);

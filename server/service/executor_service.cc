@@ -72,47 +72,59 @@ ExecutorService::~ExecutorService() { sessions_->lane_closer()->Set(nullptr); }
 grpc::Status ExecutorService::Hello(grpc::ServerContext* context,
                                     const v1::HelloRequest* request,
                                     v1::HelloResponse* response) {
-  return Answer("Hello", DoHello(*context, *request, response));
+  return drain_.Run(
+      [&] { return Answer("Hello", DoHello(*context, *request, response)); });
 }
 
 grpc::Status ExecutorService::RegisterKernelSet(
     grpc::ServerContext* context, const v1::RegisterKernelSetRequest* request,
     v1::RegisterKernelSetResponse* response) {
-  // A model that cannot load is worth an operator's attention; a set asked
-  // for by a hash the daemon does not have is the shim's usual first try.
-  const absl::Status registered =
-      DoRegisterKernelSet(*context, *request, response);
-  const bool by_hash =
-      request->extern_kernels_json().empty() && request->json_attach_id() == 0;
-  return Answer("RegisterKernelSet", registered,
-                by_hash && absl::IsNotFound(registered) ? spdlog::level::debug
-                                                        : spdlog::level::warn);
+  return drain_.Run([&] {
+    // A model that cannot load is worth an operator's attention; a set asked
+    // for by a hash the daemon does not have is the shim's usual first try.
+    const absl::Status registered =
+        DoRegisterKernelSet(*context, *request, response);
+    const bool by_hash = request->extern_kernels_json().empty() &&
+                         request->json_attach_id() == 0;
+    return Answer("RegisterKernelSet", registered,
+                  by_hash && absl::IsNotFound(registered)
+                      ? spdlog::level::debug
+                      : spdlog::level::warn);
+  });
 }
 
 grpc::Status ExecutorService::RegisterRegion(
     grpc::ServerContext* context, const v1::RegisterRegionRequest* request,
     v1::RegisterRegionResponse* response) {
-  return Answer("RegisterRegion",
-                DoRegisterRegion(*context, *request, response));
+  return drain_.Run([&] {
+    return Answer("RegisterRegion",
+                  DoRegisterRegion(*context, *request, response));
+  });
 }
 
 grpc::Status ExecutorService::ReleaseRegion(
     grpc::ServerContext* context, const v1::ReleaseRegionRequest* request,
     v1::ReleaseRegionResponse* response) {
-  return Answer("ReleaseRegion", DoReleaseRegion(*context, *request, response));
+  return drain_.Run([&] {
+    return Answer("ReleaseRegion",
+                  DoReleaseRegion(*context, *request, response));
+  });
 }
 
 grpc::Status ExecutorService::Call(grpc::ServerContext* context,
                                    const v1::CallRequest* request,
                                    v1::CallResponse* response) {
-  return Answer("Call", DoCall(*context, *request, response));
+  return drain_.Run(
+      [&] { return Answer("Call", DoCall(*context, *request, response)); });
 }
 
 grpc::Status ExecutorService::ReleaseOutputs(
     grpc::ServerContext* context, const v1::ReleaseOutputsRequest* request,
     v1::ReleaseOutputsResponse* response) {
-  return Answer("ReleaseOutputs",
-                DoReleaseOutputs(*context, *request, response));
+  return drain_.Run([&] {
+    return Answer("ReleaseOutputs",
+                  DoReleaseOutputs(*context, *request, response));
+  });
 }
 
 grpc::Status ExecutorService::GetStatus(grpc::ServerContext* context,
@@ -120,7 +132,9 @@ grpc::Status ExecutorService::GetStatus(grpc::ServerContext* context,
                                         v1::GetStatusResponse* response) {
   if (grpc::Status denied = DenyNonAdmin(*context, "GetStatus"); !denied.ok())
     return denied;
-  return Answer("GetStatus", DoGetStatus(*context, *request, response));
+  return drain_.Run([&] {
+    return Answer("GetStatus", DoGetStatus(*context, *request, response));
+  });
 }
 
 grpc::Status ExecutorService::ClearQuarantine(
@@ -129,14 +143,18 @@ grpc::Status ExecutorService::ClearQuarantine(
   if (grpc::Status denied = DenyNonAdmin(*context, "ClearQuarantine");
       !denied.ok())
     return denied;
-  return Answer("ClearQuarantine",
-                DoClearQuarantine(*context, *request, response));
+  return drain_.Run([&] {
+    return Answer("ClearQuarantine",
+                  DoClearQuarantine(*context, *request, response));
+  });
 }
 
 grpc::Status ExecutorService::OpenCallLane(
     grpc::ServerContext* context, const v1::OpenCallLaneRequest* request,
     v1::OpenCallLaneResponse* response) {
-  return Answer("OpenCallLane", DoOpenCallLane(*context, *request, response));
+  return drain_.Run([&] {
+    return Answer("OpenCallLane", DoOpenCallLane(*context, *request, response));
+  });
 }
 
 absl::Status ExecutorService::DoHello(const grpc::ServerContext&,

@@ -22,6 +22,7 @@
 #include "server/metrics/daemon_snapshot.h"
 #include "server/service/kernel_set_cache.h"
 #include "server/service/lane_watchdog.h"
+#include "server/service/rpc_drain.h"
 #include "server/service/session_registry.h"
 #include "server/workers/crash_tracker.h"
 
@@ -53,6 +54,12 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
   // The daemon's numbers now: what GetStatus reports, and the metrics read
   // at each scrape. Thread-safe.
   DaemonSnapshot Snapshot();
+
+  // For a stop: every RPC from now on is refused (UNAVAILABLE); waits until
+  // those running have answered, or until `deadline` (false then).
+  bool Drain(absl::Time deadline) { return drain_.Stop(deadline); }
+  // When the last RPC returned: its answer may still be on its way out.
+  absl::Time last_answered() const { return drain_.last_returned(); }
 
   grpc::Status Hello(grpc::ServerContext* context,
                      const aoti::executor::v1::HelloRequest* request,
@@ -141,6 +148,7 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
   SessionRegistry* const sessions_;
   DaemonStats* const stats_;
   const Options options_;
+  RpcDrain drain_;
   CrashTracker crashes_;
   KernelSetCache kernel_sets_;
   const absl::Time started_ = absl::Now();

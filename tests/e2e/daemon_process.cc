@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/common/unique_fd.h"
 #include "server/health_check.h"
 #include "tests/e2e/proc_probe.h"
@@ -104,6 +105,24 @@ int DaemonProcess::KillAndWait(int signal) {
   kill(pid_, signal);
   int status = 0;
   waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+absl::StatusOr<int> DaemonProcess::SignalAndWait(int signal,
+                                                 absl::Duration timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("no daemon running");
+  kill(pid_, signal);
+  const absl::Time give_up = absl::Now() + timeout;
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (absl::Now() > give_up) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("aoti-executord did not exit within ",
+                       absl::FormatDuration(timeout), " of signal ", signal));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   pid_ = -1;
   return status;
 }

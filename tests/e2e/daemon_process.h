@@ -47,6 +47,9 @@ class DaemonProcess {
 
   // Sends `signal` and reaps the process; returns its wait status.
   int KillAndWait(int signal);
+  // Sends `signal` and reaps the process if it exits within `timeout`;
+  // returns its wait status, or DeadlineExceeded (it is still running).
+  absl::StatusOr<int> SignalAndWait(int signal, absl::Duration timeout);
   // Starts the daemon again on the same endpoint (after KillAndWait).
   absl::Status Restart();
 
