@@ -13,11 +13,12 @@ GOAWAY, which an idle gRPC client reads only when its backup poller runs
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from bench_daemon import start_daemon
 
 RUNFILES = os.getcwd()
 DAEMON = os.path.join(RUNFILES, "server/aoti-executord")
@@ -45,24 +46,10 @@ time.sleep(3600)
 """
 
 
-def start_daemon(socket_path):
-    daemon = subprocess.Popen(
-        [DAEMON, "--listen=unix:" + socket_path, "--log-level=warning"])
-    while True:
-        if daemon.poll() is not None:
-            sys.exit("aoti-executord exited at start")
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(socket_path)
-            return daemon
-        except OSError:
-            time.sleep(0.05)
-
-
 def time_stop(clients, directory):
     """Seconds from SIGTERM to the daemon's exit with `clients` idle."""
     socket_path = os.path.join(directory, "executor.sock")
-    daemon = start_daemon(socket_path)
+    daemon = start_daemon(DAEMON, socket_path, "--log-level=warning")
     holders = []
     for _ in range(clients):
         holder = subprocess.Popen(

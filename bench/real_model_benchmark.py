@@ -30,8 +30,6 @@ import json
 import os
 import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ import torch
 RUNFILES = os.getcwd()
 sys.path.insert(0, os.path.join(RUNFILES, "client_shim", "python"))
 import aoti_remote  # noqa: E402
+from bench_daemon import start_daemon  # noqa: E402
 
 MODELS = ["mlp", "extern_stack"]
 SWITCHES = {"voluntary": "wake-ups", "nonvoluntary": "yields or preemptions"}
@@ -60,22 +59,6 @@ def extern_nodes(package):
                     and not name.endswith("_metadata.json")):
                 return len(json.loads(archive.read(name))["nodes"])
     sys.exit("%s has no extern-kernel JSON" % package)
-
-
-def start_daemon(socket_path):
-    daemon = subprocess.Popen([
-        os.path.join(RUNFILES, DAEMON), "--listen=unix:" + socket_path,
-        "--log-level=warning", "--load-library=" + os.path.join(RUNFILES, OPS)
-    ])
-    while True:
-        if daemon.poll() is not None:
-            sys.exit("aoti-executord exited at start")
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(socket_path)
-            return daemon
-        except OSError:
-            time.sleep(0.05)
 
 
 def context_switches(pid):
@@ -233,7 +216,9 @@ def main():
     torch.set_num_threads(1)
     directory = tempfile.mkdtemp(prefix="aoti-bench.", dir="/tmp")
     socket_path = os.path.join(directory, "executor.sock")
-    daemon = start_daemon(socket_path)
+    daemon = start_daemon(os.path.join(RUNFILES, DAEMON), socket_path,
+                          "--log-level=warning",
+                          "--load-library=" + os.path.join(RUNFILES, OPS))
     results = {}
     try:
         aoti_remote.load_library(os.path.join(RUNFILES, SHIM))
