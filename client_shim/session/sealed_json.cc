@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 
 namespace aoti_executor {
 namespace client {
@@ -95,21 +96,22 @@ absl::StatusOr<std::shared_ptr<const SealedJson>> SealedJson::ReadFile(
 
 absl::StatusOr<std::shared_ptr<const SealedJson>> SealedJson::FromBytes(
     absl::string_view bytes) {
-  absl::StatusOr<UniqueFd> memfd = NewMemfd();
+  const SealedPart part{0, bytes};
+  absl::StatusOr<UniqueFd> memfd = CreateSealedMemfd(
+      kMemfdName, bytes.size(), absl::MakeConstSpan(&part, 1));
   if (!memfd.ok()) return memfd.status();
-  if (absl::Status written = WriteAll(memfd->get(), bytes.data(), bytes.size());
-      !written.ok()) {
-    return written;
-  }
-  return Seal(*std::move(memfd));
+  return Map(*std::move(memfd));
 }
 
 absl::StatusOr<std::shared_ptr<const SealedJson>> SealedJson::Seal(
     UniqueFd fd) {
-  if (fcntl(fd.get(), F_ADD_SEALS,
-            F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    return absl::ErrnoToStatus(errno, "sealing a memfd");
-  }
+  if (absl::Status sealed = SealForGood(fd.get()); !sealed.ok()) return sealed;
+  return Map(std::move(fd));
+}
+
+absl::StatusOr<std::shared_ptr<const SealedJson>> SealedJson::Map(UniqueFd fd) {
+  // SealedBytes closes the fd it maps: it maps a duplicate, and this keeps
+  // the memfd to send.
   UniqueFd for_mapping(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
   if (!for_mapping.valid()) return absl::ErrnoToStatus(errno, "dup");
   absl::StatusOr<SealedBytes> mapped =

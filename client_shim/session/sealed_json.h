@@ -37,7 +37,10 @@ class SealedJson {
  private:
   SealedJson(UniqueFd fd, SealedBytes mapped)
       : fd_(std::move(fd)), mapped_(std::move(mapped)) {}
+  // Seals the memfd `fd` and maps it.
   static absl::StatusOr<std::shared_ptr<const SealedJson>> Seal(UniqueFd fd);
+  // Maps the sealed memfd `fd`.
+  static absl::StatusOr<std::shared_ptr<const SealedJson>> Map(UniqueFd fd);
 
   UniqueFd fd_;
   SealedBytes mapped_;

@@ -180,10 +180,8 @@ absl::Status Session::RegisterKernelSet(
   // would only repeat the daemon's, and a miss cost a round trip.
   RegistrationMemo& memo = RegistrationMemo::Process();
   std::optional<std::string> content_hash =
-      memo.FindHash(json->bytes(), device);
-  if (!content_hash.has_value() && !daemon_hashes_json_) {
-    content_hash = memo.ContentHash(json, device);
-  }
+      daemon_hashes_json_ ? memo.FindHash(json->bytes(), device)
+                          : memo.ContentHash(json, device);
   std::optional<RegistrationMemo::Nodes> known;
   v1::RegisterKernelSetResponse response;
   absl::Status sent = absl::NotFoundError("new content");

@@ -53,13 +53,17 @@ absl::StatusOr<UniqueFd> CreateSealedMemfd(const char* name, uint64_t size,
   for (const SealedPart& part : parts) {
     if (status.ok()) status = WriteAll(fd, part.bytes, part.offset);
   }
-  if (status.ok() &&
-      fcntl(fd, F_ADD_SEALS,
-            F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    status = absl::ErrnoToStatus(errno, "sealing a memfd");
-  }
+  if (status.ok()) status = SealForGood(fd);
   if (!status.ok()) return status;
   return owned;
+}
+
+absl::Status SealForGood(int fd) {
+  if (fcntl(fd, F_ADD_SEALS,
+            F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return absl::ErrnoToStatus(errno, "sealing a memfd");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SealedBytes> SealedBytes::Map(UniqueFd owned,

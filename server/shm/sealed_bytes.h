@@ -30,6 +30,10 @@ struct SealedPart {
 absl::StatusOr<UniqueFd> CreateSealedMemfd(const char* name, uint64_t size,
                                            absl::Span<const SealedPart> parts);
 
+// Seals the memfd `fd` (made with MFD_ALLOW_SEALING, no writable mapping
+// left) for good against writing, shrinking and growing.
+absl::Status SealForGood(int fd);
+
 class SealedBytes {
  public:
   // Maps `fd` (closed whatever happens: the mapping outlives it). `what`
