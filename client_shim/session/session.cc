@@ -5,10 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client_shim/session/daemon_channels.h"
 #include "client_shim/session/registration_memo.h"
 #include "server/common/protocol.h"
 #include "server/common/status_macros.h"
-#include "server/common/transport_security.h"
 #include "server/kernels/serialized_enums.h"
 #include "server/shm/sealed_bytes.h"
 #include "server/shm/tensor_layout.h"
@@ -18,18 +18,6 @@ namespace aoti_executor {
 namespace client {
 
 namespace {
-
-std::shared_ptr<grpc::Channel> MakeChannel(const Endpoint& endpoint) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  // An inference server's http_proxy must not reroute a local daemon.
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  // A fresh channel per session: no reconnect backoff left from a dead one.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // TLS over TCP unless the endpoint says plain (transport_security.h).
-  return CreateChannelTo(endpoint, args);
-}
 
 // Why the attach socket that Hello named cannot be used, for a TCP client:
 // the socket is a file on the daemon's host, and tensors cross in shared
@@ -82,7 +70,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
     const Endpoint& endpoint, const std::shared_ptr<const SealedJson>& json,
     const std::string& device, const OpenOptions& options) {
   std::shared_ptr<Session> session(new Session(endpoint));
-  session->channel_ = MakeChannel(endpoint);
+  session->channel_ = DaemonChannels::Process().Get(endpoint);
   session->stub_ = v1::Executor::NewStub(session->channel_);
   std::string attach_path;
   AOTI_RETURN_IF_ERROR(session->Hello(options, &attach_path));

@@ -1,6 +1,8 @@
-// One session with aoti-executord: the gRPC channel, the attach socket (whose
-// connection is the session), the model's registered kernel set, and the
-// shared memory of the session (staging regions, output regions, releases).
+// One session with aoti-executord: the gRPC channel (the one this process
+// shares with its other sessions to that daemon: daemon_channels.h), the
+// attach socket (whose connection is the session), the model's registered
+// kernel set, and the shared memory of the session (staging regions, output
+// regions, releases).
 //
 // A session ends when this object is destroyed or the daemon goes away;
 // RemoteExecutor then opens a new one. Output tensors of an ended session

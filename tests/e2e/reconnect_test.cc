@@ -22,7 +22,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +49,23 @@ using std::chrono::milliseconds;
 constexpr milliseconds kMargin(10000);
 const milliseconds kBackoffCap(
     absl::ToInt64Milliseconds(client::kReconnectBackoffMax));
+
+// Connections the daemon has accepted on its gRPC socket now: the connected
+// sockets /proc/net/unix lists under that path (the listener is unconnected).
+int AcceptedConnections(const std::string& socket_path) {
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  std::getline(table, line);  // the header
+  int connected = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, state, inode, path;
+    fields >> num >> refs >> protocol >> flags >> type >> state >> inode >>
+        path;
+    if (path == socket_path && state == "03") ++connected;
+  }
+  return connected;
+}
 
 milliseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
@@ -401,6 +420,41 @@ TEST_F(ReconnectTest, AHangingReconnectBlocksNoCallAndOutlivesThem) {
   auto daemon_status = DaemonStatus(daemon_->endpoint());
   ASSERT_TRUE(daemon_status.ok()) << daemon_status.status();
   EXPECT_EQ(daemon_status->sessions(), 1);
+}
+
+// The executors of one process share one gRPC connection to their daemon
+// (client_shim/session/daemon_channels.h). One made after the daemon
+// restarted, which finds that connection stale, registers with the new
+// daemon and runs the model.
+TEST_F(ReconnectTest, ExecutorsShareAConnectionWhichARestartDoesNotStrand) {
+  std::string error;
+  {
+    Executor first = CreateWithTimeout(20000);
+    ASSERT_NE(first, nullptr) << LastError();
+    Executor second = CreateWithTimeout(20000);
+    ASSERT_NE(second, nullptr) << LastError();
+    ASSERT_TRUE(RunModel(first.get(), 1, &error)) << error;
+    ASSERT_TRUE(RunModel(second.get(), 2, &error)) << error;
+    // Two would be a connection per executor. The daemon may still be
+    // closing the one its readiness probe made.
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (AcceptedConnections(SocketPath()) != 1 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(AcceptedConnections(SocketPath()), 1);
+  }
+  // The shared connection outlives its executors, and this process has not
+  // read from it since: it will find its daemon gone only when it tries.
+  const int status = daemon_->KillAndWait(SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  ASSERT_TRUE(daemon_->Restart().ok());
+  Executor after = CreateWithTimeout(20000);
+  ASSERT_NE(after, nullptr) << LastError();
+  ASSERT_TRUE(RunModel(after.get(), 3, &error)) << error;
+  auto daemon_status = DaemonStatus(daemon_->endpoint());
+  ASSERT_TRUE(daemon_status.ok()) << daemon_status.status();
+  EXPECT_EQ(daemon_status->sessions(), 1);
+  EXPECT_EQ(daemon_status->calls_succeeded(), kModelCalls);
 }
 
 // delete while a reconnect hangs: the attempt is cancelled, not waited out.

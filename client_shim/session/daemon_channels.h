@@ -1,0 +1,62 @@
+// The gRPC channels of this process to its daemons, one per endpoint, shared
+// by the sessions: a session opened after another (a second model, a model
+// reloaded, an executor deleted and created again) reuses the first one's
+// connection instead of paying a new connection and HTTP/2 handshake (about
+// a millisecond on a Unix socket; a TLS handshake over TCP).
+//
+// A shared channel must never make a session worse off than a fresh one:
+// - one waiting out gRPC's reconnect backoff (its daemon was down a while
+//   ago) is not handed out: a new channel replaces it, which connects at
+//   once, so reconnecting keeps to the shim's own backoff
+//   (reconnect_backoff.h);
+// - one whose daemon has gone, which it has not read yet, is no risk: gRPC
+//   retries an RPC that a closed connection never carried on a new
+//   connection;
+// - a child forked from this process never touches its parent's channels.
+#ifndef AOTI_EXECUTOR_CLIENT_SHIM_SESSION_DAEMON_CHANNELS_H_
+#define AOTI_EXECUTOR_CLIENT_SHIM_SESSION_DAEMON_CHANNELS_H_
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "server/common/endpoint.h"
+
+namespace aoti_executor {
+namespace client {
+
+class DaemonChannels {
+ public:
+  // The one of this process; never destroyed, so that no channel is torn
+  // down after gRPC's own statics at exit.
+  static DaemonChannels& Process();
+
+  // The channel to `endpoint` (address and TLS settings alike): the one
+  // kept if it is connected, connecting or idle, else a new one, kept from
+  // now on. Thread-safe.
+  std::shared_ptr<grpc::Channel> Get(const Endpoint& endpoint);
+
+ private:
+  DaemonChannels() = default;
+
+  // After a fork, the parent's channels are left alone (not even destroyed:
+  // their threads do not exist here).
+  void ForgetIfForked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  // Keyed by what makes a channel (KeyOf in the .cc).
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_
+      ABSL_GUARDED_BY(mu_);
+  // The process whose channels these are.
+  pid_t owner_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace client
+}  // namespace aoti_executor
+
+#endif  // AOTI_EXECUTOR_CLIENT_SHIM_SESSION_DAEMON_CHANNELS_H_
