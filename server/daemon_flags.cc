@@ -77,6 +77,9 @@ ABSL_FLAG(AtLeastFlag<1>, worker_threads, {2}, "calls one worker runs at once");
 ABSL_FLAG(AtLeastFlag<0>, worker_memory_limit_mb, {0},
           "address-space limit of each worker in MiB; an op past it fails "
           "with an allocation error (0: none)");
+ABSL_FLAG(AtLeastFlag<0>, spare_workers, {2},
+          "workers kept started ahead of sessions, for creates that come "
+          "in quick succession (0: each session starts its own)");
 ABSL_FLAG(AtLeastFlag<1>, quarantine_crashes, {3},
           "crashes or hangs of one node that quarantine it ...");
 ABSL_FLAG(AtLeastFlag<1>, quarantine_window_s, {300},
@@ -125,6 +128,7 @@ const std::vector<const absl::CommandLineFlag*>& OwnFlags() {
       &absl::GetFlagReflectionHandle(FLAGS_call_timeout_ms),
       &absl::GetFlagReflectionHandle(FLAGS_worker_threads),
       &absl::GetFlagReflectionHandle(FLAGS_worker_memory_limit_mb),
+      &absl::GetFlagReflectionHandle(FLAGS_spare_workers),
       &absl::GetFlagReflectionHandle(FLAGS_quarantine_crashes),
       &absl::GetFlagReflectionHandle(FLAGS_quarantine_window_s),
       &absl::GetFlagReflectionHandle(FLAGS_call_lanes),
@@ -166,6 +170,7 @@ void ResetFlags() {
       Resetter(FLAGS_call_timeout_ms),
       Resetter(FLAGS_worker_threads),
       Resetter(FLAGS_worker_memory_limit_mb),
+      Resetter(FLAGS_spare_workers),
       Resetter(FLAGS_quarantine_crashes),
       Resetter(FLAGS_quarantine_window_s),
       Resetter(FLAGS_call_lanes),
@@ -361,6 +366,7 @@ DaemonFlags ReadFlags(const Walk& walk) {
   flags.worker_threads = absl::GetFlag(FLAGS_worker_threads).value;
   flags.worker_memory_limit_mb =
       absl::GetFlag(FLAGS_worker_memory_limit_mb).value;
+  flags.spare_workers = absl::GetFlag(FLAGS_spare_workers).value;
   flags.quarantine_crashes = absl::GetFlag(FLAGS_quarantine_crashes).value;
   flags.quarantine_window_s = absl::GetFlag(FLAGS_quarantine_window_s).value;
   flags.call_lanes = absl::GetFlag(FLAGS_call_lanes).value;
@@ -517,6 +523,11 @@ std::string DaemonUsage() {
       "op\n"
       "                            past it fails with an allocation error (0: "
       "none)\n"
+      "  --spare-workers=N         workers started ahead of sessions, so that "
+      "creates\n"
+      "                            in quick succession do not wait for one "
+      "(default\n"
+      "                            2; 0: each session starts its own)\n"
       "  --quarantine-crashes=N    crashes or hangs of one node that "
       "quarantine it\n"
       "                            (default 3) ...\n"

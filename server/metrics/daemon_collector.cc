@@ -86,8 +86,8 @@ void AddCallFamilies(const DaemonSnapshot& s,
 void AddWorkerFamilies(const DaemonSnapshot& s,
                        std::vector<MetricFamily>* families) {
   families->push_back(Family("aoti_workers_alive",
-                             "Sessions' worker processes alive (the spare "
-                             "worker not counted).",
+                             "Sessions' worker processes alive (spare "
+                             "workers not counted).",
                              MetricType::Gauge)
                           .Add(s.workers)
                           .Take());

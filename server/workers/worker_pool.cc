@@ -69,7 +69,7 @@ void WorkerPool::SpareLauncher::Refuse() {
   if (starting_.has_value()) real_->Kill(*starting_, SIGKILL).IgnoreError();
 }
 
-WorkerPool::WorkerPool(const WorkerOptions* options)
+WorkerPool::WorkerPool(const WorkerOptions* options, int spares)
     : options_(options),
       zygote_launcher_(MaybeZygoteLauncher(*options)),
       take_options_(WithLauncher(*options, zygote_launcher_ != nullptr
@@ -77,7 +77,8 @@ WorkerPool::WorkerPool(const WorkerOptions* options)
                                                : options->launcher)),
       spare_launcher_(take_options_.launcher),
       spare_options_(WithLauncher(*options, &spare_launcher_)),
-      starter_([this] { KeepASpare(); }) {}
+      spare_count_(static_cast<size_t>(std::max(spares, 0))),
+      starter_([this] { KeepSpares(); }) {}
 
 WorkerPool::~WorkerPool() {
   StopStarting();
@@ -85,31 +86,34 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::StopStarting() {
-  std::unique_ptr<Worker> spare;
+  std::deque<std::unique_ptr<Worker>> spares;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    spare = std::move(spare_);
+    spares.swap(spares_);
   }
   spare_launcher_.Refuse();
   // Outside mu_: stopping a worker joins its reader thread.
-  spare.reset();
+  spares.clear();
 }
 
-bool WorkerPool::NeedsWork() const { return stopping_ || spare_ == nullptr; }
+bool WorkerPool::NeedsWork() const {
+  return stopping_ || spares_.size() < spare_count_;
+}
 
 bool WorkerPool::SpareOrStopping() const {
-  return stopping_ || spare_ != nullptr;
+  return stopping_ || !spares_.empty();
 }
 
 bool WorkerPool::WaitForSpare(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
+  if (spare_count_ == 0) return false;
   mu_.AwaitWithDeadline(absl::Condition(this, &WorkerPool::SpareOrStopping),
                         deadline);
-  return !stopping_ && spare_ != nullptr;
+  return !stopping_ && !spares_.empty();
 }
 
-void WorkerPool::KeepASpare() {
+void WorkerPool::KeepSpares() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
     {
@@ -122,7 +126,9 @@ void WorkerPool::KeepASpare() {
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_ && started.ok()) {
-        spare_ = *std::move(started);
+        spdlog::debug("spare worker pid {} ready ({} of {})", (*started)->pid(),
+                      spares_.size() + 1, spare_count_);
+        spares_.push_back(*std::move(started));
         backoff = absl::Milliseconds(100);
         continue;
       }
@@ -144,14 +150,20 @@ void WorkerPool::KeepASpare() {
 }
 
 absl::StatusOr<std::unique_ptr<Worker>> WorkerPool::Take() {
+  std::vector<std::unique_ptr<Worker>> dead;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       return absl::UnavailableError("the daemon is stopping: no new worker");
     }
-    std::unique_ptr<Worker> spare = std::move(spare_);  // wakes KeepASpare
-    if (spare != nullptr && spare->death().ok()) return spare;
+    while (!spares_.empty()) {  // a spare taken wakes KeepSpares
+      std::unique_ptr<Worker> spare = std::move(spares_.front());
+      spares_.pop_front();
+      if (spare->death().ok()) return spare;
+      dead.push_back(std::move(spare));  // stopped outside mu_
+    }
   }
+  spdlog::debug("no spare worker is ready: starting one for the session");
   return StartUnassigned(take_options_);
 }
 

@@ -1,8 +1,13 @@
-// Workers started ahead of need: one spare, so that a new session (or one
-// whose worker just died) gets a worker at once. Workers are forked from a
-// zygote (worker_zygote.h) in milliseconds, so that sessions that come
-// faster than a spare is replaced do not wait the 0.15-0.5 s a worker takes
-// to load libtorch from the binary, which a client's deadline may not allow.
+// Workers started ahead of need: spares, so that a new session (or one whose
+// worker just died) gets a worker at once. Workers are forked from a zygote
+// (worker_zygote.h) in milliseconds, so that sessions that come faster than
+// the spares are replaced do not wait the 0.15-0.5 s a worker takes to load
+// libtorch from the binary, which a client's deadline may not allow. Even a
+// fork takes 4-10 ms on two loaded CPUs, longer than a create of a model the
+// daemon has: with one spare, every other create of a burst (a server that
+// loads its models, executors reconnecting after a restart) waited for one.
+// An idle spare costs a process and under a megabyte of its own memory (the
+// rest is the zygote's, shared).
 // At shutdown the pool stops starting workers (StopStarting), so that a
 // draining daemon starts none.
 #ifndef AOTI_EXECUTOR_SERVER_WORKERS_WORKER_POOL_H_
@@ -10,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,26 +33,32 @@ namespace aoti_executor {
 
 class WorkerPool {
  public:
-  // Starts the first spare in the background. `options` must outlive the
-  // pool, and the pool the workers it gives (spares use its launcher).
-  explicit WorkerPool(const WorkerOptions* options);
+  // The daemon's --spare-workers default.
+  static constexpr int kDefaultSpares = 2;
+
+  // Starts `spares` spares in the background, one after another (0: none;
+  // each session starts its own worker). `options` must outlive the pool,
+  // and the pool the workers it gives (spares use its launcher).
+  explicit WorkerPool(const WorkerOptions* options,
+                      int spares = kDefaultSpares);
   // StopStarting(), then joins the background thread.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // A started worker for a session (give it one with AssignSession): the
-  // spare if it is ready and alive, else one started now. Either way the
-  // next spare starts in the background. Unavailable after StopStarting.
+  // oldest spare that is ready and alive, else one started now. Either way
+  // a spare to replace it starts in the background. Unavailable after
+  // StopStarting.
   absl::StatusOr<std::unique_ptr<Worker>> Take();
 
   // Waits until a spare is ready, for the daemon to say it is ready. False
-  // if none is by `deadline` (the spare keeps failing to start: the log says
-  // why) or after StopStarting.
+  // if none is by `deadline` (spares keep failing to start: the log says
+  // why), if the pool keeps none, or after StopStarting.
   bool WaitForSpare(absl::Time deadline);
 
   // For the drain at SIGTERM: from now on no worker starts. A spare being
-  // started is killed (quietly), the spare is stopped, and Take() fails.
+  // started is killed (quietly), the spares are stopped, and Take() fails.
   // Workers already given to sessions are theirs to stop. Idempotent.
   void StopStarting();
 
@@ -76,7 +88,7 @@ class WorkerPool {
     bool refused_ ABSL_GUARDED_BY(mu_) = false;
   };
 
-  void KeepASpare();
+  void KeepSpares();
   bool NeedsWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool SpareOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -88,7 +100,8 @@ class WorkerPool {
   SpareLauncher spare_launcher_;
   WorkerOptions spare_options_;  // *options_ with spare_launcher_
   absl::Mutex mu_;
-  std::unique_ptr<Worker> spare_ ABSL_GUARDED_BY(mu_);
+  const size_t spare_count_;
+  std::deque<std::unique_ptr<Worker>> spares_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread starter_;
 };

@@ -410,6 +410,75 @@ TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
   EXPECT_THAT(registrations[1], EndsWith(" by content hash"));
 }
 
+// Creates in quick succession (a server loading its models, executors
+// reconnecting after a restart) must not wait for a worker to start: with
+// --spare-workers=N, N creates in a row each take a spare. The issue's own
+// method: each executor deleted before the next (its worker with it).
+constexpr char kNoSpare[] = "no spare worker is ready";
+
+// A daemon logging at debug level to `log`, with `flags` besides.
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DebugDaemon(
+    const std::string& log, std::vector<std::string> flags) {
+  flags.push_back("--log-level=debug");
+  StderrToFile redirect(log);
+  return DaemonProcess::Start(flags);
+}
+
+void CreateAndDelete(const std::string& endpoint) {
+  AOTIProxyExecutorHandle executor = nullptr;
+  ASSERT_EQ(aoti_remote_executor_create(
+                endpoint.c_str(), AtenJsonPath().c_str(), "cpu", &executor),
+            AOTI_TORCH_SUCCESS)
+      << aoti_remote_last_error();
+  aoti_remote_executor_delete(executor);
+}
+
+TEST(ShimRegistrationTest, CreatesInARowEachTakeASpareWorker) {
+  constexpr int kSpares = 3;
+  const std::string log =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/spares.stderr");
+  auto daemon = DebugDaemon(log, {absl::StrCat("--spare-workers=", kSpares)});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  // Logged once the last spare is in the pool.
+  const std::string all_ready = absl::StrCat(kSpares, " of ", kSpares, ")");
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  auto log_has = [&](const std::string& text) {
+    for (const std::string& line : ReadLines(log)) {
+      if (absl::StrContains(line, text)) return true;
+    }
+    return false;
+  };
+  while (!log_has(all_ready) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(log_has(all_ready)) << "the spares never came up";
+  for (int create = 0; create < kSpares; ++create) {
+    CreateAndDelete((*daemon)->endpoint());
+  }
+  const std::string registered = absl::StrCat("registered for pid ", getpid());
+  int registrations = 0;
+  for (const std::string& line : ReadLines(log)) {
+    EXPECT_THAT(line, Not(HasSubstr(kNoSpare)));
+    if (absl::StrContains(line, registered)) ++registrations;
+  }
+  EXPECT_EQ(registrations, kSpares);
+}
+
+// The other side of the test above, which shows its log line is real: with
+// no spares, a create starts its session's worker itself.
+TEST(ShimRegistrationTest, WithNoSparesACreateStartsItsOwnWorker) {
+  const std::string log =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/no_spares.stderr");
+  auto daemon = DebugDaemon(log, {"--spare-workers=0"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  CreateAndDelete((*daemon)->endpoint());
+  int own_starts = 0;
+  for (const std::string& line : ReadLines(log)) {
+    if (absl::StrContains(line, kNoSpare)) ++own_starts;
+  }
+  EXPECT_EQ(own_starts, 1);
+}
+
 }  // namespace
 }  // namespace e2e
 }  // namespace aoti_executor

@@ -53,6 +53,7 @@ TEST(ParseDaemonFlagsTest, DefaultsWithNoArguments) {
   EXPECT_EQ(flags->call_timeout_ms, 60000);
   EXPECT_EQ(flags->worker_threads, 2);
   EXPECT_EQ(flags->worker_memory_limit_mb, 0);
+  EXPECT_EQ(flags->spare_workers, 2);
   EXPECT_EQ(flags->quarantine_crashes, 3);
   EXPECT_EQ(flags->quarantine_window_s, 300);
   EXPECT_EQ(flags->call_lanes, 4);
@@ -195,11 +196,11 @@ TEST(ParseDaemonFlagsTest, EveryNumericFlagRefusesBelowItsLowerBound) {
   // From the header: timeouts in ms > 0 except the drain (0: none), counts
   // of threads and crashes >= 1, limits and lanes >= 0 (0: none), fds >= 0.
   const Bound bounds[] = {
-      {"drain-timeout-ms", 0},   {"call-timeout-ms", 1},
-      {"worker-threads", 1},     {"worker-memory-limit-mb", 0},
-      {"quarantine-crashes", 1}, {"quarantine-window-s", 1},
-      {"call-lanes", 0},         {"worker-fd", 0},
-      {"region-id-base", 0},
+      {"drain-timeout-ms", 0},    {"call-timeout-ms", 1},
+      {"worker-threads", 1},      {"worker-memory-limit-mb", 0},
+      {"spare-workers", 0},       {"quarantine-crashes", 1},
+      {"quarantine-window-s", 1}, {"call-lanes", 0},
+      {"worker-fd", 0},           {"region-id-base", 0},
   };
   for (const Bound& bound : bounds) {
     SCOPED_TRACE(bound.flag);
@@ -218,15 +219,17 @@ TEST(ParseDaemonFlagsTest, EveryNumericFlagRefusesBelowItsLowerBound) {
 }
 
 TEST(ParseDaemonFlagsTest, BoundsAreStoredAsGiven) {
-  absl::StatusOr<DaemonFlags> flags = Parse(
-      {"--drain-timeout-ms=0", "--call-timeout-ms=1", "--worker-threads=1",
-       "--worker-memory-limit-mb=0", "--quarantine-crashes=1",
-       "--quarantine-window-s=1", "--call-lanes=0", "--worker-fd=0"});
+  absl::StatusOr<DaemonFlags> flags =
+      Parse({"--drain-timeout-ms=0", "--call-timeout-ms=1",
+             "--worker-threads=1", "--worker-memory-limit-mb=0",
+             "--spare-workers=0", "--quarantine-crashes=1",
+             "--quarantine-window-s=1", "--call-lanes=0", "--worker-fd=0"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   EXPECT_EQ(flags->drain_timeout_ms, 0);
   EXPECT_EQ(flags->call_timeout_ms, 1);
   EXPECT_EQ(flags->worker_threads, 1);
   EXPECT_EQ(flags->worker_memory_limit_mb, 0);
+  EXPECT_EQ(flags->spare_workers, 0);
   EXPECT_EQ(flags->quarantine_crashes, 1);
   EXPECT_EQ(flags->quarantine_window_s, 1);
   EXPECT_EQ(flags->call_lanes, 0);
@@ -444,6 +447,7 @@ TEST(ParseDaemonFlagsTest, HelpfullIsAFlagAndListsEveryFlag) {
                            "--call-timeout-ms",
                            "--worker-threads",
                            "--worker-memory-limit-mb",
+                           "--spare-workers",
                            "--quarantine-crashes",
                            "--quarantine-window-s",
                            "--call-lanes",
