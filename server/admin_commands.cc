@@ -46,13 +46,14 @@ absl::StatusOr<std::string> FetchStatusText(const std::string& listen) {
       "aoti-executord ", status.daemon_version(), ", up ",
       status.uptime_seconds(), " s\n  sessions ", status.sessions(),
       ", kernel sets ", status.kernel_sets(), ", workers ", status.workers(),
-      " (", status.worker_restarts(), " restarts)\n",
-      "  calls: ", status.calls_succeeded(), " succeeded, ",
-      status.calls_failed(), " failed, ", status.calls_in_flight(),
-      " in flight; ", status.lane_calls(), " of them over call lanes (",
-      status.call_lanes(), " open)\n  regions ", status.regions(), " (",
-      status.mapped_bytes(), " bytes mapped)\n  peers refused ",
-      status.peers_refused(), " (--allow-uid/--allow-gid)\n");
+      " (", status.worker_restarts(), " restarts), spare workers ",
+      status.spare_workers(), "\n", "  calls: ", status.calls_succeeded(),
+      " succeeded, ", status.calls_failed(), " failed, ",
+      status.calls_in_flight(), " in flight; ", status.lane_calls(),
+      " of them over call lanes (", status.call_lanes(), " open)\n  regions ",
+      status.regions(), " (", status.mapped_bytes(),
+      " bytes mapped)\n  peers refused ", status.peers_refused(),
+      " (--allow-uid/--allow-gid)\n");
   for (const v1::NodeCrashes& node : status.crashed_nodes()) {
     absl::StrAppend(
         &text, "  ", node.quarantined() ? "QUARANTINED " : "crashed ",

@@ -77,7 +77,7 @@ ABSL_FLAG(AtLeastFlag<1>, worker_threads, {2}, "calls one worker runs at once");
 ABSL_FLAG(AtLeastFlag<0>, worker_memory_limit_mb, {0},
           "address-space limit of each worker in MiB; an op past it fails "
           "with an allocation error (0: none)");
-ABSL_FLAG(AtLeastFlag<0>, spare_workers, {2},
+ABSL_FLAG(AtLeastFlag<0>, spare_workers, {4},
           "workers kept started ahead of sessions, for creates that come "
           "in quick succession (0: each session starts its own)");
 ABSL_FLAG(AtLeastFlag<1>, quarantine_crashes, {3},
@@ -527,7 +527,7 @@ std::string DaemonUsage() {
       "creates\n"
       "                            in quick succession do not wait for one "
       "(default\n"
-      "                            2; 0: each session starts its own)\n"
+      "                            4; 0: each session starts its own)\n"
       "  --quarantine-crashes=N    crashes or hangs of one node that "
       "quarantine it\n"
       "                            (default 3) ...\n"

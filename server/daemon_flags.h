@@ -38,7 +38,7 @@ struct DaemonFlags {
   int64_t call_timeout_ms = 60000;
   int64_t worker_threads = 2;
   int64_t worker_memory_limit_mb = 0;  // 0: none
-  int64_t spare_workers = 2;
+  int64_t spare_workers = 4;
   int64_t quarantine_crashes = 3;
   int64_t quarantine_window_s = 300;
   // Call lanes (shared-memory calls past the daemon) per session; 0: none.

@@ -205,12 +205,14 @@ int Run(const DaemonFlags& flags) {
                      ? absl::StrCat(" (", TcpSecurity(flags), ")")
                      : std::string());
   }
-  // Under systemd, READY=1 also waits for the spare worker, so that the
-  // first client gets one at once; elsewhere nothing waits.
+  // Under systemd, READY=1 also waits for the spare workers, so that the
+  // first clients get one at once; elsewhere nothing waits.
   const SystemdNotifier systemd;
   if (systemd.enabled() &&
-      !workers.WaitForSpare(absl::Now() + worker_options.start_timeout)) {
-    spdlog::error("no spare worker started; ready anyway (calls start one)");
+      !workers.WaitForSpares(absl::Now() + worker_options.start_timeout)) {
+    spdlog::error(
+        "the spare workers did not all start; ready anyway (sessions start "
+        "their own)");
   }
   systemd.Ready();
   LivenessProbe liveness(server->InProcessChannel(grpc::ChannelArguments()));

@@ -51,11 +51,21 @@ DaemonChannels& DaemonChannels::Process() {
   return *channels;
 }
 
-std::shared_ptr<grpc::Channel> DaemonChannels::Get(const Endpoint& endpoint) {
+DaemonChannels::Channel DaemonChannels::Get(const Endpoint& endpoint) {
   absl::MutexLock lock(&mu_);
   ForgetIfForked();
   std::shared_ptr<grpc::Channel>& kept = channels_[KeyOf(endpoint)];
-  if (kept == nullptr || !Usable(*kept)) kept = NewDaemonChannel(endpoint);
+  if (kept != nullptr && Usable(*kept)) return {kept, /*reused=*/true};
+  kept = NewDaemonChannel(endpoint);
+  return {kept, /*reused=*/false};
+}
+
+std::shared_ptr<grpc::Channel> DaemonChannels::Renew(
+    const Endpoint& endpoint, const std::shared_ptr<grpc::Channel>& stale) {
+  absl::MutexLock lock(&mu_);
+  ForgetIfForked();
+  std::shared_ptr<grpc::Channel>& kept = channels_[KeyOf(endpoint)];
+  if (kept == nullptr || kept == stale) kept = NewDaemonChannel(endpoint);
   return kept;
 }
 

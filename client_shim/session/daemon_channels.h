@@ -9,9 +9,11 @@
 //   ago) is not handed out: a new channel replaces it, which connects at
 //   once, so reconnecting keeps to the shim's own backoff
 //   (reconnect_backoff.h);
-// - one whose daemon has gone, which it has not read yet, is no risk: gRPC
-//   retries an RPC that a closed connection never carried on a new
-//   connection;
+// - one that looks connected but whose daemon has gone (an idle gRPC client
+//   reads its connection only now and then) fails the session's first RPC
+//   at once, with no daemon to blame ("Broken pipe"): Session::Open then
+//   asks Renew for a new channel and tries once more, so that a reconnect
+//   attempt reaches a restarted daemon, or finds it absent, first time;
 // - a child forked from this process never touches its parent's channels.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_SESSION_DAEMON_CHANNELS_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_SESSION_DAEMON_CHANNELS_H_
@@ -36,10 +38,21 @@ class DaemonChannels {
   // down after gRPC's own statics at exit.
   static DaemonChannels& Process();
 
+  struct Channel {
+    std::shared_ptr<grpc::Channel> channel;
+    // Made before this Get, for an earlier session: it may be stale.
+    bool reused = false;
+  };
+
   // The channel to `endpoint` (address and TLS settings alike): the one
   // kept if it is connected, connecting or idle, else a new one, kept from
   // now on. Thread-safe.
-  std::shared_ptr<grpc::Channel> Get(const Endpoint& endpoint);
+  Channel Get(const Endpoint& endpoint);
+
+  // A new channel to `endpoint` in place of `stale`, unless another session
+  // has replaced it already (then that one). Thread-safe.
+  std::shared_ptr<grpc::Channel> Renew(
+      const Endpoint& endpoint, const std::shared_ptr<grpc::Channel>& stale);
 
  private:
   DaemonChannels() = default;

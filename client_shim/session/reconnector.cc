@@ -133,14 +133,22 @@ absl::StatusOr<std::shared_ptr<Session>> Reconnector::Acquire(
     return session_ != nullptr || attempts_ >= target || stopping_;
   };
   if (!mu_.AwaitWithDeadline(absl::Condition(&done), deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat(
+    const std::string message = absl::StrCat(
         "aoti-executord at ", endpoint_,
         ": the session ended, and reconnecting (in the background) had not "
         "succeeded when this call's deadline passed",
         backoff_.failures() == 0
             ? std::string()
             : absl::StrCat(" (last attempt: ", backoff_.last_error().message(),
-                           ")")));
+                           ")"));
+    // The attempt under way may be slow only because the machine is: while
+    // the last one found nobody there, the daemon is unreachable, as for
+    // the calls that fail inside a backoff window.
+    if (backoff_.failures() > 0 && IsUnreachable(backoff_.last_error())) {
+      *unreachable = true;
+      return absl::UnavailableError(message);
+    }
+    return absl::DeadlineExceededError(message);
   }
   if (session_ != nullptr) return session_;
   *unreachable = IsUnreachable(backoff_.last_error());

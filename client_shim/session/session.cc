@@ -70,10 +70,17 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
     const Endpoint& endpoint, const std::shared_ptr<const SealedJson>& json,
     const std::string& device, const OpenOptions& options) {
   std::shared_ptr<Session> session(new Session(endpoint));
-  session->channel_ = DaemonChannels::Process().Get(endpoint);
-  session->stub_ = v1::Executor::NewStub(session->channel_);
+  DaemonChannels& channels = DaemonChannels::Process();
+  const DaemonChannels::Channel channel = channels.Get(endpoint);
+  session->UseChannel(channel.channel);
   std::string attach_path;
-  AOTI_RETURN_IF_ERROR(session->Hello(options, &attach_path));
+  absl::Status hello = session->Hello(options, &attach_path);
+  if (absl::IsUnavailable(hello) && channel.reused) {
+    // Its connection may be to a daemon that has gone since.
+    session->UseChannel(channels.Renew(endpoint, channel.channel));
+    hello = session->Hello(options, &attach_path);
+  }
+  AOTI_RETURN_IF_ERROR(hello);
   if (options.canceller != nullptr && options.canceller->cancelled()) {
     return absl::CancelledError("opening a session was cancelled");
   }
@@ -108,6 +115,11 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
 }
 
 Session::~Session() = default;
+
+void Session::UseChannel(std::shared_ptr<grpc::Channel> channel) {
+  channel_ = std::move(channel);
+  stub_ = v1::Executor::NewStub(channel_);
+}
 
 absl::Status Session::Hello(const OpenOptions& options,
                             std::string* attach_path) {

@@ -122,6 +122,8 @@ class Session final : public StagingPool::Registrar {
  private:
   explicit Session(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
+  // The channel (DaemonChannels) that this session's RPCs take.
+  void UseChannel(std::shared_ptr<grpc::Channel> channel);
   absl::Status Hello(const OpenOptions& options, std::string* attach_path);
   absl::Status RegisterKernelSet(const std::shared_ptr<const SealedJson>& json,
                                  const std::string& device,

@@ -45,6 +45,8 @@ struct DaemonStats {
   Counter worker_deaths_killed{0};
   // Workers started to replace a session's worker that had died.
   Counter worker_restarts{0};
+  // Spare workers ready for new sessions now (a gauge; WorkerPool).
+  Counter spare_workers{0};
 
   // Calls over call lanes, of workers that are no longer counted live: the
   // live ones count their own in their watch pages, and a worker's count

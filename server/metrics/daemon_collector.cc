@@ -91,6 +91,12 @@ void AddWorkerFamilies(const DaemonSnapshot& s,
                              MetricType::Gauge)
                           .Add(s.workers)
                           .Take());
+  families->push_back(Family("aoti_spare_workers",
+                             "Spare worker processes started and ready for "
+                             "new sessions (--spare-workers).",
+                             MetricType::Gauge)
+                          .Add(s.spare_workers)
+                          .Take());
   families->push_back(
       Family("aoti_worker_deaths_total",
              "Workers that died, by cause: crashed (a signal the daemon did "

@@ -12,9 +12,10 @@ namespace aoti_executor {
 struct DaemonSnapshot {
   double uptime_seconds = 0;
   int64_t sessions = 0;
-  int64_t kernel_sets = 0;  // registered, in the cache
-  int64_t workers = 0;      // sessions' workers alive (not spares)
-  int64_t call_lanes = 0;   // open
+  int64_t kernel_sets = 0;    // registered, in the cache
+  int64_t workers = 0;        // sessions' workers alive (not spares)
+  int64_t spare_workers = 0;  // ready for new sessions
+  int64_t call_lanes = 0;     // open
 
   // Calls by path and outcome, since the daemon started. Lane calls of live
   // workers come from their watch pages, of ended ones from DaemonStats.

@@ -334,6 +334,7 @@ DaemonSnapshot ExecutorService::Snapshot() {
   s.sessions = static_cast<int64_t>(sessions_->size());
   s.kernel_sets = static_cast<int64_t>(kernel_sets_.size());
   s.workers = totals.workers;
+  s.spare_workers = DaemonStats::Read(stats_->spare_workers);
   s.call_lanes = totals.call_lanes;
   s.rpc_calls_succeeded = DaemonStats::Read(stats_->rpc_calls_succeeded);
   s.rpc_calls_failed = DaemonStats::Read(stats_->rpc_calls_failed);
@@ -379,6 +380,7 @@ absl::Status ExecutorService::DoGetStatus(const grpc::ServerContext&,
   response->set_output_bytes_in_use(s.output_bytes_in_use);
   response->set_output_bytes_copied(s.output_bytes_copied);
   response->set_workers(s.workers);
+  response->set_spare_workers(s.spare_workers);
   response->set_worker_restarts(s.worker_restarts);
   response->set_worker_deaths(DaemonStats::Read(stats_->worker_deaths));
   for (const CrashTracker::NodeRecord& record : crashes_.Snapshot()) {

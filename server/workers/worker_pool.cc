@@ -91,26 +91,32 @@ void WorkerPool::StopStarting() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     spares.swap(spares_);
+    CountSpares(-static_cast<int64_t>(spares.size()));
   }
   spare_launcher_.Refuse();
   // Outside mu_: stopping a worker joins its reader thread.
   spares.clear();
 }
 
+void WorkerPool::CountSpares(int64_t delta) {
+  if (options_->stats != nullptr) {
+    DaemonStats::Add(options_->stats->spare_workers, delta);
+  }
+}
+
 bool WorkerPool::NeedsWork() const {
   return stopping_ || spares_.size() < spare_count_;
 }
 
-bool WorkerPool::SpareOrStopping() const {
-  return stopping_ || !spares_.empty();
+bool WorkerPool::SparesOrStopping() const {
+  return stopping_ || spares_.size() >= spare_count_;
 }
 
-bool WorkerPool::WaitForSpare(absl::Time deadline) {
+bool WorkerPool::WaitForSpares(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  if (spare_count_ == 0) return false;
-  mu_.AwaitWithDeadline(absl::Condition(this, &WorkerPool::SpareOrStopping),
+  mu_.AwaitWithDeadline(absl::Condition(this, &WorkerPool::SparesOrStopping),
                         deadline);
-  return !stopping_ && !spares_.empty();
+  return !stopping_ && spares_.size() >= spare_count_;
 }
 
 void WorkerPool::KeepSpares() {
@@ -129,6 +135,7 @@ void WorkerPool::KeepSpares() {
         spdlog::debug("spare worker pid {} ready ({} of {})", (*started)->pid(),
                       spares_.size() + 1, spare_count_);
         spares_.push_back(*std::move(started));
+        CountSpares(1);
         backoff = absl::Milliseconds(100);
         continue;
       }
@@ -159,6 +166,7 @@ absl::StatusOr<std::unique_ptr<Worker>> WorkerPool::Take() {
     while (!spares_.empty()) {  // a spare taken wakes KeepSpares
       std::unique_ptr<Worker> spare = std::move(spares_.front());
       spares_.pop_front();
+      CountSpares(-1);
       if (spare->death().ok()) return spare;
       dead.push_back(std::move(spare));  // stopped outside mu_
     }

@@ -34,7 +34,7 @@ namespace aoti_executor {
 class WorkerPool {
  public:
   // The daemon's --spare-workers default.
-  static constexpr int kDefaultSpares = 2;
+  static constexpr int kDefaultSpares = 4;
 
   // Starts `spares` spares in the background, one after another (0: none;
   // each session starts its own worker). `options` must outlive the pool,
@@ -52,10 +52,11 @@ class WorkerPool {
   // StopStarting.
   absl::StatusOr<std::unique_ptr<Worker>> Take();
 
-  // Waits until a spare is ready, for the daemon to say it is ready. False
-  // if none is by `deadline` (spares keep failing to start: the log says
-  // why), if the pool keeps none, or after StopStarting.
-  bool WaitForSpare(absl::Time deadline);
+  // Waits until every spare is ready, for the daemon to say it is ready
+  // (and to start none after that until a session takes one). False if they
+  // are not by `deadline` (spares keep failing to start: the log says why)
+  // or after StopStarting.
+  bool WaitForSpares(absl::Time deadline);
 
   // For the drain at SIGTERM: from now on no worker starts. A spare being
   // started is killed (quietly), the spares are stopped, and Take() fails.
@@ -89,8 +90,10 @@ class WorkerPool {
   };
 
   void KeepSpares();
+  // Moves DaemonStats::spare_workers with spares_.
+  void CountSpares(int64_t delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NeedsWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool SpareOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool SparesOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkerOptions* const options_;
   // Forks the workers when options_ has the real launcher (a test's

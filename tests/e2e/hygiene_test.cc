@@ -119,7 +119,9 @@ std::vector<std::string> Flags() {
   return {absl::StrCat("--load-library=",
                        RunfilePath("tests/ops/libaoti_misbehaving_ops.so")),
           // 200 kills are not a crashing node: nothing may be quarantined.
-          "--quarantine-crashes=100000"};
+          "--quarantine-crashes=100000",
+          // Each cycle kills the spares too, and the baseline counts them.
+          "--spare-workers=1"};
 }
 
 // One client session through the C ABI, as a host would hold it.

@@ -422,6 +422,76 @@ TEST_F(ReconnectTest, AHangingReconnectBlocksNoCallAndOutlivesThem) {
   EXPECT_EQ(daemon_status->sessions(), 1);
 }
 
+// A listener that never accepts: a connection to it is made (the kernel
+// queues it), and then nothing answers. A reconnect attempt against it hangs
+// until its own connect timeout.
+class SilentListener {
+ public:
+  explicit SilentListener(const std::string& path) : path_(path) {
+    unlink(path.c_str());
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s",
+                  path.c_str());
+    ok_ = fd_ >= 0 &&
+          bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
+              0 &&
+          listen(fd_, 64) == 0;
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) close(fd_);
+    unlink(path_.c_str());
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  const std::string path_;
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+// A call whose deadline passes while a reconnect attempt is still under way
+// fails as UNAVAILABLE once an earlier attempt found no daemon: the daemon is
+// what is missing, not time. (On a loaded machine an attempt against a dead
+// socket can outlast a call's deadline; callers that retry on UNAVAILABLE
+// must see the same code as for the other calls of the outage.)
+TEST_F(ReconnectTest,
+       ADeadlinePassingDuringAnAttemptAfterARefusalIsUnavailable) {
+  constexpr int kCallTimeoutMs = 1500;
+  Executor executor = CreateWithTimeout(kCallTimeoutMs);
+  ASSERT_NE(executor, nullptr) << LastError();
+  at::Tensor x = at::arange(10, at::kFloat);
+  {
+    at::Tensor out;
+    ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
+              AOTI_TORCH_SUCCESS)
+        << LastError();
+  }
+  daemon_->KillAndWait(SIGKILL);
+  // Waits for the first attempt, which the dead socket refuses. (Its first
+  // try goes down the connection the executor shares with this process's
+  // others, which the daemon's death broke; a second try on a new one is
+  // what finds the socket dead, rather than "Broken pipe".)
+  {
+    at::Tensor out;
+    ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
+              AOTI_TORCH_FAILURE);
+    ASSERT_THAT(LastError(), AllOf(HasSubstr("UNAVAILABLE"),
+                                   HasSubstr("Connection refused")));
+  }
+  // The next attempt connects, and hangs for want of an answer.
+  SilentListener silent(SocketPath());
+  ASSERT_TRUE(silent.ok()) << std::strerror(errno);
+  at::Tensor out;
+  ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
+            AOTI_TORCH_FAILURE);
+  EXPECT_THAT(LastError(),
+              AllOf(HasSubstr("UNAVAILABLE"), HasSubstr(daemon_->endpoint()),
+                    HasSubstr("when this call's deadline passed"),
+                    HasSubstr("Connection refused")));
+}
+
 // The executors of one process share one gRPC connection to their daemon
 // (client_shim/session/daemon_channels.h). One made after the daemon
 // restarted, which finds that connection stale, registers with the new

@@ -439,19 +439,16 @@ TEST(ShimRegistrationTest, CreatesInARowEachTakeASpareWorker) {
       absl::StrCat(std::getenv("TEST_TMPDIR"), "/spares.stderr");
   auto daemon = DebugDaemon(log, {absl::StrCat("--spare-workers=", kSpares)});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
-  // Logged once the last spare is in the pool.
-  const std::string all_ready = absl::StrCat(kSpares, " of ", kSpares, ")");
-  const absl::Time give_up = absl::Now() + absl::Seconds(60);
-  auto log_has = [&](const std::string& text) {
-    for (const std::string& line : ReadLines(log)) {
-      if (absl::StrContains(line, text)) return true;
-    }
-    return false;
+  // The daemon's gauge of spares ready, as an operator reads it.
+  auto spares_ready = [&] {
+    auto status = DaemonStatus((*daemon)->endpoint());
+    return status.ok() ? status->spare_workers() : -1;
   };
-  while (!log_has(all_ready) && absl::Now() < give_up) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (spares_ready() != kSpares && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  ASSERT_TRUE(log_has(all_ready)) << "the spares never came up";
+  ASSERT_EQ(spares_ready(), kSpares) << "the spares never came up";
   for (int create = 0; create < kSpares; ++create) {
     CreateAndDelete((*daemon)->endpoint());
   }
@@ -472,6 +469,9 @@ TEST(ShimRegistrationTest, WithNoSparesACreateStartsItsOwnWorker) {
   auto daemon = DebugDaemon(log, {"--spare-workers=0"});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   CreateAndDelete((*daemon)->endpoint());
+  auto status = DaemonStatus((*daemon)->endpoint());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->spare_workers(), 0);
   int own_starts = 0;
   for (const std::string& line : ReadLines(log)) {
     if (absl::StrContains(line, kNoSpare)) ++own_starts;

@@ -300,11 +300,14 @@ TEST(MetricsTest, LaneCallsAreCountedFromTheWorkersWatchPages) {
     };
     ExpectValues(ScrapeUntil(started.port, crashed), crashed);
   }
-  // The session ended: its lane counts stay in the totals.
+  // The session ended: its lane counts stay in the totals. The spares it
+  // and its restarted worker took are replaced (--spare-workers, 4 by
+  // default).
   const std::map<std::string, double> ended = {
       {Calls("lane", "ok"), kCalls}, {Calls("lane", "error"), 2},
       {"aoti_sessions{}", 0},        {"aoti_workers_alive{}", 0},
       {"aoti_call_lanes{}", 0},      {"aoti_calls_in_flight{path=\"lane\"}", 0},
+      {"aoti_spare_workers{}", 4},
   };
   ExpectValues(ScrapeUntil(started.port, ended), ended);
 }

@@ -53,7 +53,7 @@ TEST(ParseDaemonFlagsTest, DefaultsWithNoArguments) {
   EXPECT_EQ(flags->call_timeout_ms, 60000);
   EXPECT_EQ(flags->worker_threads, 2);
   EXPECT_EQ(flags->worker_memory_limit_mb, 0);
-  EXPECT_EQ(flags->spare_workers, 2);
+  EXPECT_EQ(flags->spare_workers, 4);
   EXPECT_EQ(flags->quarantine_crashes, 3);
   EXPECT_EQ(flags->quarantine_window_s, 300);
   EXPECT_EQ(flags->call_lanes, 4);
