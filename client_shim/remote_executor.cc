@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client_shim/last_error.h"
+#include "client_shim/session/registration_memo.h"
 #include "server/common/status_macros.h"
 #include "server/common/unique_fd.h"
 #include "server/kernels/handle_call.h"
@@ -18,6 +19,14 @@
 namespace aoti_executor {
 namespace client {
 namespace {
+
+// The JSON at `path`: the copy this process registered before if the file
+// still holds those bytes (no new copy), else a new sealed one.
+absl::StatusOr<std::shared_ptr<const SealedJson>> ReadJson(
+    const std::string& path) {
+  if (auto known = RegistrationMemo::Process().FindFile(path)) return known;
+  return SealedJson::ReadFile(path);
+}
 
 // "extern node 3 (aten::index.Tensor)": how every message names a node.
 std::string NodeName(int index, const NodeShape& node) {
@@ -89,8 +98,7 @@ RemoteExecutor::RemoteExecutor(ExecutorOptions options, std::string json_path,
 
 absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
     ExecutorOptions options, const std::string& json_path) {
-  absl::StatusOr<std::shared_ptr<const SealedJson>> json =
-      SealedJson::ReadFile(json_path);
+  absl::StatusOr<std::shared_ptr<const SealedJson>> json = ReadJson(json_path);
   if (!json.ok()) {
     return WithContext(json.status(), "reading the extern-kernel JSON");
   }

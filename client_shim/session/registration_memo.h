@@ -40,6 +40,13 @@ class RegistrationMemo {
   // reference to `json` (no copy) to compare later ones with.
   std::string ContentHash(std::shared_ptr<const SealedJson> json,
                           const std::string& device);
+  // The remembered JSON whose bytes equal the file at `path` now, if any.
+  // The file is read in small pieces and compared as it is read (never
+  // mapped: a file truncated meanwhile would fault), so that a model this
+  // process registered before costs one pass over its bytes, not a copy into
+  // a new memfd and then a comparison. Null for a file it cannot read.
+  std::shared_ptr<const SealedJson> FindFile(const std::string& path) const;
+
   // The hash of equal bytes for `device`, if remembered.
   std::optional<std::string> FindHash(absl::string_view json,
                                       const std::string& device) const;

@@ -2,6 +2,8 @@
 // kernel set content, bounded, and never mistaken for another content's.
 #include "client_shim/session/registration_memo.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -46,6 +48,39 @@ TEST(RegistrationMemoTest, EqualBytesAreFoundAndDifferentBytesAreNot) {
   EXPECT_EQ(memo.ContentHash(changed, "cpu"),
             KernelSetContentHash(changed_text, "cpu"));
   EXPECT_NE(memo.ContentHash(changed, "cpu"), hash);
+}
+
+void Write(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// A file holding bytes the memo has is answered with the memo's own copy
+// (no new one); a file changed in place, by a byte or by its length, is not.
+TEST(RegistrationMemoTest, AFileWithRememberedBytesIsFoundWithoutACopy) {
+  RegistrationMemo memo;
+  // More than one of FindFile's 256 KiB reads, and not a multiple of it.
+  std::string text(600 << 10, 'a');
+  text.back() = 'z';
+  const auto json = Json(text);
+  memo.RememberHash(json, "cpu", KernelSetContentHash(text, "cpu"));
+  const std::string path =
+      std::string(std::getenv("TEST_TMPDIR")) + "/model.wrapper.json";
+
+  Write(path, text);
+  EXPECT_EQ(memo.FindFile(path), json);
+
+  std::string changed = text;
+  changed[400 << 10] = 'b';  // in the second read
+  Write(path, changed);
+  EXPECT_EQ(memo.FindFile(path), nullptr);
+  Write(path, text + " ");
+  EXPECT_EQ(memo.FindFile(path), nullptr);
+  Write(path, text.substr(0, text.size() - 1));
+  EXPECT_EQ(memo.FindFile(path), nullptr);
+
+  // Not a file it can read: nothing found, and ReadFile names the error.
+  EXPECT_EQ(memo.FindFile(path + ".missing"), nullptr);
+  EXPECT_EQ(memo.FindFile(std::getenv("TEST_TMPDIR")), nullptr);
 }
 
 TEST(RegistrationMemoTest, AHashLearnedFromADaemonIsFoundForEqualBytesOnly) {

@@ -110,23 +110,31 @@ bool RunModel(AOTIProxyExecutorHandle executor, int seed, std::string* error) {
   return true;
 }
 
+// A listening Unix socket at `path`, in place of the SIGKILLed daemon's stale
+// one; -1 if it cannot be made.
+int ListenAt(const std::string& path) {
+  unlink(path.c_str());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+  if (fd >= 0 &&
+      bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      listen(fd, 64) == 0) {
+    return fd;
+  }
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
 // A daemon stand-in on a Unix socket path: accepts each connection and
 // closes it at once, counting them. Every reconnect attempt of the shim is
 // at least one connection, so the count bounds the attempts from below.
 class CountingListener {
  public:
-  explicit CountingListener(const std::string& path) : path_(path) {
-    unlink(path.c_str());  // the SIGKILLed daemon's stale socket
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s",
-                  path.c_str());
-    ok_ = fd_ >= 0 &&
-          bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
-              0 &&
-          listen(fd_, 64) == 0;
-    if (ok_) thread_ = std::thread([this] { Loop(); });
+  explicit CountingListener(const std::string& path)
+      : path_(path), fd_(ListenAt(path)) {
+    if (ok()) thread_ = std::thread([this] { Loop(); });
   }
   ~CountingListener() {
     stop_ = true;
@@ -135,7 +143,7 @@ class CountingListener {
     unlink(path_.c_str());
   }
 
-  bool ok() const { return ok_; }
+  bool ok() const { return fd_ >= 0; }
   int accepted() const { return accepted_.load(); }
 
  private:
@@ -151,8 +159,7 @@ class CountingListener {
   }
 
   const std::string path_;
-  int fd_ = -1;
-  bool ok_ = false;
+  const int fd_;
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::thread thread_;
@@ -427,28 +434,17 @@ TEST_F(ReconnectTest, AHangingReconnectBlocksNoCallAndOutlivesThem) {
 // until its own connect timeout.
 class SilentListener {
  public:
-  explicit SilentListener(const std::string& path) : path_(path) {
-    unlink(path.c_str());
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s",
-                  path.c_str());
-    ok_ = fd_ >= 0 &&
-          bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
-              0 &&
-          listen(fd_, 64) == 0;
-  }
+  explicit SilentListener(const std::string& path)
+      : path_(path), fd_(ListenAt(path)) {}
   ~SilentListener() {
     if (fd_ >= 0) close(fd_);
     unlink(path_.c_str());
   }
-  bool ok() const { return ok_; }
+  bool ok() const { return fd_ >= 0; }
 
  private:
   const std::string path_;
-  int fd_ = -1;
-  bool ok_ = false;
+  const int fd_;
 };
 
 // A call whose deadline passes while a reconnect attempt is still under way
