@@ -75,7 +75,8 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
   session->UseChannel(channel.channel);
   std::string attach_path;
   absl::Status hello = session->Hello(options, &attach_path);
-  if (absl::IsUnavailable(hello) && channel.reused) {
+  if (absl::IsUnavailable(hello) && channel.reused &&
+      absl::Now() < options.connect_deadline) {
     // Its connection may be to a daemon that has gone since.
     session->UseChannel(channels.Renew(endpoint, channel.channel));
     hello = session->Hello(options, &attach_path);
