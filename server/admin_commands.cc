@@ -47,7 +47,7 @@ absl::StatusOr<std::string> FetchStatusText(const std::string& listen) {
       status.uptime_seconds(), " s\n  sessions ", status.sessions(),
       ", kernel sets ", status.kernel_sets(), ", workers ", status.workers(),
       " (", status.worker_restarts(), " restarts), spare workers ",
-      status.spare_workers(), "\n", "  calls: ", status.calls_succeeded(),
+      status.spare_workers(), "\n  calls: ", status.calls_succeeded(),
       " succeeded, ", status.calls_failed(), " failed, ",
       status.calls_in_flight(), " in flight; ", status.lane_calls(),
       " of them over call lanes (", status.call_lanes(), " open)\n  regions ",

@@ -153,7 +153,7 @@ int Run(const DaemonFlags& flags) {
   // Declared before everything that counts in it, so it outlives them.
   DaemonStats stats;
   const WorkerOptions worker_options = MakeWorkerOptions(flags, &stats);
-  WorkerPool workers(&worker_options, static_cast<int>(flags.spare_workers));
+  WorkerPool workers(&worker_options, static_cast<size_t>(flags.spare_workers));
   const PeerPolicy policy(
       std::vector<uid_t>(flags.allow_uids.begin(), flags.allow_uids.end()),
       std::vector<gid_t>(flags.allow_gids.begin(), flags.allow_gids.end()),

@@ -53,8 +53,7 @@ DaemonChannels& DaemonChannels::Process() {
 
 DaemonChannels::Channel DaemonChannels::Get(const Endpoint& endpoint) {
   absl::MutexLock lock(&mu_);
-  ForgetIfForked();
-  std::shared_ptr<grpc::Channel>& kept = channels_[KeyOf(endpoint)];
+  std::shared_ptr<grpc::Channel>& kept = Kept(endpoint);
   if (kept != nullptr && Usable(*kept)) return {kept, /*reused=*/true};
   kept = NewDaemonChannel(endpoint);
   return {kept, /*reused=*/false};
@@ -63,23 +62,21 @@ DaemonChannels::Channel DaemonChannels::Get(const Endpoint& endpoint) {
 std::shared_ptr<grpc::Channel> DaemonChannels::Renew(
     const Endpoint& endpoint, const std::shared_ptr<grpc::Channel>& stale) {
   absl::MutexLock lock(&mu_);
-  ForgetIfForked();
-  std::shared_ptr<grpc::Channel>& kept = channels_[KeyOf(endpoint)];
+  std::shared_ptr<grpc::Channel>& kept = Kept(endpoint);
   if (kept == nullptr || kept == stale) kept = NewDaemonChannel(endpoint);
   return kept;
 }
 
-void DaemonChannels::ForgetIfForked() {
-  const pid_t pid = getpid();
-  if (owner_ == pid) return;
-  if (!channels_.empty()) {
+std::shared_ptr<grpc::Channel>& DaemonChannels::Kept(const Endpoint& endpoint) {
+  if (const pid_t pid = getpid(); owner_ != pid) {
     // Deliberately leaked: destroying them would reach into gRPC state that
     // belongs to the parent.
     new std::map<std::string, std::shared_ptr<grpc::Channel>>(
         std::move(channels_));
     channels_.clear();
+    owner_ = pid;
   }
-  owner_ = pid;
+  return channels_[KeyOf(endpoint)];
 }
 
 }  // namespace client

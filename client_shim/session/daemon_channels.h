@@ -57,9 +57,11 @@ class DaemonChannels {
  private:
   DaemonChannels() = default;
 
-  // After a fork, the parent's channels are left alone (not even destroyed:
-  // their threads do not exist here).
-  void ForgetIfForked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where the channel to `endpoint` is kept. After a fork, the parent's
+  // channels are first left alone (not even destroyed: their threads do not
+  // exist here).
+  std::shared_ptr<grpc::Channel>& Kept(const Endpoint& endpoint)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   // Keyed by what makes a channel (KeyOf in the .cc).

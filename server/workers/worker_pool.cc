@@ -69,7 +69,7 @@ void WorkerPool::SpareLauncher::Refuse() {
   if (starting_.has_value()) real_->Kill(*starting_, SIGKILL).IgnoreError();
 }
 
-WorkerPool::WorkerPool(const WorkerOptions* options, int spares)
+WorkerPool::WorkerPool(const WorkerOptions* options, size_t spares)
     : options_(options),
       zygote_launcher_(MaybeZygoteLauncher(*options)),
       take_options_(WithLauncher(*options, zygote_launcher_ != nullptr
@@ -77,7 +77,7 @@ WorkerPool::WorkerPool(const WorkerOptions* options, int spares)
                                                : options->launcher)),
       spare_launcher_(take_options_.launcher),
       spare_options_(WithLauncher(*options, &spare_launcher_)),
-      spare_count_(static_cast<size_t>(std::max(spares, 0))),
+      spare_count_(spares),
       starter_([this] { KeepSpares(); }) {}
 
 WorkerPool::~WorkerPool() {

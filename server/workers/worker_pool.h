@@ -33,14 +33,10 @@ namespace aoti_executor {
 
 class WorkerPool {
  public:
-  // The daemon's --spare-workers default.
-  static constexpr int kDefaultSpares = 4;
-
   // Starts `spares` spares in the background, one after another (0: none;
   // each session starts its own worker). `options` must outlive the pool,
   // and the pool the workers it gives (spares use its launcher).
-  explicit WorkerPool(const WorkerOptions* options,
-                      int spares = kDefaultSpares);
+  WorkerPool(const WorkerOptions* options, size_t spares);
   // StopStarting(), then joins the background thread.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;

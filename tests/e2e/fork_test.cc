@@ -29,14 +29,6 @@ namespace aoti_executor {
 namespace e2e {
 namespace {
 
-// Small tensors: ATen's OpenMP pool, which a fork leaves behind without its
-// threads, is not used for them.
-bool AddsRight(AOTIProxyExecutorHandle executor, float scale) {
-  at::Tensor x = at::arange(10, at::kFloat) * scale, out;
-  return CallNode(executor, kAdd, {}, {&x, &x, &out}) == AOTI_TORCH_SUCCESS &&
-         Same(out, x * 2);
-}
-
 // The exit status of `child`, or nullopt if it has not exited by `deadline`
 // (it is killed then).
 std::optional<int> WaitOrKill(pid_t child, absl::Time deadline) {

@@ -267,12 +267,7 @@ TEST_F(ReconnectTest, OutageCallsFailFastAndTheSameHandleRecoversItsRegions) {
 TEST_F(ReconnectTest, ConnectAttemptsDuringAnOutageAreSpacedByTheBackoff) {
   Executor executor = CreateWithTimeout(100);
   ASSERT_NE(executor, nullptr) << LastError();
-  {
-    at::Tensor x = at::arange(10, at::kFloat), out;
-    ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
-              AOTI_TORCH_SUCCESS)
-        << LastError();
-  }
+  ASSERT_TRUE(AddsRight(executor.get())) << LastError();
   daemon_->KillAndWait(SIGKILL);
   int calls = 0, accepted = 0;
   {
@@ -364,13 +359,8 @@ TEST_F(ReconnectTest, AHangingReconnectBlocksNoCallAndOutlivesThem) {
   constexpr int kCallTimeoutMs = 1000;
   Executor executor = CreateWithTimeout(kCallTimeoutMs);
   ASSERT_NE(executor, nullptr) << LastError();
+  ASSERT_TRUE(AddsRight(executor.get())) << LastError();
   at::Tensor x = at::arange(10, at::kFloat);
-  {
-    at::Tensor out;
-    ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
-              AOTI_TORCH_SUCCESS)
-        << LastError();
-  }
   ASSERT_TRUE(daemon_->Freeze().ok());
   // Misses its deadline: the session is over, reconnecting starts, and its
   // Hello waits on the stopped daemon.
@@ -457,13 +447,8 @@ TEST_F(ReconnectTest,
   constexpr int kCallTimeoutMs = 1500;
   Executor executor = CreateWithTimeout(kCallTimeoutMs);
   ASSERT_NE(executor, nullptr) << LastError();
+  ASSERT_TRUE(AddsRight(executor.get())) << LastError();
   at::Tensor x = at::arange(10, at::kFloat);
-  {
-    at::Tensor out;
-    ASSERT_EQ(CallNode(executor.get(), kAdd, {}, {&x, &x, &out}),
-              AOTI_TORCH_SUCCESS)
-        << LastError();
-  }
   daemon_->KillAndWait(SIGKILL);
   // Waits for the first attempt, which the dead socket refuses. (Its first
   // try goes down the connection the executor shares with this process's

@@ -60,6 +60,15 @@ inline bool Same(const at::Tensor& actual, const at::Tensor& expected) {
          actual.sizes() == expected.sizes() && at::equal(actual, expected);
 }
 
+// One add.Tensor of ten small floats (times `scale`) through `executor`,
+// checked against ATen. Small: ATen's OpenMP pool is not used, so it also
+// runs in a forked child.
+inline bool AddsRight(AOTIProxyExecutorHandle executor, float scale = 1) {
+  at::Tensor x = at::arange(10, at::kFloat) * scale, out;
+  return CallNode(executor, kAdd, {}, {&x, &x, &out}) == AOTI_TORCH_SUCCESS &&
+         Same(out, x * 2);
+}
+
 enum class Outcome {
   kOk,      // the call succeeded and every output equals ATen's
   kFailed,  // the call returned AOTI_TORCH_FAILURE

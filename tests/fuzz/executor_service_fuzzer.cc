@@ -65,7 +65,7 @@ struct Daemon {
   Daemon() {
     options.stats = &stats;
     options.launcher = &launcher;
-    pool = std::make_unique<WorkerPool>(&options);
+    pool = std::make_unique<WorkerPool>(&options, /*spares=*/0);
     pool->StopStarting();  // no spare, and Take() fails at once
     registry = std::make_unique<SessionRegistry>(pool.get());
     char dir[] = "/tmp/aoti-service-fuzz-XXXXXX";
