@@ -110,7 +110,8 @@ absl::StatusOr<std::shared_ptr<Session>> Session::Open(
       [self](absl::Time deadline) { return self->OpenLane(deadline); },
       options.call_lane, &session->endpoint_);
   AOTI_RETURN_IF_ERROR(session->RegisterKernelSet(json, device, options));
-  // Open the call lane now rather than in the first call.
+  // The registration's answer carries the first call lane; a daemon that
+  // predates that is asked for it now rather than in the first call.
   session->lanes_->Reopen(options.register_deadline);
   return session;
 }
@@ -174,6 +175,7 @@ absl::Status Session::RegisterKernelSet(
   request.set_session(attach_->secret());
   request.set_device(device);
   request.set_accepts_packed_nodes(true);
+  request.set_open_call_lane(options.call_lane);
   // Content this process registered before is asked for by its hash alone,
   // with the node table it holds: a daemon that has the set (any client of
   // it registered the model) need not be sent megabytes again. New content
@@ -213,6 +215,12 @@ absl::Status Session::RegisterKernelSet(
   }
   AOTI_RETURN_IF_ERROR(sent);
   kernel_set_id_ = response.kernel_set_id();
+  if (response.has_call_lane()) {
+    // A lane that does not arrive is no error: Open asks for one again.
+    absl::StatusOr<std::shared_ptr<LaneCaller>> lane =
+        TakeLane(response.call_lane(), options.register_deadline);
+    if (lane.ok()) lanes_->Adopt(*std::move(lane));
+  }
   if (!content_hash.has_value() && !response.content_hash().empty()) {
     // Taken as the daemon says, as its answers to calls are.
     content_hash = response.content_hash();
@@ -383,11 +391,16 @@ absl::StatusOr<std::shared_ptr<LaneCaller>> Session::OpenLane(
   v1::OpenCallLaneResponse response;
   const grpc::Status status = stub_->OpenCallLane(&context, request, &response);
   if (!status.ok()) return RpcError("OpenCallLane", status);
-  for (uint64_t region_id : response.retired_regions()) {
+  return TakeLane(response, deadline);
+}
+
+absl::StatusOr<std::shared_ptr<LaneCaller>> Session::TakeLane(
+    const v1::OpenCallLaneResponse& opened, absl::Time deadline) {
+  for (uint64_t region_id : opened.retired_regions()) {
     outputs_->Forget(region_id);
   }
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<SharedRegion> region,
-                        inbox_->TakeCallLane(response.lane_id(), deadline));
+                        inbox_->TakeCallLane(opened.lane_id(), deadline));
   AOTI_ASSIGN_OR_RETURN(CallLane lane, CallLane::Over(std::move(region)));
   // The session outlives its lane caller (it owns it).
   return std::make_shared<LaneCaller>(std::move(lane),

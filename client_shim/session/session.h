@@ -150,6 +150,10 @@ class Session final : public StagingPool::Registrar {
                                             absl::Time deadline);
   // One more call lane of the session's worker (LaneTransport's Opener).
   absl::StatusOr<std::shared_ptr<LaneCaller>> OpenLane(absl::Time deadline);
+  // The lane that `opened` (an answer of OpenCallLane or of the
+  // registration) names: its memfd, from the attach socket.
+  absl::StatusOr<std::shared_ptr<LaneCaller>> TakeLane(
+      const v1::OpenCallLaneResponse& opened, absl::Time deadline);
   // A gRPC failure of `rpc` as an absl::Status naming the endpoint.
   absl::Status RpcError(absl::string_view rpc,
                         const grpc::Status& status) const {

@@ -45,6 +45,12 @@ absl::StatusOr<v1::CallResponse> LaneTransport::FromLane(
   return std::move(*answered->mutable_response());
 }
 
+void LaneTransport::Adopt(std::shared_ptr<LaneCaller> lane) {
+  absl::MutexLock lock(&mu_);
+  if (!enabled_ || opening_ || lanes_ != nullptr) return;
+  lanes_ = std::make_shared<const LaneSet>(LaneSet{std::move(lane)});
+}
+
 size_t LaneTransport::count() const {
   absl::MutexLock lock(&mu_);
   return lanes_ != nullptr ? lanes_->size() : 0;

@@ -45,6 +45,10 @@ class LaneTransport final : public CallTransport {
   // no error: calls take the RPC and try again.
   void Reopen(absl::Time deadline) { (void)Lanes(deadline); }
 
+  // Takes `lane`, opened by other means (with the registration), as the
+  // first lane, if no lane is open.
+  void Adopt(std::shared_ptr<LaneCaller> lane);
+
   // Lanes open now.
   size_t count() const;
 

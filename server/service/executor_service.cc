@@ -226,6 +226,18 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   spdlog::info("kernel set {} ({} nodes, {}) registered for pid {}{}", entry.id,
                entry.kernels->size(), entry.content_hash.substr(0, 12),
                session->peer().pid, HowSent(request));
+  if (request.open_call_lane() && options_.call_lanes > 0) {
+    // Last, so that no failure after it leaves a lane the client never
+    // hears of. A lane that cannot be opened now is no registration error:
+    // the client asks again with OpenCallLane, and its calls have the RPC.
+    const absl::Status opened = OpenLane(*session, "with its registration",
+                                         response->mutable_call_lane());
+    if (!opened.ok()) {
+      response->clear_call_lane();
+      spdlog::debug("no call lane with the registration: {}",
+                    opened.ToString());
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -413,14 +425,21 @@ absl::Status ExecutorService::DoOpenCallLane(
   }
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
+  return OpenLane(*session, "by OpenCallLane", response);
+}
+
+absl::Status ExecutorService::OpenLane(Session& session, const char* how,
+                                       v1::OpenCallLaneResponse* response) {
   AOTI_ASSIGN_OR_RETURN(Session::OpenedLane opened,
-                        session->OpenCallLane(options_.call_lanes));
-  watchdog_.Adopt(*session, opened.lane);
+                        session.OpenCallLane(options_.call_lanes));
+  watchdog_.Adopt(session, opened.lane);
   response->set_lane_id(opened.lane_id);
   response->set_byte_size(opened.byte_size);
-  for (uint64_t region_id : session->TakeRetiredRegions()) {
+  for (uint64_t region_id : session.TakeRetiredRegions()) {
     response->add_retired_regions(region_id);
   }
+  spdlog::debug("call lane {} opened for pid {} {}", opened.lane_id,
+                session.peer().pid, how);
   return absl::OkStatus();
 }
 

@@ -139,6 +139,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
       const grpc::ServerContext& context,
       const aoti::executor::v1::OpenCallLaneRequest& request,
       aoti::executor::v1::OpenCallLaneResponse* response);
+  // A new call lane of `session`, for OpenCallLane or for a registration
+  // that asked for one; `how` says which in the debug log.
+  absl::Status OpenLane(Session& session, const char* how,
+                        aoti::executor::v1::OpenCallLaneResponse* response);
 
   // Runs a call on its session's worker, until `client_deadline` at most.
   absl::Status RunCall(const aoti::executor::v1::CallRequest& request,

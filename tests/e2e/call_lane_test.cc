@@ -252,6 +252,66 @@ TEST(CallLaneTest, AHungLaneCallIsKilledAtTheDaemonsDeadline) {
       << LastError();
 }
 
+// A client that asks gets its session's first lane with the registration,
+// one round trip fewer, and the lane carries calls; one that does not ask
+// gets none, nor does one whose daemon runs with lanes off, and both
+// register all the same.
+TEST(CallLaneTest, ARegistrationThatAsksCarriesTheFirstLane) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string json = FixturePath("aten_ops.json");
+  auto asks = RawSession::Open((*daemon)->endpoint());
+  ASSERT_TRUE(asks.ok()) << asks.status();
+  auto registered = (*asks)->Register(json, /*open_call_lane=*/true);
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  ASSERT_TRUE(registered->has_call_lane());
+  EXPECT_GT(registered->call_lane().byte_size(), 0);
+  auto lane = (*asks)->TakeLane(registered->call_lane().lane_id());
+  ASSERT_TRUE(lane.ok()) << lane.status();
+  EXPECT_EQ(Status(**daemon).call_lanes(), 1);
+
+  // Node 0 is aten::add.Tensor(self, other).
+  auto region_id = (*asks)->AddRegion(1 << 12);
+  ASSERT_TRUE(region_id.ok()) << region_id.status();
+  SharedRegion& region = (*asks)->region(*region_id);
+  const at::Tensor a = at::arange(4, at::kFloat), b = at::full({4}, 0.5);
+  v1::CallRequest request;
+  request.set_session((*asks)->secret());
+  request.set_kernel_set_id(registered->kernel_set_id());
+  request.set_node_index(0);
+  *request.add_inputs() = PlaceTensor(a, region, *region_id, 0);
+  *request.add_inputs() = PlaceTensor(b, region, *region_id, 64);
+  ASSERT_TRUE(lane->Post(request.SerializeAsString(), INT64_MAX).ok());
+  SpinBudget no_spin(0);
+  auto answer = lane->AwaitAnswer(MonotonicNanos() + 60000000000, &no_spin,
+                                  [] { return true; });
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_TRUE(answer->has_value());
+  aoti::executor::worker::v1::CallResult result;
+  ASSERT_TRUE(result.ParseFromString(**answer));
+  ASSERT_EQ(result.code(), 0) << result.message();
+  ASSERT_EQ(result.response().outputs_size(), 1);
+  auto sum = (*asks)->ReadOutput(result.response().outputs(0));
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_TRUE(at::equal(*sum, at::add(a, b)));
+
+  auto does_not_ask = RawSession::Open((*daemon)->endpoint());
+  ASSERT_TRUE(does_not_ask.ok()) << does_not_ask.status();
+  registered = (*does_not_ask)->Register(json, /*open_call_lane=*/false);
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  EXPECT_FALSE(registered->has_call_lane());
+  EXPECT_EQ(Status(**daemon).call_lanes(), 1);  // the first session's
+
+  auto lanes_off = DaemonProcess::Start({"--call-lanes=0"});
+  ASSERT_TRUE(lanes_off.ok()) << lanes_off.status();
+  auto refused = RawSession::Open((*lanes_off)->endpoint());
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  registered = (*refused)->Register(json, /*open_call_lane=*/true);
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  EXPECT_FALSE(registered->has_call_lane());
+  EXPECT_EQ(Status(**lanes_off).call_lanes(), 0);
+}
+
 // A client may write anything into its lane. It cannot get a node charged
 // with hangs it did not have (a far deadline, then giving the call up), nor
 // run a quarantined node by clearing the lane's gate.

@@ -177,6 +177,14 @@ absl::StatusOr<uint64_t> RawSession::AddRegion(uint64_t size) {
 
 absl::StatusOr<uint64_t> RawSession::RegisterKernelSet(
     const std::string& json_path) {
+  absl::StatusOr<v1::RegisterKernelSetResponse> response =
+      Register(json_path, /*open_call_lane=*/false);
+  if (!response.ok()) return response.status();
+  return response->kernel_set_id();
+}
+
+absl::StatusOr<v1::RegisterKernelSetResponse> RawSession::Register(
+    const std::string& json_path, bool open_call_lane) {
   std::ifstream file(json_path);
   if (!file) return absl::NotFoundError("cannot open " + json_path);
   std::stringstream json;
@@ -186,6 +194,7 @@ absl::StatusOr<uint64_t> RawSession::RegisterKernelSet(
   request.set_session(secret_);
   request.set_extern_kernels_json(json.str());
   request.set_device("cpu");
+  request.set_open_call_lane(open_call_lane);
   v1::RegisterKernelSetResponse response;
   grpc::Status status =
       stub_->RegisterKernelSet(context.get(), request, &response);
@@ -193,7 +202,7 @@ absl::StatusOr<uint64_t> RawSession::RegisterKernelSet(
     return absl::InternalError(
         absl::StrCat("RegisterKernelSet: ", status.error_message()));
   }
-  return response.kernel_set_id();
+  return response;
 }
 
 grpc::Status RawSession::Call(v1::CallRequest request,
@@ -241,6 +250,10 @@ absl::StatusOr<CallLane> RawSession::OpenLane() {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         status.error_message());
   }
+  return TakeLane(response.lane_id());
+}
+
+absl::StatusOr<CallLane> RawSession::TakeLane(uint64_t lane_id) {
   while (true) {
     absl::StatusOr<ReceivedFrame> received =
         ReceiveFrame(attach_fd_.get(), absl::Now() + absl::Seconds(10));
@@ -257,7 +270,7 @@ absl::StatusOr<CallLane> RawSession::OpenLane() {
       continue;
     }
     if (received->frame.type != AttachFrameType::kCallLane ||
-        received->frame.id != response.lane_id()) {
+        received->frame.id != lane_id) {
       return absl::InternalError("expected the kCallLane frame");
     }
     return CallLane::Over(std::move(mapped));

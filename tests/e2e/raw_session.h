@@ -81,6 +81,10 @@ class RawSession {
 
   // RegisterKernelSet with the bytes of `json_path` for "cpu".
   absl::StatusOr<uint64_t> RegisterKernelSet(const std::string& json_path);
+  // The same, asking for the first call lane with it when `open_call_lane`:
+  // the whole answer (its call_lane for TakeLane).
+  absl::StatusOr<v1::RegisterKernelSetResponse> Register(
+      const std::string& json_path, bool open_call_lane);
 
   // Call, with `request.session` set to this session's secret unless
   // `keep_session` (for forged secrets).
@@ -94,6 +98,9 @@ class RawSession {
   // OpenCallLane, then the lane's memfd from the attach socket, mapped: the
   // client's end of the call lane, for the test to write what it likes.
   absl::StatusOr<CallLane> OpenLane();
+  // The kCallLane frame `lane_id` from the attach socket, mapped (output
+  // regions sent before it are kept for ReadOutput).
+  absl::StatusOr<CallLane> TakeLane(uint64_t lane_id);
 
  private:
   RawSession() = default;

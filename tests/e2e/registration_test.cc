@@ -24,6 +24,7 @@
 #include "server/shm/sealed_bytes.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"
+#include "tests/e2e/shim_calls.h"
 #include "tests/e2e/stderr_to_file.h"
 
 namespace aoti_executor {
@@ -477,6 +478,35 @@ TEST(ShimRegistrationTest, WithNoSparesACreateStartsItsOwnWorker) {
     if (absl::StrContains(line, kNoSpare)) ++own_starts;
   }
   EXPECT_EQ(own_starts, 1);
+}
+
+// A create asks for its call lane with its registration (one round trip
+// less), and its first call takes that lane.
+TEST(ShimRegistrationTest, ACreateGetsItsCallLaneWithItsRegistration) {
+  const std::string log =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/lane.stderr");
+  auto daemon = DebugDaemon(log, {});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  AOTIProxyExecutorHandle executor = nullptr;
+  ASSERT_EQ(
+      aoti_remote_executor_create((*daemon)->endpoint().c_str(),
+                                  AtenJsonPath().c_str(), "cpu", &executor),
+      AOTI_TORCH_SUCCESS)
+      << aoti_remote_last_error();
+  EXPECT_TRUE(AddsRight(executor)) << aoti_remote_last_error();
+  auto status = DaemonStatus((*daemon)->endpoint());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->call_lanes(), 1);
+  EXPECT_EQ(status->lane_calls(), 1);
+  aoti_remote_executor_delete(executor);
+  const std::string with_registration =
+      absl::StrCat("opened for pid ", getpid(), " with its registration");
+  int lanes_with_registration = 0;
+  for (const std::string& line : ReadLines(log)) {
+    EXPECT_THAT(line, Not(HasSubstr("by OpenCallLane")));
+    if (absl::StrContains(line, with_registration)) ++lanes_with_registration;
+  }
+  EXPECT_EQ(lanes_with_registration, 1);
 }
 
 }  // namespace
