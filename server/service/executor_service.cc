@@ -50,6 +50,19 @@ const char* HowSent(const v1::RegisterKernelSetRequest& request) {
   return "";
 }
 
+// For the log: whether the set was parsed for this registration.
+const char* HowFound(KernelSetCache::Found found) {
+  switch (found) {
+    case KernelSetCache::Found::kParsed:
+      return "new content, parsed";
+    case KernelSetCache::Found::kSameBytes:
+      return "cached, the same bytes";
+    case KernelSetCache::Found::kSameHash:
+      return "cached, the same hash";
+  }
+  return "";
+}
+
 }  // namespace
 
 ExecutorService::ExecutorService(SessionRegistry* sessions, DaemonStats* stats,
@@ -169,7 +182,7 @@ absl::Status ExecutorService::DoHello(const grpc::ServerContext&,
 
 absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
     const v1::RegisterKernelSetRequest& request, Session& session,
-    absl::Time deadline) {
+    absl::Time deadline, KernelSetCache::Found* found) {
   if (request.json_attach_id() != 0) {
     AOTI_ASSIGN_OR_RETURN(
         Session::AttachedFd attached,
@@ -178,13 +191,14 @@ absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
         const SealedBytes json,
         SealedBytes::Map(std::move(attached.fd), "the kernel set JSON memfd",
                          attached.size, kMaxMessageBytes));
-    return kernel_sets_.GetOrLoad(json.bytes(), request.device());
+    return kernel_sets_.GetOrLoad(json.bytes(), request.device(), found);
   }
   if (!request.extern_kernels_json().empty() ||
       request.content_hash().empty()) {
     return kernel_sets_.GetOrLoad(request.extern_kernels_json(),
-                                  request.device());
+                                  request.device(), found);
   }
+  *found = KernelSetCache::Found::kSameHash;
   std::optional<KernelSetCache::Entry> cached =
       kernel_sets_.Find(request.content_hash());
   if (!cached.has_value()) {
@@ -206,8 +220,10 @@ absl::Status ExecutorService::DoRegisterKernelSet(
     v1::RegisterKernelSetResponse* response) {
   AOTI_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                         sessions_->Find(request.session()));
-  AOTI_ASSIGN_OR_RETURN(KernelSetCache::Entry entry,
-                        FindOrLoad(request, *session, DeadlineOf(context)));
+  KernelSetCache::Found found;
+  AOTI_ASSIGN_OR_RETURN(
+      KernelSetCache::Entry entry,
+      FindOrLoad(request, *session, DeadlineOf(context), &found));
   AOTI_RETURN_IF_ERROR(session->AddKernelSet(entry));
   // Start the session's worker now rather than in its first call.
   AOTI_RETURN_IF_ERROR(session->EnsureWorker().status());
@@ -223,9 +239,10 @@ absl::Status ExecutorService::DoRegisterKernelSet(
       UnpackNodes(entry.nodes->packed, response->mutable_nodes());
     }
   }
-  spdlog::info("kernel set {} ({} nodes, {}) registered for pid {}{}", entry.id,
-               entry.kernels->size(), entry.content_hash.substr(0, 12),
-               session->peer().pid, HowSent(request));
+  spdlog::info("kernel set {} ({} nodes, {}) registered for pid {}{}: {}",
+               entry.id, entry.kernels->size(),
+               entry.content_hash.substr(0, 12), session->peer().pid,
+               HowSent(request), HowFound(found));
   if (request.open_call_lane() && options_.call_lanes > 0) {
     // Last, so that no failure after it leaves a lane the client never
     // hears of. A lane that cannot be opened now is no registration error:

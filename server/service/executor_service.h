@@ -104,10 +104,10 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
                        aoti::executor::v1::HelloResponse* response);
   // The cached set the request names by hash, or its JSON (inline, or in a
   // memfd the session sent, waited for until `deadline`) parsed once per
-  // content.
+  // content; `found` says how.
   absl::StatusOr<KernelSetCache::Entry> FindOrLoad(
       const aoti::executor::v1::RegisterKernelSetRequest& request,
-      Session& session, absl::Time deadline);
+      Session& session, absl::Time deadline, KernelSetCache::Found* found);
   absl::Status DoRegisterKernelSet(
       const grpc::ServerContext& context,
       const aoti::executor::v1::RegisterKernelSetRequest& request,

@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/content_hash.h"
@@ -24,7 +25,16 @@ absl::StatusOr<KernelSet> ParseKernelSet(absl::string_view json,
 }  // namespace
 
 absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
-    absl::string_view json, const std::string& device) {
+    absl::string_view json, const std::string& device, Found* found) {
+  Found ignored;
+  if (found == nullptr) found = &ignored;
+  // A second process of a model sends bytes the cache has: comparing them
+  // (a fraction of a millisecond for megabytes) beats hashing them, and
+  // starts no parse.
+  if (std::optional<Entry> same = FindBytes(json, device)) {
+    *found = Found::kSameBytes;
+    return *std::move(same);
+  }
   // Hash and parse at once, outside the lock: new content pays no hash (a
   // 3 MB set takes milliseconds to hash and tens to parse). Content the
   // cache has stops the parse as soon as the hash finds it: a second process
@@ -42,7 +52,10 @@ absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
       ParseKernelSet(json, device, stop_parse.get_token());
   hasher.join();
   if (!cached.has_value()) cached = Find(hash);
-  if (cached.has_value()) return *std::move(cached);
+  if (cached.has_value()) {
+    *found = Found::kSameHash;
+    return *std::move(cached);
+  }
   if (!kernels.ok()) return kernels.status();
   auto image = KernelSetImage::Create(json, kernels->node_spans(), device);
   if (!image.ok()) return image.status();
@@ -54,7 +67,27 @@ absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
     it->second = Entry{next_id_++, hash, std::move(shared), *std::move(image),
                        std::move(nodes)};
   }
+  *found = inserted ? Found::kParsed : Found::kSameHash;
   return it->second;
+}
+
+std::optional<KernelSetCache::Entry> KernelSetCache::FindBytes(
+    absl::string_view json, const std::string& device) const {
+  std::vector<Entry> candidates;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [hash, entry] : entries_) {
+      if (entry.image->json().size() == json.size() &&
+          entry.image->device() == device) {
+        candidates.push_back(entry);
+      }
+    }
+  }
+  // Outside the lock: the entries' images are shared, and never change.
+  for (Entry& entry : candidates) {
+    if (entry.image->json() == json) return std::move(entry);
+  }
+  return std::nullopt;
 }
 
 std::optional<KernelSetCache::Entry> KernelSetCache::Find(

@@ -29,10 +29,19 @@ class KernelSetCache {
     std::shared_ptr<const NodeTable> nodes;
   };
 
+  // How GetOrLoad came by its answer (the daemon's log says).
+  enum class Found {
+    kParsed,     // new content
+    kSameBytes,  // a cached set's JSON is these very bytes
+    kSameHash,   // another client's parse of it finished first
+  };
+
   // The cached set for this JSON and device, parsed on first use. A JSON
   // that fails to parse is not cached: its error comes back every time.
+  // `found`, if not null, says how.
   absl::StatusOr<Entry> GetOrLoad(absl::string_view json,
-                                  const std::string& device);
+                                  const std::string& device,
+                                  Found* found = nullptr);
 
   // The cached set with this content hash (KernelSetContentHash), if any.
   std::optional<Entry> Find(const std::string& content_hash) const;
@@ -40,6 +49,10 @@ class KernelSetCache {
   size_t size() const;
 
  private:
+  // The cached set whose JSON is `json`, byte for byte, for `device`.
+  std::optional<Entry> FindBytes(absl::string_view json,
+                                 const std::string& device) const;
+
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // by hash
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -27,10 +27,11 @@ absl::Status Refuse(const std::string& why) {
 
 }  // namespace
 
-KernelSetImage::KernelSetImage(UniqueFd fd, std::string device,
-                               uint64_t json_size, uint64_t node_count,
-                               uint64_t spans_offset)
+KernelSetImage::KernelSetImage(UniqueFd fd, SealedBytes mapped,
+                               std::string device, uint64_t json_size,
+                               uint64_t node_count, uint64_t spans_offset)
     : fd_(std::move(fd)),
+      mapped_(std::move(mapped)),
       device_(std::move(device)),
       json_size_(json_size),
       node_count_(node_count),
@@ -52,12 +53,20 @@ absl::StatusOr<std::shared_ptr<const KernelSetImage>> KernelSetImage::Create(
       {spans_offset,
        absl::string_view(reinterpret_cast<const char*>(encoded.data()),
                          encoded.size() * sizeof(uint64_t))}};
+  const uint64_t size = std::max<uint64_t>(total, 1);
   AOTI_ASSIGN_OR_RETURN(UniqueFd fd,
-                        CreateSealedMemfd("aoti-kernel-set",
-                                          std::max<uint64_t>(total, 1), parts));
+                        CreateSealedMemfd("aoti-kernel-set", size, parts));
+  // Map closes the fd it is given; the image keeps its own to send.
+  UniqueFd for_mapping(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!for_mapping.valid()) {
+    return absl::ErrnoToStatus(errno, "dup of the kernel set image");
+  }
+  AOTI_ASSIGN_OR_RETURN(
+      SealedBytes mapped,
+      SealedBytes::Map(std::move(for_mapping), "kernel set image", size, size));
   return std::shared_ptr<const KernelSetImage>(
-      new KernelSetImage(std::move(fd), std::move(device), json.size(),
-                         spans.size(), spans_offset));
+      new KernelSetImage(std::move(fd), std::move(mapped), std::move(device),
+                         json.size(), spans.size(), spans_offset));
 }
 
 wv1::RegisterKernelSet KernelSetImage::Describe(uint64_t kernel_set_id) const {

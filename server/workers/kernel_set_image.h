@@ -33,15 +33,22 @@ class KernelSetImage {
 
   int fd() const { return fd_.get(); }
   const std::string& device() const { return device_; }
+  // The JSON in the image, mapped read-only: a registration's bytes are
+  // compared with it.
+  absl::string_view json() const {
+    return mapped_.bytes().substr(0, json_size_);
+  }
   // The message that goes with fd(), for kernel set `kernel_set_id`.
   ::aoti::executor::worker::v1::RegisterKernelSet Describe(
       uint64_t kernel_set_id) const;
 
  private:
-  KernelSetImage(UniqueFd fd, std::string device, uint64_t json_size,
-                 uint64_t node_count, uint64_t spans_offset);
+  KernelSetImage(UniqueFd fd, SealedBytes mapped, std::string device,
+                 uint64_t json_size, uint64_t node_count,
+                 uint64_t spans_offset);
 
   const UniqueFd fd_;
+  const SealedBytes mapped_;
   const std::string device_;
   const uint64_t json_size_;
   const uint64_t node_count_;

@@ -406,9 +406,48 @@ TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
   ASSERT_EQ(registrations.size(), 2u);
   const std::string hash = KernelSetContentHash(json, "cpu").substr(0, 12);
   EXPECT_THAT(registrations[0], HasSubstr(hash));
-  EXPECT_THAT(registrations[0], EndsWith(" from a memfd"));
+  EXPECT_THAT(registrations[0], EndsWith(" from a memfd: new content, parsed"));
   EXPECT_THAT(registrations[1], HasSubstr(hash));
-  EXPECT_THAT(registrations[1], EndsWith(" by content hash"));
+  EXPECT_THAT(registrations[1],
+              EndsWith(" by content hash: cached, the same hash"));
+}
+
+// A client new to a model the daemon has (a second server process) sends its
+// bytes: the daemon finds the set by comparing them, with no hash and no
+// parse, and bytes that differ in one place are parsed as new content.
+TEST(RegistrationLogTest, BytesTheDaemonHasAreFoundByComparingThem) {
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  const std::string log = tmp + "/same_bytes.stderr";
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon;
+  {
+    StderrToFile redirect(log);
+    daemon = DaemonProcess::Start({"--log-level=info"});
+  }
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string json = ReadAll(AtenJsonPath());
+  const std::string same_size = tmp + "/same_size.wrapper.json";
+  std::ofstream(same_size, std::ios::binary)
+      << json.substr(0, json.size() - 1) << (json.back() == '\n' ? ' ' : '\n');
+  std::vector<uint64_t> ids;
+  for (const std::string& path : {AtenJsonPath(), AtenJsonPath(), same_size}) {
+    auto session = RawSession::Open((*daemon)->endpoint());
+    ASSERT_TRUE(session.ok()) << session.status();
+    auto id = (*session)->RegisterKernelSet(path);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_NE(ids[2], ids[0]);
+  std::vector<std::string> registrations;
+  for (const std::string& line : ReadLines(log)) {
+    if (absl::StrContains(line, "registered for pid")) {
+      registrations.push_back(line);
+    }
+  }
+  ASSERT_EQ(registrations.size(), 3u);
+  EXPECT_THAT(registrations[0], EndsWith(": new content, parsed"));
+  EXPECT_THAT(registrations[1], EndsWith(": cached, the same bytes"));
+  EXPECT_THAT(registrations[2], EndsWith(": new content, parsed"));
 }
 
 // Creates in quick succession (a server loading its models, executors

@@ -59,10 +59,17 @@ class KernelSetCacheTest : public ::testing::Test {
 
 TEST_F(KernelSetCacheTest, SameJsonAndDeviceShareOneEntryParsedOnce) {
   const std::string json = ReadFixture("mlp.json");
-  absl::StatusOr<KernelSetCache::Entry> first = cache_.GetOrLoad(json, "cpu");
+  KernelSetCache::Found found;
+  absl::StatusOr<KernelSetCache::Entry> first =
+      cache_.GetOrLoad(json, "cpu", &found);
   ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<KernelSetCache::Entry> second = cache_.GetOrLoad(json, "cpu");
+  EXPECT_EQ(found, KernelSetCache::Found::kParsed);
+  // Another copy of the bytes, as a second client sends them.
+  const std::string copy = json;
+  absl::StatusOr<KernelSetCache::Entry> second =
+      cache_.GetOrLoad(copy, "cpu", &found);
   ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(found, KernelSetCache::Found::kSameBytes);
 
   EXPECT_EQ(second->id, first->id);
   EXPECT_EQ(second->content_hash, first->content_hash);
@@ -95,6 +102,37 @@ TEST_F(KernelSetCacheTest, SameJsonAndDeviceShareOneEntryParsedOnce) {
   absl::StatusOr<const OpKernel*> node = first->kernels->Find(0);
   ASSERT_TRUE(node.ok()) << node.status();
   EXPECT_EQ((*node)->target(), "aoti_test::fn_with_default_input");
+}
+
+// Found by its bytes only if every byte and the device are the same: one
+// byte changed (the length kept) or another device is new content.
+TEST_F(KernelSetCacheTest, OnlyTheSameBytesForTheSameDeviceAreFoundByBytes) {
+  const std::string json = ReadFixture("mlp.json") + " ";
+  KernelSetCache::Found found;
+  absl::StatusOr<KernelSetCache::Entry> first =
+      cache_.GetOrLoad(json, "cpu", &found);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(found, KernelSetCache::Found::kParsed);
+
+  std::string changed = json;
+  changed.back() = '\n';
+  absl::StatusOr<KernelSetCache::Entry> other =
+      cache_.GetOrLoad(changed, "cpu", &found);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(found, KernelSetCache::Found::kParsed);
+  EXPECT_NE(other->id, first->id);
+
+  absl::StatusOr<KernelSetCache::Entry> cuda =
+      cache_.GetOrLoad(json, "cuda:1", &found);
+  ASSERT_TRUE(cuda.ok()) << cuda.status();
+  EXPECT_EQ(found, KernelSetCache::Found::kParsed);
+  EXPECT_NE(cuda->id, first->id);
+
+  absl::StatusOr<KernelSetCache::Entry> again =
+      cache_.GetOrLoad(changed, "cpu", &found);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(found, KernelSetCache::Found::kSameBytes);
+  EXPECT_EQ(again->id, other->id);
 }
 
 TEST_F(KernelSetCacheTest, ContentHashIsSha256OfDeviceNulJson) {
