@@ -88,9 +88,12 @@ StagingTotals ReadStagingTotals() {
   return totals;
 }
 
-void CountStagingRegion(uint64_t prefaulted, uint64_t nanos) {
+void CountStagingRegion() {
   regions_created.fetch_add(1, std::memory_order_relaxed);
-  prefaulted_bytes.fetch_add(prefaulted, std::memory_order_relaxed);
+}
+
+void CountPrefault(uint64_t bytes, uint64_t nanos) {
+  prefaulted_bytes.fetch_add(bytes, std::memory_order_relaxed);
   prefault_nanos.fetch_add(nanos, std::memory_order_relaxed);
 }
 

@@ -39,14 +39,15 @@ struct StagingTotals {
   uint64_t bytes = 0;             // bytes they copied
   uint64_t copy_nanos = 0;        // time spent in those of kTimedCopyBytes up
   uint64_t regions_created = 0;   // staging regions made (StagingPool)
-  uint64_t prefaulted_bytes = 0;  // bytes of them faulted in up front
+  uint64_t prefaulted_bytes = 0;  // bytes of them faulted in ahead of copies
   uint64_t prefault_nanos = 0;    // time that took
 };
 StagingTotals ReadStagingTotals();
 
-// For StagingPool: a region made, `prefaulted` bytes of it faulted in within
+// For StagingPool: a region made; `bytes` of a region faulted in within
 // `nanos`.
-void CountStagingRegion(uint64_t prefaulted, uint64_t nanos);
+void CountStagingRegion();
+void CountPrefault(uint64_t bytes, uint64_t nanos);
 
 // Monotonic clock, in nanoseconds.
 uint64_t StagingNowNanos();

@@ -1,6 +1,7 @@
 #include "client_shim/memory/staging_pool.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <limits>
@@ -21,17 +22,14 @@ uint64_t RoundUp(uint64_t n, uint64_t multiple) {
 #define MADV_POPULATE_WRITE 23  // Linux 5.14
 #endif
 
-// Faults every page of `region` in now, in one system call: the first call
-// that stages into a fresh region would otherwise take one page fault per
-// 4 KiB in the middle of its copy, and the fault-per-page path took 1.3 to
-// 1.7 times as long as this for 1 to 64 MiB here. Best effort: returns the
-// bytes faulted in (0 where the kernel lacks MADV_POPULATE_WRITE or memory
-// is short; the remaining pages then fault in on first touch, as before).
-uint64_t Prefault(const SharedRegion& region) {
-  if (madvise(region.data(), region.size(), MADV_POPULATE_WRITE) != 0) {
-    return 0;
-  }
-  return region.size();
+// Faults in bytes [from, to) of `region` (page-aligned) now, in one system
+// call: a copy into pages never touched would otherwise take one page fault
+// per 4 KiB in its middle, and the fault-per-page path took 1.3 to 1.7 times
+// as long as this for 1 to 64 MiB here. Best effort: false where the kernel
+// lacks MADV_POPULATE_WRITE or memory is short (the pages then fault in on
+// first touch, as before).
+bool Prefault(const SharedRegion& region, uint64_t from, uint64_t to) {
+  return madvise(region.data() + from, to - from, MADV_POPULATE_WRITE) == 0;
 }
 
 }  // namespace
@@ -70,9 +68,7 @@ absl::StatusOr<StagingPool::Buffer> StagingPool::CreateRegion(
         region.status(),
         absl::StrCat("creating a staging region of ", size, " bytes"));
   }
-  const uint64_t start = StagingNowNanos();
-  const uint64_t prefaulted = Prefault(*region);
-  CountStagingRegion(prefaulted, StagingNowNanos() - start);
+  CountStagingRegion();
   Buffer buffer;
   buffer.region = std::make_shared<SharedRegion>(*std::move(region));
   absl::StatusOr<uint64_t> id =
@@ -114,7 +110,7 @@ absl::StatusOr<StagingPool::Lease> StagingPool::Acquire(uint64_t byte_size,
     ++leased_;
   }
   if (reused.has_value() && reused->region->size() >= byte_size) {
-    return Lease(this, *std::move(reused));
+    return LeaseOf(*std::move(reused), byte_size);
   }
   // Grow geometrically, so a slowly growing input does not replace the region
   // on every call.
@@ -133,7 +129,21 @@ absl::StatusOr<StagingPool::Lease> StagingPool::Acquire(uint64_t byte_size,
   if (reused.has_value()) {
     registrar_->ReleaseRegion(reused->region_id, deadline);
   }
-  return Lease(this, *std::move(created));
+  return LeaseOf(*std::move(created), byte_size);
+}
+
+StagingPool::Lease StagingPool::LeaseOf(Buffer buffer, uint64_t byte_size) {
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t to = std::min(RoundUp(byte_size, page), buffer.region->size());
+  if (to > buffer.prefaulted) {
+    const uint64_t start = StagingNowNanos();
+    if (Prefault(*buffer.region, buffer.prefaulted, to)) {
+      CountPrefault(to - buffer.prefaulted, StagingNowNanos() - start);
+    }
+    // Faulted in now, or on first touch by the copy: not again either way.
+    buffer.prefaulted = to;
+  }
+  return Lease(this, std::move(buffer));
 }
 
 void StagingPool::Return(Buffer buffer) {

@@ -1,9 +1,11 @@
 // The client's staging regions: shared memory that input tensors not already
 // in a region are copied into, one region per call in flight.
 //
-// A region is created, its pages faulted in at once (MADV_POPULATE_WRITE),
-// sent to the daemon and registered once, then reused by call after call, so
-// no call after the first pays a page fault for it. A call that needs more
+// A region is created, sent to the daemon and registered once, then reused
+// by call after call. Its pages are faulted in as far as a call will copy,
+// in one system call (MADV_POPULATE_WRITE), before the copy: a first call of
+// a few bytes faults in one page, not the megabyte, and no page is faulted in
+// twice. A call that needs more
 // than the region it gets replaces it with a bigger one (the old one is
 // released). Calls in flight at once each hold their own region.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_MEMORY_STAGING_POOL_H_
@@ -56,6 +58,7 @@ class StagingPool {
     struct Buffer {
       std::shared_ptr<SharedRegion> region;
       uint64_t region_id = 0;
+      uint64_t prefaulted = 0;  // bytes from the start faulted in
     };
     Lease(StagingPool* pool, Buffer buffer)
         : pool_(pool), buffer_(std::move(buffer)) {}
@@ -76,6 +79,8 @@ class StagingPool {
  private:
   using Buffer = Lease::Buffer;
   absl::StatusOr<Buffer> CreateRegion(uint64_t byte_size, absl::Time deadline);
+  // A lease of `buffer`, its first `byte_size` bytes faulted in.
+  Lease LeaseOf(Buffer buffer, uint64_t byte_size);
   void Return(Buffer buffer);
 
   Registrar* const registrar_;
