@@ -494,11 +494,15 @@ TEST(ShimRegistrationTest, CreatesInARowEachTakeASpareWorker) {
   }
   const std::string registered = absl::StrCat("registered for pid ", getpid());
   int registrations = 0;
+  int aten_set_up = 0;
   for (const std::string& line : ReadLines(log)) {
     EXPECT_THAT(line, Not(HasSubstr(kNoSpare)));
     if (absl::StrContains(line, registered)) ++registrations;
+    // Once, in the zygote, for every worker it forks.
+    if (absl::StrContains(line, "zygote: ATen set up")) ++aten_set_up;
   }
   EXPECT_EQ(registrations, kSpares);
+  EXPECT_EQ(aten_set_up, 1);
 }
 
 // The other side of the test above, which shows its log line is real: with
