@@ -6,9 +6,11 @@
 // and Android its apps the same way.
 //
 // The zygote is a child of the daemon started like a worker (the same argv
-// with --worker-zygote), single-threaded, and runs no op. It forks each
-// worker through a short-lived middle process, so that the worker is
-// re-parented to the daemon, which makes itself a child subreaper for that:
+// with --worker-zygote), single-threaded, and runs no client's op (only a
+// one-element add at its start, so that its workers inherit ATen's lazy
+// set-up: worker_main.cc). It forks each worker through a short-lived
+// middle process, so that the worker is re-parented to the daemon, which
+// makes itself a child subreaper for that:
 // the daemon signals and reaps a forked worker like a spawned one. Orphans of
 // a worker's own children come to the daemon too (and stay zombies: an op
 // that starts processes should wait for them).
