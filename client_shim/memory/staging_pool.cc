@@ -32,6 +32,15 @@ bool Prefault(const SharedRegion& region, uint64_t from, uint64_t to) {
   return madvise(region.data() + from, to - from, MADV_POPULATE_WRITE) == 0;
 }
 
+// Whether a free region of `a` bytes serves a call of `byte_size` better
+// than one of `b`: the smallest that fits, else the biggest, to replace.
+bool ServesBetter(uint64_t a, uint64_t b, uint64_t byte_size) {
+  const bool a_fits = a >= byte_size;
+  const bool b_fits = b >= byte_size;
+  if (a_fits != b_fits) return a_fits;
+  return a_fits ? a < b : a > b;
+}
+
 }  // namespace
 
 StagingPool::Lease::Lease(Lease&& other) noexcept
@@ -87,19 +96,10 @@ absl::StatusOr<StagingPool::Lease> StagingPool::Acquire(uint64_t byte_size,
   absl::optional<Buffer> reused;
   {
     absl::MutexLock lock(&mu_);
-    // The smallest free region that fits; else the biggest, to replace.
     auto best = free_.end();
     for (auto it = free_.begin(); it != free_.end(); ++it) {
-      const bool fits = it->region->size() >= byte_size;
-      if (best == free_.end()) {
-        best = it;
-        continue;
-      }
-      const bool best_fits = best->region->size() >= byte_size;
-      if (fits && (!best_fits || it->region->size() < best->region->size())) {
-        best = it;
-      } else if (!fits && !best_fits &&
-                 it->region->size() > best->region->size()) {
+      if (best == free_.end() ||
+          ServesBetter(it->region->size(), best->region->size(), byte_size)) {
         best = it;
       }
     }
