@@ -371,6 +371,14 @@ TEST_F(RegistrationTest, AMemfdWithNoHashFindsTheSetTheDaemonHas) {
   }
 }
 
+// A daemon logging at debug level to `log`, with `flags` besides.
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DebugDaemon(
+    const std::string& log, std::vector<std::string> flags) {
+  flags.push_back("--log-level=debug");
+  StderrToFile redirect(log);
+  return DaemonProcess::Start(flags);
+}
+
 // The shim, through the C ABI: content new to the daemon and to this process
 // goes in one RegisterKernelSet, its memfd with no hash (no SHA-256 in the
 // client, no miss by hash first); the hash the daemon answers is remembered,
@@ -378,11 +386,7 @@ TEST_F(RegistrationTest, AMemfdWithNoHashFindsTheSetTheDaemonHas) {
 TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
   const std::string tmp = std::getenv("TEST_TMPDIR");
   const std::string log = tmp + "/shim_registration.stderr";
-  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon;
-  {
-    StderrToFile redirect(log);
-    daemon = DaemonProcess::Start({"--log-level=debug"});
-  }
+  auto daemon = DebugDaemon(log, {});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   // Bytes no other test of this process registers.
   const std::string json = ReadAll(AtenJsonPath()) + "\n\n";
@@ -418,11 +422,7 @@ TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
 TEST(RegistrationLogTest, BytesTheDaemonHasAreFoundByComparingThem) {
   const std::string tmp = std::getenv("TEST_TMPDIR");
   const std::string log = tmp + "/same_bytes.stderr";
-  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon;
-  {
-    StderrToFile redirect(log);
-    daemon = DaemonProcess::Start({"--log-level=info"});
-  }
+  auto daemon = DebugDaemon(log, {});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   const std::string json = ReadAll(AtenJsonPath());
   const std::string same_size = tmp + "/same_size.wrapper.json";
@@ -455,14 +455,6 @@ TEST(RegistrationLogTest, BytesTheDaemonHasAreFoundByComparingThem) {
 // --spare-workers=N, N creates in a row each take a spare. The issue's own
 // method: each executor deleted before the next (its worker with it).
 constexpr char kNoSpare[] = "no spare worker is ready";
-
-// A daemon logging at debug level to `log`, with `flags` besides.
-absl::StatusOr<std::unique_ptr<DaemonProcess>> DebugDaemon(
-    const std::string& log, std::vector<std::string> flags) {
-  flags.push_back("--log-level=debug");
-  StderrToFile redirect(log);
-  return DaemonProcess::Start(flags);
-}
 
 void CreateAndDelete(const std::string& endpoint) {
   AOTIProxyExecutorHandle executor = nullptr;
