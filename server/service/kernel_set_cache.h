@@ -33,7 +33,8 @@ class KernelSetCache {
   enum class Found {
     kParsed,     // new content
     kSameBytes,  // a cached set's JSON is these very bytes
-    kSameHash,   // another client's parse of it finished first
+    kSameHash,   // by its content hash (another client's parse of it
+                 // finished first; ExecutorService: asked for by hash)
   };
 
   // The cached set for this JSON and device, parsed on first use. A JSON
