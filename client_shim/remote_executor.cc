@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "client_shim/last_error.h"
+#include "client_shim/session/json_file.h"
 #include "client_shim/session/registration_memo.h"
 #include "server/common/status_macros.h"
 #include "server/common/unique_fd.h"
@@ -19,14 +21,6 @@
 namespace aoti_executor {
 namespace client {
 namespace {
-
-// The JSON at `path`: the copy this process registered before if the file
-// still holds those bytes (no new copy), else a new sealed one.
-absl::StatusOr<std::shared_ptr<const SealedJson>> ReadJson(
-    const std::string& path) {
-  if (auto known = RegistrationMemo::Process().FindFile(path)) return known;
-  return SealedJson::ReadFile(path);
-}
 
 // "extern node 3 (aten::index.Tensor)": how every message names a node.
 std::string NodeName(int index, const NodeShape& node) {
@@ -98,43 +92,59 @@ RemoteExecutor::RemoteExecutor(ExecutorOptions options, std::string json_path,
 
 absl::StatusOr<std::unique_ptr<RemoteExecutor>> RemoteExecutor::Create(
     ExecutorOptions options, const std::string& json_path) {
-  absl::StatusOr<std::shared_ptr<const SealedJson>> json = ReadJson(json_path);
-  if (!json.ok()) {
-    return WithContext(json.status(), "reading the extern-kernel JSON");
+  // This process's copy if it registered the file's bytes before; else the
+  // file, which a daemon that has its content compares in place.
+  Session::Json json{RegistrationMemo::Process().FindFile(json_path)};
+  std::optional<JsonFile> file;
+  if (json.sealed == nullptr) {
+    absl::StatusOr<JsonFile> opened = JsonFile::Open(json_path);
+    if (!opened.ok()) {
+      return WithContext(opened.status(), "reading the extern-kernel JSON");
+    }
+    file = *std::move(opened);
+    json.file = &*file;
   }
-  std::unique_ptr<RemoteExecutor> executor(
-      new RemoteExecutor(std::move(options), json_path, *std::move(json)));
-  const absl::Time now = absl::Now();
   Session::OpenOptions open;
-  open.connect_deadline = now + executor->options_.connect_timeout;
-  open.register_deadline =
-      open.connect_deadline + executor->options_.call_timeout;
+  open.connect_deadline = absl::Now() + options.connect_timeout;
+  open.register_deadline = open.connect_deadline + options.call_timeout;
   open.wait_for_ready = true;
-  open.call_lane = executor->options_.call_lane;
+  open.call_lane = options.call_lane;
   absl::StatusOr<std::shared_ptr<Session>> session =
-      Session::Open(executor->options_.endpoint, executor->json_,
-                    executor->options_.device, open);
-  if (!session.ok()) {
-    const absl::Status error =
-        WithContext(session.status(), absl::StrCat("registering ", json_path));
-    LocalFallback* fallback = executor->fallback_.get();
-    if (fallback == nullptr || !Reconnector::IsUnreachable(session.status())) {
-      return error;
-    }
-    // The host asked for the local fallback: calls run here until the daemon
-    // is reached, if the model's kernels load here.
-    absl::StatusOr<std::shared_ptr<const KernelSet>> kernels =
-        fallback->Kernels();
-    if (!kernels.ok()) {
-      return absl::Status(
-          error.code(),
-          absl::StrCat(error.message(), "; and ", kernels.status().message()));
-    }
-    fallback->NoteOutage(session.status());
-    executor->reconnector_.NoteCreateFailed(session.status());
+      Session::Open(options.endpoint, json, options.device, open);
+  if (session.ok()) {
+    std::unique_ptr<RemoteExecutor> executor(
+        new RemoteExecutor(std::move(options), json_path, (*session)->json()));
+    executor->reconnector_.Adopt(*std::move(session));
     return executor;
   }
-  executor->reconnector_.Adopt(*std::move(session));
+  const absl::Status error =
+      WithContext(session.status(), absl::StrCat("registering ", json_path));
+  if (!options.local_fallback ||
+      !Reconnector::IsUnreachable(session.status())) {
+    return error;
+  }
+  // The host asked for the local fallback: calls run here until the daemon
+  // is reached, if the model's kernels load here.
+  if (json.sealed == nullptr) {
+    absl::StatusOr<std::shared_ptr<const SealedJson>> copied = file->Copy();
+    if (!copied.ok()) {
+      return absl::Status(
+          error.code(),
+          absl::StrCat(error.message(), "; and ", copied.status().message()));
+    }
+    json.sealed = *std::move(copied);
+  }
+  std::unique_ptr<RemoteExecutor> executor(
+      new RemoteExecutor(std::move(options), json_path, json.sealed));
+  LocalFallback* fallback = executor->fallback_.get();
+  absl::StatusOr<std::shared_ptr<const KernelSet>> kernels =
+      fallback->Kernels();
+  if (!kernels.ok()) {
+    return absl::Status(error.code(), absl::StrCat(error.message(), "; and ",
+                                                   kernels.status().message()));
+  }
+  fallback->NoteOutage(session.status());
+  executor->reconnector_.NoteCreateFailed(session.status());
   return executor;
 }
 
@@ -163,7 +173,8 @@ absl::StatusOr<std::shared_ptr<Session>> RemoteExecutor::OpenSession(
   open.canceller = canceller;
   open.call_lane = options_.call_lane;
   try {
-    return Session::Open(options_.endpoint, json_, options_.device, open);
+    return Session::Open(options_.endpoint, Session::Json{json_},
+                         options_.device, open);
   } catch (...) {
     return CurrentExceptionStatus();
   }

@@ -67,8 +67,8 @@ bool OpenCanceller::cancelled() {
 }
 
 absl::StatusOr<std::shared_ptr<Session>> Session::Open(
-    const Endpoint& endpoint, const std::shared_ptr<const SealedJson>& json,
-    const std::string& device, const OpenOptions& options) {
+    const Endpoint& endpoint, const Json& json, const std::string& device,
+    const OpenOptions& options) {
   std::shared_ptr<Session> session(new Session(endpoint));
   DaemonChannels& channels = DaemonChannels::Process();
   const DaemonChannels::Channel channel = channels.Get(endpoint);
@@ -165,17 +165,60 @@ absl::Status Session::Hello(const OpenOptions& options,
   }
   *attach_path = response.attach_socket_path();
   daemon_hashes_json_ = response.hashes_attached_json();
+  daemon_compares_files_ = response.compares_json_files();
   return absl::OkStatus();
 }
 
-absl::Status Session::RegisterKernelSet(
-    const std::shared_ptr<const SealedJson>& json, const std::string& device,
-    const OpenOptions& options) {
+absl::Status Session::RegisterKernelSet(const Json& json,
+                                        const std::string& device,
+                                        const OpenOptions& options) {
   v1::RegisterKernelSetRequest request;
   request.set_session(attach_->secret());
   request.set_device(device);
   request.set_accepts_packed_nodes(true);
   request.set_open_call_lane(options.call_lane);
+  json_ = json.sealed;
+  if (json_ == nullptr) {
+    const JsonFile& file = *json.file;
+    if (daemon_compares_files_ && file.regular()) {
+      v1::RegisterKernelSetResponse response;
+      AOTI_ASSIGN_OR_RETURN(const bool found,
+                            RegisterFile(file, request, options, &response));
+      if (found) {
+        return Accept(std::move(response), device, std::nullopt, std::nullopt,
+                      options);
+      }
+    }
+    AOTI_ASSIGN_OR_RETURN(json_, file.Copy());
+  }
+  return RegisterBytes(std::move(request), device, options);
+}
+
+absl::StatusOr<bool> Session::RegisterFile(
+    const JsonFile& file, v1::RegisterKernelSetRequest request,
+    const OpenOptions& options, v1::RegisterKernelSetResponse* response) {
+  // Size 0: the daemon takes the size from the file, which may have changed.
+  AOTI_ASSIGN_OR_RETURN(const uint64_t attach_id, SendFd(file.fd(), 0));
+  request.set_json_file_attach_id(attach_id);
+  const absl::Status sent = SendRegistration(request, options, response);
+  if (absl::IsNotFound(sent)) return false;
+  AOTI_RETURN_IF_ERROR(sent);
+  if (!response->sent_kernel_set_json()) {
+    return absl::InternalError(absl::StrCat(
+        "aoti-executord at ", endpoint_.ToString(),
+        " registered a JSON file without sending the kernel set's JSON"));
+  }
+  AOTI_ASSIGN_OR_RETURN(ReceivedFrame image,
+                        inbox_->TakeKernelSetJson(response->kernel_set_id(),
+                                                  options.register_deadline));
+  AOTI_ASSIGN_OR_RETURN(json_, SealedJson::FromKernelSetImage(
+                                   std::move(image.fd), image.frame.size));
+  return true;
+}
+
+absl::Status Session::RegisterBytes(v1::RegisterKernelSetRequest request,
+                                    const std::string& device,
+                                    const OpenOptions& options) {
   // Content this process registered before is asked for by its hash alone,
   // with the node table it holds: a daemon that has the set (any client of
   // it registered the model) need not be sent megabytes again. New content
@@ -183,8 +226,8 @@ absl::Status Session::RegisterKernelSet(
   // would only repeat the daemon's, and a miss cost a round trip.
   RegistrationMemo& memo = RegistrationMemo::Process();
   std::optional<std::string> content_hash =
-      daemon_hashes_json_ ? memo.FindHash(json->bytes(), device)
-                          : memo.ContentHash(json, device);
+      daemon_hashes_json_ ? memo.FindHash(json_->bytes(), device)
+                          : memo.ContentHash(json_, device);
   std::optional<RegistrationMemo::Nodes> known;
   v1::RegisterKernelSetResponse response;
   absl::Status sent = absl::NotFoundError("new content");
@@ -200,20 +243,34 @@ absl::Status Session::RegisterKernelSet(
     // The JSON goes as the sealed memfd it is in, not through HTTP/2 frames
     // (megabytes: several milliseconds less). Any hash stays in the request,
     // so that a daemon which predates json_attach_id answers NOT_FOUND again
-    // rather than parsing an empty set.
-    absl::StatusOr<uint64_t> attach_id = SendJsonMemfd(*json);
+    // rather than parsing an empty set. The JSON of a daemon's image is
+    // only part of its memfd: that one goes as a copy.
+    std::shared_ptr<const SealedJson> exact = json_;
+    if (exact->fd() < 0) {
+      AOTI_ASSIGN_OR_RETURN(exact, SealedJson::FromBytes(json_->bytes()));
+    }
+    absl::StatusOr<uint64_t> attach_id = SendFd(exact->fd(), exact->size());
     if (attach_id.ok()) {
       request.set_json_attach_id(*attach_id);
       sent = SendRegistration(request, options, &response);
     }
   }
   if (absl::IsNotFound(sent)) {
-    request.set_extern_kernels_json(std::string(json->bytes()));
+    request.set_extern_kernels_json(std::string(json_->bytes()));
     request.clear_content_hash();
     request.clear_json_attach_id();
     sent = SendRegistration(request, options, &response);
   }
   AOTI_RETURN_IF_ERROR(sent);
+  return Accept(std::move(response), device, std::move(content_hash), known,
+                options);
+}
+
+absl::Status Session::Accept(
+    v1::RegisterKernelSetResponse response, const std::string& device,
+    std::optional<std::string> content_hash,
+    const std::optional<RegistrationMemo::Nodes>& known,
+    const OpenOptions& options) {
   kernel_set_id_ = response.kernel_set_id();
   if (response.has_call_lane()) {
     // A lane that does not arrive is no error: Open asks for one again.
@@ -221,10 +278,11 @@ absl::Status Session::RegisterKernelSet(
         TakeLane(response.call_lane(), options.register_deadline);
     if (lane.ok()) lanes_->Adopt(*std::move(lane));
   }
+  RegistrationMemo& memo = RegistrationMemo::Process();
   if (!content_hash.has_value() && !response.content_hash().empty()) {
     // Taken as the daemon says, as its answers to calls are.
     content_hash = response.content_hash();
-    memo.RememberHash(json, device, *content_hash);
+    memo.RememberHash(json_, device, *content_hash);
   }
   if (known.has_value() && response.nodes().empty() &&
       NodeCount(response.packed_nodes()) == 0 &&
@@ -248,9 +306,9 @@ absl::Status Session::RegisterKernelSet(
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Session::SendJsonMemfd(const SealedJson& json) {
+absl::StatusOr<uint64_t> Session::SendFd(int fd, uint64_t size) {
   const uint64_t attach_id = next_attach_id_.fetch_add(1);
-  AOTI_RETURN_IF_ERROR(attach_->SendMemfd(attach_id, json.fd(), json.size()));
+  AOTI_RETURN_IF_ERROR(attach_->SendMemfd(attach_id, fd, size));
   return attach_id;
 }
 

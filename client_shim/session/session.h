@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@
 #include "client_shim/memory/release_queue.h"
 #include "client_shim/memory/staging_pool.h"
 #include "client_shim/memory/tensor_wire.h"
+#include "client_shim/session/json_file.h"
+#include "client_shim/session/registration_memo.h"
 #include "client_shim/session/sealed_json.h"
 #include "client_shim/transport/attach_inbox.h"
 #include "client_shim/transport/attach_socket.h"
@@ -80,12 +83,20 @@ class Session final : public StagingPool::Registrar {
     bool call_lane = true;
   };
 
+  // What a session registers: a <key>.wrapper.json's sealed bytes, or,
+  // before this process has read them, its file, which a daemon that has
+  // the content compares in place. Either way the session ends up with the
+  // sealed bytes it registered: json().
+  struct Json {
+    std::shared_ptr<const SealedJson> sealed;
+    const JsonFile* file = nullptr;  // when `sealed` is null; only for Open
+  };
+
   // Hello; connects the attach socket and receives the secret; registers
-  // `json` (a <key>.wrapper.json's bytes) for `device`. Every error names the
-  // endpoint.
+  // `json` for `device`. Every error names the endpoint.
   static absl::StatusOr<std::shared_ptr<Session>> Open(
-      const Endpoint& endpoint, const std::shared_ptr<const SealedJson>& json,
-      const std::string& device, const OpenOptions& options);
+      const Endpoint& endpoint, const Json& json, const std::string& device,
+      const OpenOptions& options);
 
   ~Session() override;
 
@@ -93,6 +104,8 @@ class Session final : public StagingPool::Registrar {
   // (CheckPackedNodeTable) when the daemon answered it.
   using Nodes = std::shared_ptr<const v1::PackedNodeTable>;
   const Nodes& nodes() const { return nodes_; }
+  // The JSON this session registered, sealed.
+  const std::shared_ptr<const SealedJson>& json() const { return json_; }
   const Endpoint& endpoint() const { return endpoint_; }
 
   // False once the daemon closed the attach socket: the session is over.
@@ -125,12 +138,32 @@ class Session final : public StagingPool::Registrar {
   // The channel (DaemonChannels) that this session's RPCs take.
   void UseChannel(std::shared_ptr<grpc::Channel> channel);
   absl::Status Hello(const OpenOptions& options, std::string* attach_path);
-  absl::Status RegisterKernelSet(const std::shared_ptr<const SealedJson>& json,
-                                 const std::string& device,
+  // Registers `json` (json_ is then set): by its file where it has no
+  // bytes yet and the daemon compares files, else by RegisterBytes.
+  absl::Status RegisterKernelSet(const Json& json, const std::string& device,
                                  const OpenOptions& options);
-  // Sends `json`'s memfd on the attach socket; returns the attach id for
-  // RegisterKernelSetRequest.json_attach_id.
-  absl::StatusOr<uint64_t> SendJsonMemfd(const SealedJson& json);
+  // Registers `file`, which the daemon compares with the sets it has, or
+  // reads. True (json_ set to the daemon's sealed copy, the answer in
+  // `response`) unless the daemon does not read that file in place.
+  absl::StatusOr<bool> RegisterFile(const JsonFile& file,
+                                    v1::RegisterKernelSetRequest request,
+                                    const OpenOptions& options,
+                                    v1::RegisterKernelSetResponse* response);
+  // Registers json_: by its hash if this process registered it before, in a
+  // memfd otherwise (inline to a daemon that predates memfds).
+  absl::Status RegisterBytes(v1::RegisterKernelSetRequest request,
+                             const std::string& device,
+                             const OpenOptions& options);
+  // Takes in a successful registration's answer: the kernel set, the lane
+  // it carries, and the node table (`known`'s, if the daemon left it out).
+  absl::Status Accept(v1::RegisterKernelSetResponse response,
+                      const std::string& device,
+                      std::optional<std::string> content_hash,
+                      const std::optional<RegistrationMemo::Nodes>& known,
+                      const OpenOptions& options);
+  // Sends `fd` (`size` bytes) on the attach socket; returns its attach id
+  // for the request field that names it.
+  absl::StatusOr<uint64_t> SendFd(int fd, uint64_t size);
   absl::Status SendRegistration(const v1::RegisterKernelSetRequest& request,
                                 const OpenOptions& options,
                                 v1::RegisterKernelSetResponse* response);
@@ -166,6 +199,9 @@ class Session final : public StagingPool::Registrar {
   std::unique_ptr<AttachSocket> attach_;
   // HelloResponse.hashes_attached_json: new content goes in a memfd at once.
   bool daemon_hashes_json_ = false;
+  // HelloResponse.compares_json_files: a file is offered before its bytes.
+  bool daemon_compares_files_ = false;
+  std::shared_ptr<const SealedJson> json_;
   uint64_t kernel_set_id_ = 0;
   Nodes nodes_;
   std::atomic<uint64_t> next_attach_id_{1};

@@ -25,6 +25,21 @@ absl::StatusOr<std::shared_ptr<SharedRegion>> AttachInbox::TakeCallLane(
   return lane;
 }
 
+absl::StatusOr<ReceivedFrame> AttachInbox::TakeKernelSetJson(
+    uint64_t kernel_set_id, absl::Time deadline) {
+  AOTI_RETURN_IF_ERROR(ReadUntil(
+      [this, kernel_set_id] {
+        absl::MutexLock lock(&mu_);
+        return kernel_set_jsons_.count(kernel_set_id) > 0;
+      },
+      deadline, absl::StrCat("the JSON of kernel set ", kernel_set_id)));
+  absl::MutexLock lock(&mu_);
+  auto it = kernel_set_jsons_.find(kernel_set_id);
+  ReceivedFrame json = std::move(it->second);
+  kernel_set_jsons_.erase(it);
+  return json;
+}
+
 absl::Status AttachInbox::ReadUntil(const std::function<bool()>& arrived,
                                     absl::Time deadline,
                                     const std::string& what) {
@@ -49,14 +64,22 @@ absl::Status AttachInbox::ReadUntil(const std::function<bool()>& arrived,
 absl::Status AttachInbox::Adopt(ReceivedFrame received) {
   const AttachFrame& frame = received.frame;
   const bool known_type = frame.type == AttachFrameType::kCallLane ||
-                          frame.type == AttachFrameType::kOutputRegion;
+                          frame.type == AttachFrameType::kOutputRegion ||
+                          frame.type == AttachFrameType::kKernelSetJson;
   if (!known_type || !received.fd.valid()) {
-    return absl::InternalError(
-        absl::StrCat("attach socket ", socket_->path(),
-                     ": expected a kOutputRegion or kCallLane frame "
-                     "with a memfd, got type ",
-                     static_cast<int>(frame.type),
-                     received.fd.valid() ? "" : " without one"));
+    return absl::InternalError(absl::StrCat(
+        "attach socket ", socket_->path(),
+        ": expected a kOutputRegion, kCallLane or kKernelSetJson frame "
+        "with a memfd, got type ",
+        static_cast<int>(frame.type),
+        received.fd.valid() ? "" : " without one"));
+  }
+  if (frame.type == AttachFrameType::kKernelSetJson) {
+    // The session asked for it (one per registration): no older one waits.
+    const uint64_t id = frame.id;
+    absl::MutexLock lock(&mu_);
+    kernel_set_jsons_[id] = std::move(received);
+    return absl::OkStatus();
   }
   const bool lane = frame.type == AttachFrameType::kCallLane;
   absl::StatusOr<SharedRegion> region =

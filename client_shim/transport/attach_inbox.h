@@ -1,12 +1,14 @@
 // What the daemon sends a session on its attach socket, as it arrives: the
-// memfds of the worker's output regions (kOutputRegion frames) and of the
-// session's call lanes (kCallLane). Each is mapped once, by whichever thread
-// is reading when it arrives: output regions are handed straight to the
-// session's OutputRegions, lanes kept until the session takes them.
+// memfds of the worker's output regions (kOutputRegion frames), of the
+// session's call lanes (kCallLane) and of the kernel set it registered from
+// its file (kKernelSetJson). Regions and lanes are mapped once, by whichever
+// thread is reading when they arrive: output regions are handed straight to
+// the session's OutputRegions, lanes kept until the session takes them, as
+// are kernel set memfds, unmapped.
 //
 // The daemon sends an output region before the answer that first names it,
-// and a lane before OpenCallLane's answer, so a reader that waits for one
-// never waits long.
+// and a lane or a kernel set before the answer to the RPC that asked for
+// it, so a reader that waits for one never waits long.
 #ifndef AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ATTACH_INBOX_H_
 #define AOTI_EXECUTOR_CLIENT_SHIM_TRANSPORT_ATTACH_INBOX_H_
 
@@ -48,6 +50,12 @@ class AttachInbox {
   absl::StatusOr<std::shared_ptr<SharedRegion>> TakeCallLane(
       uint64_t lane_id, absl::Time deadline);
 
+  // The kKernelSetJson frame of kernel set `kernel_set_id` (its fd, and the
+  // size of the JSON at its start), reading frames until it arrives or
+  // `deadline` passes. Thread-safe.
+  absl::StatusOr<ReceivedFrame> TakeKernelSetJson(uint64_t kernel_set_id,
+                                                  absl::Time deadline);
+
  private:
   absl::Status Adopt(ReceivedFrame received);
 
@@ -58,6 +66,7 @@ class AttachInbox {
   std::timed_mutex read_mu_;
   absl::Mutex mu_;
   std::map<uint64_t, std::shared_ptr<SharedRegion>> lanes_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, ReceivedFrame> kernel_set_jsons_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace client

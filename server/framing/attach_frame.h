@@ -13,6 +13,9 @@ enum class AttachFrameType : uint16_t {
   kClientRegion = 2,  // client -> daemon: a memfd, id = attach_id
   kOutputRegion = 3,  // daemon -> client: a memfd, id = region id
   kCallLane = 4,      // daemon -> client: a call lane's memfd, id = lane id
+  // daemon -> client: a registered set's sealed memfd, id = kernel set id,
+  // size = the bytes of its JSON, at its start
+  kKernelSetJson = 5,
 };
 
 struct AttachFrame {

@@ -11,6 +11,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/version.h"
 #include "server/service/admin_guard.h"
+#include "server/service/client_file.h"
 #include "server/service/status_convert.h"
 #include "server/shm/sealed_bytes.h"
 #include "spdlog/spdlog.h"
@@ -46,6 +47,7 @@ absl::Time DeadlineOf(const grpc::ServerContext& context) {
 // For the log: how the client sent the set.
 const char* HowSent(const v1::RegisterKernelSetRequest& request) {
   if (request.json_attach_id() != 0) return " from a memfd";
+  if (request.json_file_attach_id() != 0) return " from the client's file";
   if (request.extern_kernels_json().empty()) return " by content hash";
   return "";
 }
@@ -57,6 +59,8 @@ const char* HowFound(KernelSetCache::Found found) {
       return "new content, parsed";
     case KernelSetCache::Found::kSameBytes:
       return "cached, the same bytes";
+    case KernelSetCache::Found::kSameFile:
+      return "cached, the same bytes as the file";
     case KernelSetCache::Found::kSameHash:
       return "cached, the same hash";
   }
@@ -94,13 +98,14 @@ grpc::Status ExecutorService::RegisterKernelSet(
     v1::RegisterKernelSetResponse* response) {
   return drain_.Run([&] {
     // A model that cannot load is worth an operator's attention; a set asked
-    // for by a hash the daemon does not have is the shim's usual first try.
+    // for by a hash or a file the daemon does not have is the shim's usual
+    // first try.
     const absl::Status registered =
         DoRegisterKernelSet(*context, *request, response);
-    const bool by_hash = request->extern_kernels_json().empty() &&
-                         request->json_attach_id() == 0;
+    const bool first_try = request->extern_kernels_json().empty() &&
+                           request->json_attach_id() == 0;
     return Answer("RegisterKernelSet", registered,
-                  by_hash && absl::IsNotFound(registered)
+                  first_try && absl::IsNotFound(registered)
                       ? spdlog::level::debug
                       : spdlog::level::warn);
   });
@@ -177,12 +182,16 @@ absl::Status ExecutorService::DoHello(const grpc::ServerContext&,
   response->set_attach_socket_path(sessions_->path());
   response->set_daemon_version(kDaemonVersion);
   response->set_hashes_attached_json(true);
+  response->set_compares_json_files(true);
   return absl::OkStatus();
 }
 
 absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
     const v1::RegisterKernelSetRequest& request, Session& session,
     absl::Time deadline, KernelSetCache::Found* found) {
+  if (request.json_file_attach_id() != 0) {
+    return FindOrReadFile(request, session, deadline, found);
+  }
   if (request.json_attach_id() != 0) {
     AOTI_ASSIGN_OR_RETURN(
         Session::AttachedFd attached,
@@ -214,6 +223,28 @@ absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrLoad(
   return *std::move(cached);
 }
 
+absl::StatusOr<KernelSetCache::Entry> ExecutorService::FindOrReadFile(
+    const v1::RegisterKernelSetRequest& request, Session& session,
+    absl::Time deadline, KernelSetCache::Found* found) {
+  AOTI_ASSIGN_OR_RETURN(
+      Session::AttachedFd attached,
+      session.TakeAttachedFd(request.json_file_attach_id(), deadline));
+  AOTI_ASSIGN_OR_RETURN(const uint64_t size,
+                        InPlaceFileSize(attached.fd.get()));
+  std::optional<KernelSetCache::Entry> cached =
+      kernel_sets_.FindFile(attached.fd.get(), size, request.device());
+  if (cached.has_value()) {
+    *found = KernelSetCache::Found::kSameFile;
+    return *std::move(cached);
+  }
+  // New content (or the file changed since it was compared): what is read
+  // now is what is registered, and what the client is sent back.
+  AOTI_ASSIGN_OR_RETURN(
+      const std::string json,
+      ReadClientFile(attached.fd.get(), size, kMaxMessageBytes));
+  return kernel_sets_.GetOrLoad(json, request.device(), found);
+}
+
 absl::Status ExecutorService::DoRegisterKernelSet(
     const grpc::ServerContext& context,
     const v1::RegisterKernelSetRequest& request,
@@ -227,6 +258,12 @@ absl::Status ExecutorService::DoRegisterKernelSet(
   AOTI_RETURN_IF_ERROR(session->AddKernelSet(entry));
   // Start the session's worker now rather than in its first call.
   AOTI_RETURN_IF_ERROR(session->EnsureWorker().status());
+  if (request.json_file_attach_id() != 0) {
+    // The client keeps the daemon's sealed copy, not its file, which may
+    // change before it reconnects or falls back to running ops itself.
+    AOTI_RETURN_IF_ERROR(session->SendKernelSetJson(entry.id, *entry.image));
+    response->set_sent_kernel_set_json(true);
+  }
   response->set_kernel_set_id(entry.id);
   response->set_content_hash(entry.content_hash);
   // A client that has this very table (it registered the content before,

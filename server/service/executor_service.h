@@ -102,10 +102,16 @@ class ExecutorService final : public aoti::executor::v1::Executor::Service {
   absl::Status DoHello(const grpc::ServerContext& context,
                        const aoti::executor::v1::HelloRequest& request,
                        aoti::executor::v1::HelloResponse* response);
-  // The cached set the request names by hash, or its JSON (inline, or in a
-  // memfd the session sent, waited for until `deadline`) parsed once per
-  // content; `found` says how.
+  // The cached set the request names by hash or by its file, or its JSON
+  // (inline, or in a memfd the session sent, waited for until `deadline`)
+  // parsed once per content; `found` says how.
   absl::StatusOr<KernelSetCache::Entry> FindOrLoad(
+      const aoti::executor::v1::RegisterKernelSetRequest& request,
+      Session& session, absl::Time deadline, KernelSetCache::Found* found);
+  // FindOrLoad of the client's file (json_file_attach_id): the cached set
+  // it holds the JSON of, else what it holds, read and parsed. NotFound if
+  // the daemon does not read that file in place (client_file.h).
+  absl::StatusOr<KernelSetCache::Entry> FindOrReadFile(
       const aoti::executor::v1::RegisterKernelSetRequest& request,
       Session& session, absl::Time deadline, KernelSetCache::Found* found);
   absl::Status DoRegisterKernelSet(

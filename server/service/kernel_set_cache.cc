@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/content_hash.h"
 #include "server/kernels/device.h"
+#include "server/service/client_file.h"
 
 namespace aoti_executor {
 namespace {
@@ -71,21 +72,32 @@ absl::StatusOr<KernelSetCache::Entry> KernelSetCache::GetOrLoad(
   return it->second;
 }
 
-std::optional<KernelSetCache::Entry> KernelSetCache::FindBytes(
-    absl::string_view json, const std::string& device) const {
+std::vector<KernelSetCache::Entry> KernelSetCache::SameSize(
+    uint64_t size, const std::string& device) const {
   std::vector<Entry> candidates;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [hash, entry] : entries_) {
-      if (entry.image->json().size() == json.size() &&
-          entry.image->device() == device) {
-        candidates.push_back(entry);
-      }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [hash, entry] : entries_) {
+    if (entry.image->json().size() == size && entry.image->device() == device) {
+      candidates.push_back(entry);
     }
   }
-  // Outside the lock: the entries' images are shared, and never change.
-  for (Entry& entry : candidates) {
+  return candidates;
+}
+
+// Both compare outside the lock: the entries' images are shared, and never
+// change.
+std::optional<KernelSetCache::Entry> KernelSetCache::FindBytes(
+    absl::string_view json, const std::string& device) const {
+  for (Entry& entry : SameSize(json.size(), device)) {
     if (entry.image->json() == json) return std::move(entry);
+  }
+  return std::nullopt;
+}
+
+std::optional<KernelSetCache::Entry> KernelSetCache::FindFile(
+    int fd, uint64_t size, const std::string& device) const {
+  for (Entry& entry : SameSize(size, device)) {
+    if (FileHolds(fd, entry.image->json())) return std::move(entry);
   }
   return std::nullopt;
 }

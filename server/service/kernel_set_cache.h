@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -33,6 +34,7 @@ class KernelSetCache {
   enum class Found {
     kParsed,     // new content
     kSameBytes,  // a cached set's JSON is these very bytes
+    kSameFile,   // ... and the bytes of the client's file (FindFile)
     kSameHash,   // by its content hash (another client's parse of it
                  // finished first; ExecutorService: asked for by hash)
   };
@@ -44,6 +46,11 @@ class KernelSetCache {
                                   const std::string& device,
                                   Found* found = nullptr);
 
+  // The cached set for `device` whose JSON the file `fd` (`size` bytes by
+  // its fstat, read in place: client_file.h) holds exactly, if any.
+  std::optional<Entry> FindFile(int fd, uint64_t size,
+                                const std::string& device) const;
+
   // The cached set with this content hash (KernelSetContentHash), if any.
   std::optional<Entry> Find(const std::string& content_hash) const;
 
@@ -53,6 +60,8 @@ class KernelSetCache {
   // The cached set whose JSON is `json`, byte for byte, for `device`.
   std::optional<Entry> FindBytes(absl::string_view json,
                                  const std::string& device) const;
+  // The cached sets whose JSON has `size` bytes, for `device`.
+  std::vector<Entry> SameSize(uint64_t size, const std::string& device) const;
 
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // by hash

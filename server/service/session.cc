@@ -169,6 +169,17 @@ absl::StatusOr<Session::OpenedLane> Session::OpenCallLane(size_t max_lanes) {
   return opened;
 }
 
+absl::Status Session::SendKernelSetJson(uint64_t kernel_set_id,
+                                        const KernelSetImage& image) {
+  AttachFrame frame;
+  frame.type = AttachFrameType::kKernelSetJson;
+  frame.id = kernel_set_id;
+  frame.size = image.json().size();
+  absl::MutexLock lock(&send_mu_);
+  return WithContext(SendFrame(attach_fd_.get(), frame, image.fd()),
+                     "sending the kernel set's JSON");
+}
+
 void Session::FoldLaneCounts() {
   absl::MutexLock lock(&mu_);
   if (worker_ != nullptr) worker_->FoldLaneCounts();

@@ -96,6 +96,11 @@ class Session {
   absl::StatusOr<std::shared_ptr<SharedRegion>> FindRegion(
       uint64_t region_id) const;
 
+  // Sends `image` (the sealed memfd of kernel set `kernel_set_id`) to the
+  // client in a kKernelSetJson frame: the JSON it proved it has, to keep.
+  absl::Status SendKernelSetJson(uint64_t kernel_set_id,
+                                 const KernelSetImage& image);
+
   // Kernel sets this session registered, by id; each goes to the worker too.
   absl::Status AddKernelSet(const KernelSetCache::Entry& entry);
   absl::StatusOr<KernelSetCache::Entry> FindKernelSet(uint64_t id) const;

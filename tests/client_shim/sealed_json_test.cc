@@ -1,9 +1,12 @@
-// SealedJson: a file's bytes, copied once into a memfd sealed for good,
-// whatever the file is (regular, empty, a pipe) and whatever happens to the
-// file afterwards; a file that cannot be read is named in the error.
+// SealedJson and JsonFile: a file's bytes, copied once into a memfd sealed
+// for good, whatever the file is (regular, empty, a pipe) and whatever
+// happens to the file afterwards; a file that cannot be read is named in the
+// error. The JSON at the start of a daemon's kernel set image is that JSON
+// alone.
 #include "client_shim/session/sealed_json.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,8 +15,11 @@
 #include <string>
 #include <thread>
 
+#include "absl/types/span.h"
+#include "client_shim/session/json_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/shm/sealed_bytes.h"
 
 namespace aoti_executor {
 namespace client {
@@ -40,6 +46,15 @@ std::string Numbered(size_t size) {
   return bytes;
 }
 
+// What a create does with a file this process has not registered, when the
+// daemon does not have its content either.
+absl::StatusOr<std::shared_ptr<const SealedJson>> ReadFile(
+    const std::string& path) {
+  absl::StatusOr<JsonFile> file = JsonFile::Open(path);
+  if (!file.ok()) return file.status();
+  return file->Copy();
+}
+
 void ExpectSealed(const SealedJson& json) {
   const int seals = fcntl(json.fd(), F_GET_SEALS);
   ASSERT_GE(seals, 0);
@@ -56,7 +71,7 @@ TEST(SealedJsonTest, AFilesBytesAreCopiedAndNoLaterChangeReachesThem) {
   // Larger than one sendfile chunk of the page cache, and not page-aligned.
   const std::string bytes = Numbered((3 << 20) + 123);
   const std::string path = WriteFile("model.wrapper.json", bytes);
-  auto json = SealedJson::ReadFile(path);
+  auto json = ReadFile(path);
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ((*json)->bytes(), bytes);
   ExpectSealed(**json);
@@ -65,8 +80,55 @@ TEST(SealedJsonTest, AFilesBytesAreCopiedAndNoLaterChangeReachesThem) {
   EXPECT_EQ((*json)->bytes(), bytes);
 }
 
+TEST(SealedJsonTest, EveryCopyOfARegularFileStartsAtItsStart) {
+  // The file's offset is shared with the daemon it was sent to, and a
+  // failed create copies it again for the local fallback.
+  const std::string bytes = Numbered(100000);
+  auto file = JsonFile::Open(WriteFile("twice.wrapper.json", bytes));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(file->regular());
+  for (int i = 0; i < 2; ++i) {
+    auto json = file->Copy();
+    ASSERT_TRUE(json.ok()) << json.status();
+    EXPECT_EQ((*json)->bytes(), bytes) << "copy " << i;
+  }
+}
+
+TEST(SealedJsonTest, TheJsonOfAKernelSetImageIsItsStartAlone) {
+  const std::string json = Numbered(50000);
+  const std::string spans = "node spans after the JSON";
+  const SealedPart parts[] = {{0, json}, {json.size(), spans}};
+  auto image = CreateSealedMemfd("image", json.size() + spans.size(),
+                                 absl::MakeConstSpan(parts));
+  ASSERT_TRUE(image.ok()) << image.status();
+  auto adopted = SealedJson::FromKernelSetImage(*std::move(image), json.size());
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_EQ((*adopted)->bytes(), json);
+  EXPECT_EQ((*adopted)->size(), json.size());
+  // Its memfd holds more than the JSON: it is never sent as the JSON.
+  EXPECT_EQ((*adopted)->fd(), -1);
+
+  auto short_image =
+      CreateSealedMemfd("image", json.size(), absl::MakeConstSpan(parts, 1));
+  ASSERT_TRUE(short_image.ok()) << short_image.status();
+  auto too_long =
+      SealedJson::FromKernelSetImage(*std::move(short_image), json.size() + 1);
+  EXPECT_FALSE(too_long.ok());
+  EXPECT_THAT(too_long.status().message(), HasSubstr("fewer than the"));
+
+  // A memfd its sender can still write is no copy to keep.
+  UniqueFd unsealed(memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  ASSERT_TRUE(unsealed.valid());
+  ASSERT_EQ(write(unsealed.get(), json.data(), json.size()),
+            static_cast<ssize_t>(json.size()));
+  auto refused =
+      SealedJson::FromKernelSetImage(std::move(unsealed), json.size());
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("not sealed"));
+}
+
 TEST(SealedJsonTest, AnEmptyFileIsEmpty) {
-  auto json = SealedJson::ReadFile(WriteFile("empty.json", ""));
+  auto json = ReadFile(WriteFile("empty.json", ""));
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_TRUE((*json)->bytes().empty());
   ExpectSealed(**json);
@@ -78,7 +140,10 @@ TEST(SealedJsonTest, APipeIsReadToItsEnd) {
   ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
   const std::string bytes = Numbered(200000);  // more than a pipe holds
   std::thread writer([&] { std::ofstream(path, std::ios::binary) << bytes; });
-  auto json = SealedJson::ReadFile(path);
+  auto file = JsonFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_FALSE(file->regular()) << "a daemon is never offered a pipe";
+  auto json = file->Copy();
   writer.join();
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ((*json)->bytes(), bytes);
@@ -95,12 +160,12 @@ TEST(SealedJsonTest, FromBytesHoldsTheBytes) {
 
 TEST(SealedJsonTest, AFileThatCannotBeReadIsNamed) {
   const std::string missing = TempPath("no-such.wrapper.json");
-  auto json = SealedJson::ReadFile(missing);
+  auto json = ReadFile(missing);
   EXPECT_EQ(json.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(json.status().message(), HasSubstr(missing));
 
   const std::string directory = TempPath("");
-  json = SealedJson::ReadFile(directory);
+  json = ReadFile(directory);
   EXPECT_EQ(json.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(json.status().message(), HasSubstr("is a directory"));
 }

@@ -1,7 +1,8 @@
 // RegisterKernelSet against the real daemon: a set it has is found by its
-// content hash without its JSON, one it lacks is NOT_FOUND; JSON comes in a
-// sealed memfd, which the daemon hashes itself, so the shim sends new
-// content at once; each op's schema comes with its first node only.
+// content hash without its JSON, one it lacks is NOT_FOUND; JSON comes as
+// the client's own file, which the daemon compares or reads in place, or in
+// a sealed memfd, which it hashes itself, so the shim sends new content at
+// once; each op's schema comes with its first node only.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,6 +22,8 @@
 #include "aoti_remote/executor.h"
 #include "server/common/content_hash.h"
 #include "server/common/status_macros.h"
+#include "server/common/unique_fd.h"
+#include "server/framing/fd_channel.h"
 #include "server/shm/sealed_bytes.h"
 #include "tests/e2e/daemon_process.h"
 #include "tests/e2e/raw_session.h"
@@ -72,6 +75,17 @@ grpc::Status RegisterFromMemfd(RawSession& session, uint64_t attach_id,
   request.set_content_hash(hash);
   request.set_json_attach_id(attach_id);
   auto context = RawSession::Context(timeout);
+  return session.stub()->RegisterKernelSet(context.get(), request, response);
+}
+
+// RegisterKernelSet of the client's own file, sent with `attach_id`.
+grpc::Status RegisterFromFile(RawSession& session, uint64_t attach_id,
+                              v1::RegisterKernelSetResponse* response) {
+  v1::RegisterKernelSetRequest request;
+  request.set_session(session.secret());
+  request.set_device("cpu");
+  request.set_json_file_attach_id(attach_id);
+  auto context = RawSession::Context();
   return session.stub()->RegisterKernelSet(context.get(), request, response);
 }
 
@@ -345,6 +359,55 @@ TEST_F(RegistrationTest, AJsonMemfdThatNeverArrivedIsNamed) {
 
 // What a client without the hash sends: the daemon hashes the memfd's bytes,
 // and a set it has is the one it answers, however many clients send it.
+// json_file_attach_id: the daemon reads a regular file in place (parsing it
+// the first time, comparing it after) and sends its own sealed copy before
+// the answer. A file it does not read in place (a pipe, which could block
+// it) is NOT_FOUND, the client's cue to send the bytes.
+TEST_F(RegistrationTest, AClientsFileIsReadInPlaceAndAnsweredWithACopy) {
+  auto session = RawSession::Open(daemon_->endpoint());
+  ASSERT_TRUE(session.ok()) << session.status();
+  int ends[2];
+  ASSERT_EQ(pipe2(ends, O_CLOEXEC), 0);
+  const UniqueFd read_end(ends[0]);
+  const UniqueFd write_end(ends[1]);
+  uint64_t attach_id = (*session)->NextAttachId();
+  ASSERT_TRUE((*session)->SendRegionFd(attach_id, read_end.get(), 0).ok());
+  v1::RegisterKernelSetResponse refused;
+  const grpc::Status not_read =
+      RegisterFromFile(**session, attach_id, &refused);
+  EXPECT_EQ(not_read.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(not_read.error_message(), HasSubstr("not a regular file"));
+
+  const std::string json = ReadAll(AtenJsonPath());
+  const UniqueFd file(open(AtenJsonPath().c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(file.valid());
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 2; ++i) {  // new content, then content the daemon has
+    attach_id = (*session)->NextAttachId();
+    ASSERT_TRUE((*session)->SendRegionFd(attach_id, file.get(), 0).ok());
+    v1::RegisterKernelSetResponse response;
+    const grpc::Status status =
+        RegisterFromFile(**session, attach_id, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.content_hash(), KernelSetContentHash(json, "cpu"));
+    ASSERT_TRUE(response.sent_kernel_set_json());
+    ids.push_back(response.kernel_set_id());
+
+    auto frame =
+        ReceiveFrame((*session)->attach_fd(), absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    EXPECT_EQ(frame->frame.type, AttachFrameType::kKernelSetJson);
+    EXPECT_EQ(frame->frame.id, response.kernel_set_id());
+    ASSERT_EQ(frame->frame.size, json.size());
+    // Sealed: the client may keep it as the JSON it registered.
+    auto copy = SealedBytes::Map(std::move(frame->fd), "the copy", 0,
+                                 uint64_t{1} << 30);
+    ASSERT_TRUE(copy.ok()) << copy.status();
+    EXPECT_EQ(copy->bytes().substr(0, json.size()), json);
+  }
+  EXPECT_EQ(ids[1], ids[0]);
+}
+
 TEST_F(RegistrationTest, AMemfdWithNoHashFindsTheSetTheDaemonHas) {
   const std::string json = ReadAll(AtenJsonPath());
   ASSERT_FALSE(json.empty());
@@ -380,10 +443,11 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DebugDaemon(
 }
 
 // The shim, through the C ABI: content new to the daemon and to this process
-// goes in one RegisterKernelSet, its memfd with no hash (no SHA-256 in the
-// client, no miss by hash first); the hash the daemon answers is remembered,
-// so the same content is asked for by its hash alone afterwards.
-TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
+// goes in one RegisterKernelSet, as its file, which the daemon reads (no
+// copy and no SHA-256 in the client, no miss first); the hash the daemon
+// answers is remembered, so the same content is asked for by its hash alone
+// afterwards.
+TEST(ShimRegistrationTest, NewContentGoesOnceAsItsFileAndThenByItsHash) {
   const std::string tmp = std::getenv("TEST_TMPDIR");
   const std::string log = tmp + "/shim_registration.stderr";
   auto daemon = DebugDaemon(log, {});
@@ -410,7 +474,8 @@ TEST(ShimRegistrationTest, NewContentGoesOnceInAMemfdAndThenByItsHash) {
   ASSERT_EQ(registrations.size(), 2u);
   const std::string hash = KernelSetContentHash(json, "cpu").substr(0, 12);
   EXPECT_THAT(registrations[0], HasSubstr(hash));
-  EXPECT_THAT(registrations[0], EndsWith(" from a memfd: new content, parsed"));
+  EXPECT_THAT(registrations[0],
+              EndsWith(" from the client's file: new content, parsed"));
   EXPECT_THAT(registrations[1], HasSubstr(hash));
   EXPECT_THAT(registrations[1],
               EndsWith(" by content hash: cached, the same hash"));
@@ -448,6 +513,64 @@ TEST(RegistrationLogTest, BytesTheDaemonHasAreFoundByComparingThem) {
   EXPECT_THAT(registrations[0], EndsWith(": new content, parsed"));
   EXPECT_THAT(registrations[1], EndsWith(": cached, the same bytes"));
   EXPECT_THAT(registrations[2], EndsWith(": new content, parsed"));
+}
+
+// A process new to content the daemon has (a second server process of a
+// model) sends only its file, which the daemon compares in place; the shim
+// keeps the daemon's sealed copy, not the file: a file changed afterwards
+// neither reaches a reconnect nor passes for the content registered.
+TEST(ShimRegistrationTest, AProcessNewToContentTheDaemonHasSendsOnlyItsFile) {
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  const std::string log = tmp + "/file_compared.stderr";
+  auto daemon = DebugDaemon(log, {});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  // Bytes no other test of this process registers through the shim.
+  const std::string json = ReadAll(AtenJsonPath()) + "\n\n\n";
+  const std::string path = tmp + "/compared.wrapper.json";
+  std::ofstream(path, std::ios::binary) << json;
+  {
+    // Another process of the model: the shim's memo never hears of it.
+    auto other = RawSession::Open((*daemon)->endpoint());
+    ASSERT_TRUE(other.ok()) << other.status();
+    ASSERT_TRUE((*other)->RegisterKernelSet(path).ok());
+  }
+  AOTIProxyExecutorHandle executor = nullptr;
+  ASSERT_EQ(aoti_remote_executor_create((*daemon)->endpoint().c_str(),
+                                        path.c_str(), "cpu", &executor),
+            AOTI_TORCH_SUCCESS)
+      << aoti_remote_last_error();
+  EXPECT_TRUE(AddsRight(executor)) << aoti_remote_last_error();
+
+  std::vector<std::string> registrations;
+  for (const std::string& line : ReadLines(log)) {
+    if (absl::StrContains(line, "registered for pid")) {
+      registrations.push_back(line);
+    }
+  }
+  ASSERT_EQ(registrations.size(), 2u);
+  EXPECT_THAT(registrations[1],
+              EndsWith(" from the client's file: cached, the same bytes as "
+                       "the file"));
+
+  // Same size, other bytes, and no JSON at all: a shim that read the file
+  // again would fail to register it.
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      << std::string(json.size(), '#');
+  ASSERT_TRUE((*daemon)->Restart().ok());
+  bool reconnected = false;
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (!reconnected && absl::Now() < give_up) {
+    reconnected = AddsRight(executor);
+    if (!reconnected) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(reconnected) << aoti_remote_last_error();
+  aoti_remote_executor_delete(executor);
+
+  AOTIProxyExecutorHandle changed = nullptr;
+  EXPECT_NE(aoti_remote_executor_create((*daemon)->endpoint().c_str(),
+                                        path.c_str(), "cpu", &changed),
+            AOTI_TORCH_SUCCESS);
+  EXPECT_THAT(aoti_remote_last_error(), HasSubstr("registering " + path));
 }
 
 // Creates in quick succession (a server loading its models, executors

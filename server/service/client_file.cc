@@ -1,0 +1,107 @@
+#include "server/service/client_file.h"
+
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace aoti_executor {
+namespace {
+
+// Filesystems whose reads are served by this kernel alone, from its page
+// cache or a local device. Not btrfs-or-ext4 "and the rest": a filesystem
+// missing here (ZFS, say) only costs its clients the memfd.
+bool ReadLocally(const struct statfs& facts) {
+  switch (static_cast<uint64_t>(facts.f_type)) {
+    case EXT4_SUPER_MAGIC:  // ext2, ext3 and ext4 share it
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+    case TMPFS_MAGIC:  // and memfds
+    case RAMFS_MAGIC:
+    case OVERLAYFS_SUPER_MAGIC:  // container images
+    case SQUASHFS_MAGIC:
+    case EROFS_SUPER_MAGIC_V1:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> InPlaceFileSize(int fd) {
+  struct stat file {};
+  if (fstat(fd, &file) != 0) return absl::ErrnoToStatus(errno, "fstat");
+  if (!S_ISREG(file.st_mode)) {
+    return absl::NotFoundError(
+        "the JSON file sent is not a regular file: send its bytes");
+  }
+  struct statfs filesystem {};
+  if (fstatfs(fd, &filesystem) != 0) {
+    return absl::ErrnoToStatus(errno, "fstatfs");
+  }
+  if (!ReadLocally(filesystem)) {
+    return absl::NotFoundError(absl::StrCat(
+        "the JSON file sent is on a filesystem (type 0x",
+        absl::Hex(static_cast<uint64_t>(filesystem.f_type)),
+        ") that the daemon does not read in place: send its bytes"));
+  }
+  return static_cast<uint64_t>(file.st_size);
+}
+
+bool FileHolds(int fd, absl::string_view bytes) {
+  // Small enough to stay in the CPU's cache between reads.
+  constexpr size_t kPiece = 64 << 10;
+  std::vector<char> piece(kPiece);
+  uint64_t offset = 0;
+  while (true) {
+    const ssize_t got =
+        pread(fd, piece.data(), piece.size(), static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return false;
+    if (got == 0) return offset == bytes.size();
+    const size_t n = static_cast<size_t>(got);
+    if (n > bytes.size() - offset ||
+        std::memcmp(piece.data(), bytes.data() + offset, n) != 0) {
+      return false;
+    }
+    offset += n;
+  }
+}
+
+absl::StatusOr<std::string> ReadClientFile(int fd, uint64_t size,
+                                           uint64_t max_size) {
+  constexpr size_t kPiece = 1 << 20;
+  std::string bytes;
+  bytes.reserve(std::min(size, max_size) + kPiece);
+  while (true) {
+    if (bytes.size() > max_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the JSON file sent holds more than the ", max_size,
+                       " bytes allowed"));
+    }
+    const size_t done = bytes.size();
+    bytes.resize(done + kPiece);
+    const ssize_t got =
+        pread(fd, bytes.data() + done, kPiece, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) {
+      bytes.resize(done);
+      continue;
+    }
+    if (got < 0) {
+      return absl::ErrnoToStatus(errno, "reading the JSON file sent");
+    }
+    bytes.resize(done + static_cast<size_t>(got));
+    if (got == 0) return bytes;
+  }
+}
+
+}  // namespace aoti_executor
