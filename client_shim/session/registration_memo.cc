@@ -2,14 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "server/common/content_hash.h"
+#include "server/common/file_holds.h"
 #include "server/common/unique_fd.h"
 
 namespace aoti_executor {
@@ -29,31 +27,6 @@ std::string RegistrationMemo::ContentHash(
   return hash;
 }
 
-namespace {
-
-// True if the rest of `fd`, read from its current offset, is `expected`
-// exactly (and then ends).
-bool ReadsAs(int fd, absl::string_view expected) {
-  // Small enough to stay in the CPU's cache between reads.
-  constexpr size_t kPiece = 256 << 10;
-  std::vector<char> piece(kPiece);
-  size_t compared = 0;
-  while (true) {
-    const ssize_t got = read(fd, piece.data(), piece.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return false;
-    if (got == 0) return compared == expected.size();
-    const size_t n = static_cast<size_t>(got);
-    if (n > expected.size() - compared ||
-        std::memcmp(piece.data(), expected.data() + compared, n) != 0) {
-      return false;
-    }
-    compared += n;
-  }
-}
-
-}  // namespace
-
 std::shared_ptr<const SealedJson> RegistrationMemo::FindFile(
     const std::string& path) const {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -71,8 +44,7 @@ std::shared_ptr<const SealedJson> RegistrationMemo::FindFile(
     }
   }
   for (const std::shared_ptr<const SealedJson>& json : same_size) {
-    if (lseek(fd.get(), 0, SEEK_SET) != 0) return nullptr;
-    if (ReadsAs(fd.get(), json->bytes())) return json;
+    if (FileHolds(fd.get(), json->bytes())) return json;
   }
   return nullptr;
 }

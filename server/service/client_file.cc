@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -55,26 +53,6 @@ absl::StatusOr<uint64_t> InPlaceFileSize(int fd) {
         ") that the daemon does not read in place: send its bytes"));
   }
   return static_cast<uint64_t>(file.st_size);
-}
-
-bool FileHolds(int fd, absl::string_view bytes) {
-  // Small enough to stay in the CPU's cache between reads.
-  constexpr size_t kPiece = 64 << 10;
-  std::vector<char> piece(kPiece);
-  uint64_t offset = 0;
-  while (true) {
-    const ssize_t got =
-        pread(fd, piece.data(), piece.size(), static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return false;
-    if (got == 0) return offset == bytes.size();
-    const size_t n = static_cast<size_t>(got);
-    if (n > bytes.size() - offset ||
-        std::memcmp(piece.data(), bytes.data() + offset, n) != 0) {
-      return false;
-    }
-    offset += n;
-  }
 }
 
 absl::StatusOr<std::string> ReadClientFile(int fd, uint64_t size,

@@ -22,10 +22,6 @@ namespace aoti_executor {
 // why not (the client's cue to send the bytes instead).
 absl::StatusOr<uint64_t> InPlaceFileSize(int fd);
 
-// True if `fd`, read from its start, holds exactly `bytes` and then ends.
-// A read error counts as a difference.
-bool FileHolds(int fd, absl::string_view bytes);
-
 // What `fd` holds from its start to its end (which may have moved since its
 // fstat gave `size`); InvalidArgument past `max_size` bytes.
 absl::StatusOr<std::string> ReadClientFile(int fd, uint64_t size,

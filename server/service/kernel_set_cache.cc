@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/content_hash.h"
+#include "server/common/file_holds.h"
 #include "server/kernels/device.h"
-#include "server/service/client_file.h"
 
 namespace aoti_executor {
 namespace {

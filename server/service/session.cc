@@ -18,7 +18,7 @@ Session::Session(std::string secret, UniqueFd attach_fd, PeerCredentials peer,
                  std::shared_ptr<LaneCloserSlot> lane_closer)
     : secret_(std::move(secret)),
       attach_fd_(std::move(attach_fd)),
-      peer_(peer),
+      peer_(std::move(peer)),
       workers_(workers),
       lane_closer_(std::move(lane_closer)) {}
 

@@ -1,7 +1,8 @@
-// client_file.h: which files the daemon reads in place (regular files on a
-// local filesystem; never a pipe, whose read could block), and that a
-// comparison or a read sees exactly what the file holds, from its start,
-// however far its offset has moved and however it has grown.
+// A client's file as the daemon reads it (client_file.h, file_holds.h):
+// which files it reads in place (regular files on a local filesystem; never
+// a pipe, whose read could block), and that a comparison or a read sees
+// exactly what the file holds, from its start, however far its offset has
+// moved and however it has grown.
 #include "server/service/client_file.h"
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/file_holds.h"
 #include "server/common/unique_fd.h"
 
 namespace aoti_executor {
