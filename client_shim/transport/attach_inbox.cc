@@ -10,34 +10,32 @@
 namespace aoti_executor {
 namespace client {
 
+template <typename T>
+absl::StatusOr<T> AttachInbox::Take(std::map<uint64_t, T>* arrived, uint64_t id,
+                                    absl::Time deadline,
+                                    const std::string& what) {
+  AOTI_RETURN_IF_ERROR(ReadUntil(
+      [this, arrived, id] {
+        absl::MutexLock lock(&mu_);
+        return arrived->count(id) > 0;
+      },
+      deadline, what));
+  absl::MutexLock lock(&mu_);
+  auto it = arrived->find(id);
+  T taken = std::move(it->second);
+  arrived->erase(it);
+  return taken;
+}
+
 absl::StatusOr<std::shared_ptr<SharedRegion>> AttachInbox::TakeCallLane(
     uint64_t lane_id, absl::Time deadline) {
-  AOTI_RETURN_IF_ERROR(ReadUntil(
-      [this, lane_id] {
-        absl::MutexLock lock(&mu_);
-        return lanes_.count(lane_id) > 0;
-      },
-      deadline, absl::StrCat("call lane ", lane_id)));
-  absl::MutexLock lock(&mu_);
-  auto it = lanes_.find(lane_id);
-  std::shared_ptr<SharedRegion> lane = std::move(it->second);
-  lanes_.erase(it);
-  return lane;
+  return Take(&lanes_, lane_id, deadline, absl::StrCat("call lane ", lane_id));
 }
 
 absl::StatusOr<ReceivedFrame> AttachInbox::TakeKernelSetJson(
     uint64_t kernel_set_id, absl::Time deadline) {
-  AOTI_RETURN_IF_ERROR(ReadUntil(
-      [this, kernel_set_id] {
-        absl::MutexLock lock(&mu_);
-        return kernel_set_jsons_.count(kernel_set_id) > 0;
-      },
-      deadline, absl::StrCat("the JSON of kernel set ", kernel_set_id)));
-  absl::MutexLock lock(&mu_);
-  auto it = kernel_set_jsons_.find(kernel_set_id);
-  ReceivedFrame json = std::move(it->second);
-  kernel_set_jsons_.erase(it);
-  return json;
+  return Take(&kernel_set_jsons_, kernel_set_id, deadline,
+              absl::StrCat("the JSON of kernel set ", kernel_set_id));
 }
 
 absl::Status AttachInbox::ReadUntil(const std::function<bool()>& arrived,

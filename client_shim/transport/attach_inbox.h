@@ -58,6 +58,11 @@ class AttachInbox {
 
  private:
   absl::Status Adopt(ReceivedFrame received);
+  // What arrived with `id` in `arrived` (lanes_ or kernel_set_jsons_),
+  // reading frames until it does or `deadline` passes; `what` names it.
+  template <typename T>
+  absl::StatusOr<T> Take(std::map<uint64_t, T>* arrived, uint64_t id,
+                         absl::Time deadline, const std::string& what);
 
   AttachSocket* const socket_;
   const RegionSink on_output_region_;
