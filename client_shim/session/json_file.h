@@ -24,7 +24,7 @@ class JsonFile {
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
-  // A regular file, which a daemon can read in place; a pipe reads once.
+  // A regular file, read from its start by every Copy; a pipe reads once.
   bool regular() const { return regular_; }
 
   // The bytes, copied into a sealed memfd inside the kernel (sendfile(2)):

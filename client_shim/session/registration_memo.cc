@@ -29,8 +29,11 @@ std::string RegistrationMemo::ContentHash(
 
 std::shared_ptr<const SealedJson> RegistrationMemo::FindFile(
     const std::string& path) const {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Not opened unless it is a regular file: opening a pipe would take the
+  // one reader its writer waits for.
   struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return nullptr;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid() || fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
     return nullptr;
   }

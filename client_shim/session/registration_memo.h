@@ -44,7 +44,8 @@ class RegistrationMemo {
   // The file is read in small pieces and compared as it is read (never
   // mapped: a file truncated meanwhile would fault), so that a model this
   // process registered before costs one pass over its bytes, not a copy into
-  // a new memfd and then a comparison. Null for a file it cannot read.
+  // a new memfd and then a comparison. Null for a file it cannot read, and
+  // for anything but a regular file (which it does not open).
   std::shared_ptr<const SealedJson> FindFile(const std::string& path) const;
 
   // The hash of equal bytes for `device`, if remembered.

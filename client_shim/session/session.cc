@@ -180,7 +180,8 @@ absl::Status Session::RegisterKernelSet(const Json& json,
   json_ = json.sealed;
   if (json_ == nullptr) {
     const JsonFile& file = *json.file;
-    if (daemon_compares_files_ && file.regular()) {
+    // Whatever the file is: the daemon says which files it reads in place.
+    if (daemon_compares_files_) {
       v1::RegisterKernelSetResponse response;
       AOTI_ASSIGN_OR_RETURN(const bool found,
                             RegisterFile(file, request, options, &response));

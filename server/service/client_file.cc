@@ -5,7 +5,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +30,11 @@ bool ReadLocally(const struct statfs& facts) {
     default:
       return false;
   }
+}
+
+absl::Status TooLarge(uint64_t max_size) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the JSON file sent holds more than the ", max_size, " bytes allowed"));
 }
 
 }  // namespace
@@ -59,13 +63,13 @@ absl::StatusOr<std::string> ReadClientFile(int fd, uint64_t size,
                                            uint64_t max_size) {
   constexpr size_t kPiece = 1 << 20;
   std::string bytes;
-  bytes.reserve(std::min(size, max_size) + kPiece);
+  if (size > max_size) {
+    // Said before a gigabyte is read, not after.
+    return TooLarge(max_size);
+  }
+  bytes.reserve(size + kPiece);
   while (true) {
-    if (bytes.size() > max_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the JSON file sent holds more than the ", max_size,
-                       " bytes allowed"));
-    }
+    if (bytes.size() > max_size) return TooLarge(max_size);
     const size_t done = bytes.size();
     bytes.resize(done + kPiece);
     const ssize_t got =

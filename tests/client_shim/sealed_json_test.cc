@@ -142,7 +142,7 @@ TEST(SealedJsonTest, APipeIsReadToItsEnd) {
   std::thread writer([&] { std::ofstream(path, std::ios::binary) << bytes; });
   auto file = JsonFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_FALSE(file->regular()) << "a daemon is never offered a pipe";
+  EXPECT_FALSE(file->regular()) << "a pipe is copied once, as far as it goes";
   auto json = file->Copy();
   writer.join();
   ASSERT_TRUE(json.ok()) << json.status();

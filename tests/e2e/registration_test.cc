@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -571,6 +573,45 @@ TEST(ShimRegistrationTest, AProcessNewToContentTheDaemonHasSendsOnlyItsFile) {
                                         path.c_str(), "cpu", &changed),
             AOTI_TORCH_SUCCESS);
   EXPECT_THAT(aoti_remote_last_error(), HasSubstr("registering " + path));
+}
+
+// A file the daemon does not read in place (here a pipe; on a host, a file
+// on FUSE or NFS) is NOT_FOUND, and the shim sends its bytes in a memfd.
+TEST(ShimRegistrationTest, AFileTheDaemonDoesNotReadGoesInAMemfd) {
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  const std::string log = tmp + "/not_in_place.stderr";
+  auto daemon = DebugDaemon(log, {});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string path = tmp + "/model.fifo";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  // Bytes no other test of this process registers through the shim.
+  const std::string json = ReadAll(AtenJsonPath()) + "\n\n\n\n";
+  std::thread writer([&] { std::ofstream(path, std::ios::binary) << json; });
+  AOTIProxyExecutorHandle executor = nullptr;
+  const AOTITorchError created = aoti_remote_executor_create(
+      (*daemon)->endpoint().c_str(), path.c_str(), "cpu", &executor);
+  writer.join();
+  ASSERT_EQ(created, AOTI_TORCH_SUCCESS) << aoti_remote_last_error();
+  EXPECT_TRUE(AddsRight(executor)) << aoti_remote_last_error();
+  aoti_remote_executor_delete(executor);
+
+  std::vector<std::string> registrations;
+  int refusals = 0;
+  for (const std::string& line : ReadLines(log)) {
+    if (absl::StrContains(line, "registered for pid")) {
+      registrations.push_back(line);
+    }
+    if (absl::StrContains(line,
+                          "NOT_FOUND: the JSON file sent is not a "
+                          "regular file")) {
+      ++refusals;
+    }
+  }
+  EXPECT_EQ(refusals, 1);
+  ASSERT_EQ(registrations.size(), 1u);
+  EXPECT_THAT(registrations[0],
+              HasSubstr(KernelSetContentHash(json, "cpu").substr(0, 12)));
+  EXPECT_THAT(registrations[0], EndsWith(" from a memfd: new content, parsed"));
 }
 
 // Creates in quick succession (a server loading its models, executors
